@@ -1,0 +1,78 @@
+# esco-gateway developer and CI entry points. The same commands run locally and in CI.
+#
+#   make venv    .venv with the locked dependencies and the project (editable)
+#   make test    venv + real services installed if missing (scripts/ensure-services) + pytest
+#   make demo    the demo site's simulators with a live view
+#   make bench   benchmarks (bench/bench_*.py), one "name: value" line per figure
+#   make lint    ruff check + mypy --strict
+#   make lock    regenerate requirements.lock from pyproject.toml (with the dev extra)
+#   make clean   remove .venv and caches
+#
+# Extra pytest arguments: make test PYTEST_ARGS="-k mqtt -x"
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+# uv itself comes from PyPI into the venv; pinned so the lock is reproducible.
+UV_SPEC ?= uv==0.13.9
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test demo bench lint lock clean
+
+help:
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+# The interpreter and uv. Debian's own python3 needs python3-venv for `-m venv`
+# (ensurepip); as root it is installed here, otherwise the command is printed.
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "make: $(PYTHON) is older than 3.11; run make PYTHON=python3.11 ..." >&2; exit 1; }
+	@if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+		if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends python3-venv >/dev/null; \
+		else \
+			echo "make: $(PYTHON) cannot create a venv: sudo apt-get install python3-venv" >&2; exit 1; \
+		fi; \
+	fi
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --disable-pip-version-check "$(UV_SPEC)"
+
+# Everything locked, then the project itself editable without deps. Re-runs only
+# when the lock or pyproject.toml changed (or the venv was removed).
+$(STAMP): requirements.lock pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(VPY) -r requirements.lock
+	$(UV) pip install --quiet --python $(VPY) --no-deps -e .
+	@touch $@
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	scripts/ensure-services
+	$(VPY) -m pytest -q -rs $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(VPY) -m simulators run --site config/demo-site.yaml --view
+
+bench: $(STAMP)
+	$(VPY) -m bench
+
+# All three run; the target fails if any did. mypy's own config (pyproject)
+# checks the packages; the second run the typed test and bench infrastructure.
+lint: $(STAMP)
+	@rc=0; \
+	echo "ruff check ."; $(VENV)/bin/ruff check . || rc=1; \
+	echo "mypy"; $(VENV)/bin/mypy || rc=1; \
+	echo "mypy bench tests/services.py tests/conftest.py"; \
+	$(VENV)/bin/mypy bench tests/services.py tests/conftest.py || rc=1; \
+	exit $$rc
+
+lock: | $(UV)
+	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -o requirements.lock
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
