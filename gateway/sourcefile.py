@@ -1,0 +1,204 @@
+"""YAML files that people edit, loaded with the line of every value.
+
+Operators edit site files, profiles and rules by hand, so every mistake must be
+reported as ``file:line: field: message``. PyYAML's composer keeps the line of
+each node; we walk the node tree once, build plain Python data and remember the
+line of every path. Validation errors (pydantic's ``loc`` tuples or our own
+checks) are then mapped back to the nearest line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One mistake in one file, pointing at a line and a field."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.field or '(top level)'}: {self.message}"
+
+
+class ConfigError(Exception):
+    """One or more problems in files that people edit. Never half-applied."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    """``("devices", "m1", "unit_id")`` → ``devices.m1.unit_id``; list items as ``[3]``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass
+class SourceDoc:
+    """Plain data parsed from one YAML file, with the line of every path."""
+
+    path: str
+    data: Any
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Loc) -> int | None:
+        """Line of the deepest prefix of ``loc`` that exists in the file."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(tuple(loc[:end]))
+            if line is not None:
+                return line
+        return None
+
+    def problem(self, loc: Loc, message: str) -> Problem:
+        return Problem(self.path, self.line_of(loc), format_loc(loc), message)
+
+    def validate(self, model: type[M], data: Any = None, base: Loc = ()) -> M:
+        """Validate ``data`` (default: the whole file) into ``model``.
+
+        Raises ConfigError with every problem mapped to its line.
+        """
+        target = self.data if data is None else data
+        try:
+            return model.model_validate(target)
+        except ValidationError as exc:
+            raise ConfigError(self.problems_from(exc, target, base)) from None
+
+    def problems_from(self, exc: ValidationError, data: Any, base: Loc = ()) -> list[Problem]:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = base + _data_path(data, tuple(err["loc"]))
+            msg = str(err["msg"])
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (misspelt, or not allowed here)"
+            problems.append(self.problem(loc, msg))
+        # In the order a reader meets them in the file, not the model's field order.
+        problems.sort(key=lambda p: p.line if p.line is not None else 0)
+        return problems
+
+
+def _data_path(data: Any, loc: Loc) -> Loc:
+    """Drop pydantic's internal loc parts (union tags, validator names).
+
+    Keeps the parts that exist in the data, plus a final missing key.
+    """
+    out: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:  # noqa: SIM114 (separate for mypy)
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            out.append(part)
+        elif i == len(loc) - 1 and isinstance(part, str) and not _is_internal(part):
+            out.append(part)
+    return tuple(out)
+
+
+def _is_internal(part: str) -> bool:
+    return "[" in part or part.startswith(("function-", "tagged-union", "literal"))
+
+
+class _Composer(yaml.SafeLoader):
+    """SafeLoader that never builds Python objects beyond plain scalars."""
+
+
+def load_yaml(path: str | Path) -> SourceDoc:
+    """Parse a YAML file, keeping the line of every value.
+
+    Raises ConfigError for unreadable files, YAML syntax errors and duplicate
+    keys (PyYAML silently keeps the last one; an operator never means that).
+    """
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(name, None, "", f"cannot read file: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(name, None, "", f"not UTF-8 text: {exc.reason}")]) from None
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str) -> SourceDoc:
+    loader = _Composer(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        message = f"YAML syntax: {exc.problem}"
+        if exc.context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
+            # PyYAML notices late; say where the unfinished construct began.
+            message += f" ({exc.context} that began at line {exc.context_mark.line + 1})"
+        raise ConfigError([Problem(name, line, "", message)]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(name, None, "", f"YAML syntax: {exc}")]) from None
+    finally:
+        loader.dispose()
+    doc = SourceDoc(name, None)
+    if node is None:
+        doc.data = {}
+        return doc
+    problems: list[Problem] = []
+    doc.data = _build(node, (), doc, problems, loader)
+    if problems:
+        raise ConfigError(problems)
+    return doc
+
+
+def _build(node: yaml.Node, loc: Loc, doc: SourceDoc, problems: list[Problem],
+           loader: _Composer) -> Any:
+    doc.lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _build_scalar(key_node, loader)
+            if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+                # YAML 1.1 reads the keys on/off/yes/no as booleans; keys are names,
+                # so keep what was written (`{off: 0, on: 1}` means "off" and "on").
+                key = key_node.value
+            if not isinstance(key, str | int | float | bool) or key is None:
+                problems.append(Problem(doc.path, key_node.start_mark.line + 1, format_loc(loc),
+                                        "mapping keys must be plain names or numbers"))
+                continue
+            key = str(key) if not isinstance(key, str) else key
+            if key in out:
+                problems.append(Problem(doc.path, key_node.start_mark.line + 1,
+                                        format_loc((*loc, key)),
+                                        f"duplicate key (first at line {doc.lines[(*loc, key)]})"))
+                continue
+            doc.lines[(*loc, key)] = key_node.start_mark.line + 1
+            out[key] = _build(value_node, (*loc, key), doc, problems, loader)
+            doc.lines[(*loc, key)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*loc, i), doc, problems, loader) for i, item in enumerate(node.value)]
+    return _build_scalar(node, loader)
+
+
+def _build_scalar(node: yaml.Node, loader: _Composer) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_object(node, deep=True)
+    return None
