@@ -1,0 +1,201 @@
+"""Occupancy and internal gains of a room by room kind, time of day and day kind.
+
+Gain densities are the GB 50189 office design values quoted in the research:
+10 m²/person at ~75 W sensible each, equipment 15 W/m², lighting 9 W/m². A
+small standby load (PCs asleep, routers, a fridge) stays on at night. The
+electrical part (equipment, lighting, constant loads) ends up as heat in the
+room too, so the same watts appear on the meter and in the thermal model.
+
+Randomness is seeded per room: each day the schedule shifts by a few minutes
+(people do not arrive on the dot), and each step the occupied fraction jitters
+by a few per cent.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_right
+from dataclasses import dataclass
+from enum import StrEnum
+
+SENSIBLE_W_PER_PERSON = 75.0
+
+
+class DayKind(StrEnum):
+    WORKDAY = "workday"
+    OFF_DAY = "off_day"  # weekend or statutory holiday
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyProfile:
+    """How a kind of room is used.
+
+    Schedules are (hour of day, occupied fraction) breakpoints, linear in
+    between, 0 outside the first and last breakpoint. Gains in W/m² of floor.
+    """
+
+    name: str
+    workday: tuple[tuple[float, float], ...]
+    off_day: tuple[tuple[float, float], ...]
+    m2_per_person: float  # default occupant density; 0 = nobody works there
+    equipment_w_m2: float
+    lighting_w_m2: float
+    standby_w_m2: float
+    constant_w_m2: float = 0.0  # always-on load, e.g. IT racks in a server room
+    daily_shift_min: float = 15.0  # the schedule moves by up to ± this each day
+    step_jitter: float = 0.05  # relative noise on the fraction at each step
+
+
+_OFFICE_WORKDAY = (
+    (7.5, 0.0), (8.0, 0.3), (8.75, 0.9), (12.0, 0.95), (12.25, 0.5), (13.5, 0.5),
+    (14.0, 0.95), (17.5, 0.95), (18.0, 0.5), (19.0, 0.1), (20.0, 0.0),
+)  # fmt: skip
+_OFFICE_OFF_DAY = ((9.0, 0.0), (9.5, 0.1), (16.5, 0.1), (17.0, 0.0))
+_MEETING_WORKDAY = (
+    (9.25, 0.0), (9.5, 0.8), (11.25, 0.8), (11.5, 0.0),
+    (14.5, 0.0), (14.75, 0.8), (16.25, 0.8), (16.5, 0.0),
+)  # fmt: skip
+
+PROFILES: dict[str, OccupancyProfile] = {
+    "office": OccupancyProfile(
+        name="office",
+        workday=_OFFICE_WORKDAY,
+        off_day=_OFFICE_OFF_DAY,
+        m2_per_person=10.0,
+        equipment_w_m2=15.0,
+        lighting_w_m2=9.0,
+        standby_w_m2=2.0,
+    ),
+    "meeting": OccupancyProfile(
+        name="meeting",
+        workday=_MEETING_WORKDAY,
+        off_day=(),
+        m2_per_person=3.0,
+        equipment_w_m2=5.0,
+        lighting_w_m2=9.0,
+        standby_w_m2=0.5,
+        daily_shift_min=30.0,
+    ),
+    "server": OccupancyProfile(
+        name="server",
+        workday=(),
+        off_day=(),
+        m2_per_person=0.0,
+        equipment_w_m2=0.0,
+        lighting_w_m2=0.0,
+        standby_w_m2=0.0,
+        constant_w_m2=100.0,
+        daily_shift_min=0.0,
+        step_jitter=0.0,
+    ),
+}
+
+
+def profile_for(kind: str) -> OccupancyProfile:
+    try:
+        return PROFILES[kind]
+    except KeyError:
+        raise ValueError(f"unknown room kind {kind!r}; known: {', '.join(PROFILES)}") from None
+
+
+class _Schedule:
+    """Piecewise-linear fraction over seconds of the day."""
+
+    __slots__ = ("_fractions", "_times")
+
+    def __init__(self, breakpoints: tuple[tuple[float, float], ...]) -> None:
+        self._times = [h * 3600.0 for h, _ in breakpoints]
+        self._fractions = [f for _, f in breakpoints]
+        if any(b <= a for a, b in zip(self._times, self._times[1:], strict=False)):
+            raise ValueError(f"schedule hours must increase: {breakpoints}")
+
+    def at(self, seconds: float) -> float:
+        times = self._times
+        i = bisect_right(times, seconds)
+        if i == 0 or i == len(times):
+            return 0.0
+        t0, f0 = times[i - 1], self._fractions[i - 1]
+        return f0 + (self._fractions[i] - f0) * (seconds - t0) / (times[i] - t0)
+
+
+def occupancy_fraction(
+    profile: OccupancyProfile, seconds_since_local_midnight: float, day_kind: DayKind
+) -> float:
+    """The profile's nominal occupied fraction, 0..1, without any jitter."""
+    breakpoints = profile.workday if day_kind is DayKind.WORKDAY else profile.off_day
+    return _Schedule(breakpoints).at(seconds_since_local_midnight)
+
+
+class RoomOccupancy:
+    """Occupancy and gains of one room, updated once per simulation step.
+
+    After :meth:`update`: ``fraction`` (0..1), ``people_present`` (expected
+    number, may be fractional), ``heat_gain_w`` (sensible heat into the room, W)
+    and ``electric_w`` (non-HVAC electrical load of the room, W).
+    """
+
+    __slots__ = (
+        "_day_ordinal",
+        "_elec_span_w",
+        "_elec_standby_w",
+        "_jitter",
+        "_off_day",
+        "_rng",
+        "_seed_key",
+        "_shift_s",
+        "_workday",
+        "constant_w",
+        "electric_w",
+        "fraction",
+        "heat_gain_w",
+        "occupants",
+        "people_present",
+        "profile",
+    )
+
+    def __init__(
+        self,
+        profile: OccupancyProfile,
+        floor_area_m2: float,
+        occupants: float,
+        seed_key: str,
+        constant_w: float | None = None,
+    ) -> None:
+        self.profile = profile
+        self.occupants = occupants
+        self.constant_w = (
+            profile.constant_w_m2 * floor_area_m2 if constant_w is None else constant_w
+        )
+        self._elec_standby_w = profile.standby_w_m2 * floor_area_m2
+        full_w = (profile.equipment_w_m2 + profile.lighting_w_m2) * floor_area_m2
+        self._elec_span_w = max(full_w - self._elec_standby_w, 0.0)
+        self._workday = _Schedule(profile.workday)
+        self._off_day = _Schedule(profile.off_day)
+        self._jitter = profile.step_jitter
+        self._seed_key = seed_key
+        self._rng = random.Random(f"{seed_key}/steps")
+        self._day_ordinal = -1
+        self._shift_s = 0.0
+        self.fraction = 0.0
+        self.people_present = 0.0
+        self.electric_w = self._elec_standby_w + self.constant_w
+        self.heat_gain_w = self.electric_w
+
+    def update(self, seconds_since_local_midnight: float, day_ordinal: int, day: DayKind) -> None:
+        """Recompute for a time of day; ``day_ordinal`` is ``date.toordinal()``."""
+        if day_ordinal != self._day_ordinal:
+            self._day_ordinal = day_ordinal
+            # Seeded by room and date, so a day's shift does not depend on the step size.
+            day_rng = random.Random(f"{self._seed_key}/day/{day_ordinal}")
+            self._shift_s = day_rng.uniform(-1.0, 1.0) * self.profile.daily_shift_min * 60.0
+        schedule = self._workday if day is DayKind.WORKDAY else self._off_day
+        fraction = schedule.at(seconds_since_local_midnight - self._shift_s)
+        if fraction > 0.0 and self._jitter > 0.0:
+            fraction *= 1.0 + self._jitter * (2.0 * self._rng.random() - 1.0)
+            fraction = min(fraction, 1.0)
+        self.fraction = fraction
+        people = self.occupants * fraction
+        self.people_present = people
+        electric = self._elec_standby_w + self._elec_span_w * fraction + self.constant_w
+        self.electric_w = electric
+        self.heat_gain_w = electric + people * SENSIBLE_W_PER_PERSON

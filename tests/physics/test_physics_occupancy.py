@@ -1,0 +1,60 @@
+"""Occupancy profiles and internal gains."""
+
+import pytest
+
+from simulators.physics import (
+    PROFILES,
+    DayKind,
+    RoomOccupancy,
+    occupancy_fraction,
+    profile_for,
+)
+
+H = 3600.0
+ORDINAL = 739_447  # any day
+
+
+def test_office_profile_by_time_and_day_kind() -> None:
+    office = PROFILES["office"]
+    assert occupancy_fraction(office, 3 * H, DayKind.WORKDAY) == 0.0
+    assert occupancy_fraction(office, 10 * H, DayKind.WORKDAY) > 0.9
+    assert occupancy_fraction(office, 12.75 * H, DayKind.WORKDAY) < 0.6  # lunch
+    assert occupancy_fraction(office, 15 * H, DayKind.WORKDAY) > 0.9
+    assert occupancy_fraction(office, 22 * H, DayKind.WORKDAY) == 0.0
+    assert occupancy_fraction(office, 10 * H, DayKind.OFF_DAY) <= 0.1
+
+
+def test_gains_are_people_plus_equipment_and_lighting_with_standby_at_night() -> None:
+    occ = RoomOccupancy(profile_for("office"), 30.0, 3, "seed/r")
+    occ.update(3 * H, ORDINAL, DayKind.WORKDAY)
+    assert occ.people_present == 0.0
+    assert occ.electric_w == occ.heat_gain_w == 2.0 * 30.0  # standby only
+    occ.update(10 * H, ORDINAL, DayKind.WORKDAY)
+    assert 2.5 < occ.people_present <= 3.0
+    # ~0.95 kW for the reference office (research table): 3 × 75 W + 30 m² × (15 + 9) W/m²
+    assert 800.0 < occ.heat_gain_w < 1000.0
+    assert occ.heat_gain_w - occ.electric_w == pytest.approx(occ.people_present * 75.0)
+
+
+def test_jitter_is_seeded_per_room() -> None:
+    def day(seed_key: str) -> list[float]:
+        occ = RoomOccupancy(profile_for("office"), 30.0, 3, seed_key)
+        out = []
+        for minute in range(1440):
+            occ.update(minute * 60.0, ORDINAL, DayKind.WORKDAY)
+            out.append(occ.fraction)
+        return out
+
+    assert day("1/room/a") == day("1/room/a")
+    assert day("1/room/a") != day("2/room/a")
+    assert all(0.0 <= f <= 1.0 for f in day("1/room/a"))
+
+
+def test_daily_shift_does_not_depend_on_the_step_size() -> None:
+    coarse = RoomOccupancy(profile_for("office"), 30.0, 3, "k")
+    fine = RoomOccupancy(profile_for("office"), 30.0, 3, "k")
+    for minute in range(0, 600, 10):
+        coarse.update(minute * 60.0, ORDINAL, DayKind.WORKDAY)
+    for second in range(0, 36_000, 30):
+        fine.update(float(second), ORDINAL, DayKind.WORKDAY)
+    assert coarse._shift_s == fine._shift_s
