@@ -1,0 +1,276 @@
+"""Serve a whole site: every link's Modbus server, the building's physics on a scaled clock,
+and a JSON-lines control channel to switch faults and read the physics while running.
+
+Registers are laid out from the same profiles the gateway decodes with; one
+memory per (link, unit id), shared by the indoor units of a multi-unit gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import holidays
+
+from gateway.clock import Clock, ScaledClock
+from gateway.site import RtuLink, RtuOverTcpLink, Site, TcpLink, load_site
+from gateway.sourcefile import ConfigError, Problem
+from simulators.modbus.faults import FaultSpec, FaultSpecError, FaultSwitch
+from simulators.modbus.memory import UnitMemory
+from simulators.modbus.server import (
+    ServerHandle,
+    serve_rtu_over_tcp,
+    serve_rtu_pty,
+    serve_tcp,
+)
+from simulators.physics import DayKind
+from simulators.sim_config import SiteSimulation, load_simulation
+from simulators.site_physics import SitePhysics
+from simulators.unit_memory import ProfileMemory
+
+log = logging.getLogger("simulators")
+
+
+def _china_calendar() -> Any:
+    return holidays.country_holidays("CN")
+
+
+class SiteSimulator:
+    """Everything a site file describes, served over real sockets and a pty."""
+
+    def __init__(self, site: Site, clock: Clock | None = None):
+        self.site = site
+        self.sim: SiteSimulation = load_simulation(site)
+        cfg = self.sim.config
+        self.tz = site.tz
+        start = cfg.start or datetime.now(self.tz).replace(microsecond=0)
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=self.tz)
+        self.clock: Clock = clock or ScaledClock(start, cfg.speed)
+        #: simulated time the physics has reached (exactly ``start`` for a fresh clock,
+        #: so two runs of one seed step through identical times)
+        self._sim_time = start.astimezone(UTC) if clock is None else clock.now()
+        self.physics = SitePhysics(self.sim)
+        self.faults: dict[str, FaultSwitch] = {}
+        self.memories: dict[tuple[str, int], ProfileMemory] = {}
+        self._build_memories()
+        self.servers: dict[str, ServerHandle] = {}
+        self._control: asyncio.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._calendar = _china_calendar()
+        self.steps = 0
+
+    def _build_memories(self) -> None:
+        problems: list[Problem] = []
+        for dev_id, device in self.site.devices.items():
+            key = (device.link, device.config.unit_id)
+            memory = self.memories.get(key)
+            if memory is None:
+                link = self.site.spec.links[device.link]
+                sim = self.sim.devices[dev_id]
+                turnaround = sim.turnaround_ms if sim.turnaround_ms is not None \
+                    else device.profile.link.turnaround_ms
+                memory = ProfileMemory(device.profile, None if isinstance(link, TcpLink)
+                                       else turnaround / 1000)
+                self.memories[key] = memory
+            elif memory.profile.id != device.profile.id:
+                problems.append(self.site.doc.problem(
+                    ("devices", dev_id, "profile"),
+                    f"unit {key[1]} on link {key[0]} already simulates {memory.profile.id}"))
+                continue
+            memory.add_device(dev_id, device.config.index)
+            self.physics.bind(dev_id, memory)
+            switch = self.faults.setdefault(device.link, FaultSwitch())
+            fault = self.sim.devices[dev_id].fault
+            if fault.kind != "none":
+                switch.set(device.config.unit_id, fault.model_dump(exclude_none=True))
+        if problems:
+            raise ConfigError(problems)
+        self.physics.sync()
+
+    def units_on(self, link_id: str) -> dict[int, UnitMemory]:
+        return {unit: mem for (link, unit), mem in self.memories.items() if link == link_id}
+
+    # -- lifecycle --------------------------------------------------------------
+
+    async def start(self) -> None:
+        wire = self.sim.config.wire_time
+        try:
+            for link_id, link in self.site.spec.links.items():
+                units = self.units_on(link_id)
+                faults = self.faults.setdefault(link_id, FaultSwitch())
+                if isinstance(link, TcpLink):
+                    handle = await serve_tcp(link.host, link.port, units, faults)
+                elif isinstance(link, RtuOverTcpLink):
+                    handle = await serve_rtu_over_tcp(
+                        link.host, link.port, units, faults,
+                        baudrate=link.baudrate if wire else None,
+                        parity=link.parity, stopbits=link.stopbits)
+                else:
+                    assert isinstance(link, RtuLink)
+                    Path(link.device).parent.mkdir(parents=True, exist_ok=True)
+                    handle = await serve_rtu_pty(
+                        link.device, units, faults, baudrate=link.baudrate,
+                        parity=link.parity, stopbits=link.stopbits,
+                        turnaround_s=0.0 if not wire else 0.02)
+                self.servers[link_id] = handle
+            control = self.sim.config.control
+            if control.port or control.host != "127.0.0.1":
+                self._control = await asyncio.start_server(
+                    self._serve_control, control.host, control.port)
+        except BaseException:
+            await self.stop()
+            raise
+        self._task = asyncio.create_task(self._physics_loop(), name="physics")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._control is not None:
+            self._control.close()
+            await self._control.wait_closed()
+            self._control = None
+        for handle in self.servers.values():
+            handle.close()
+        for handle in self.servers.values():
+            with contextlib.suppress(Exception):
+                await handle.wait_closed()
+        self.servers.clear()
+
+    async def __aenter__(self) -> SiteSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- physics ----------------------------------------------------------------
+
+    def day_kind(self, day: date) -> DayKind:
+        setting = self.sim.config.day_kind
+        if setting == "workday":
+            return DayKind.WORKDAY
+        if setting == "off_day":
+            return DayKind.OFF_DAY
+        return DayKind.WORKDAY if self._calendar.is_working_day(day) else DayKind.OFF_DAY
+
+    def advance(self, seconds: float) -> None:
+        """Step the physics ``seconds`` of simulated time and refresh every register."""
+        step = self.sim.config.step_s
+        while seconds > 1e-9:
+            dt = min(step, seconds)
+            local = self._sim_time.astimezone(self.tz).replace(tzinfo=None)
+            self.physics.step(dt, local, self.day_kind(local.date()))
+            self._sim_time += timedelta(seconds=dt)
+            seconds -= dt
+            self.steps += 1
+        self.physics.sync()
+
+    async def _physics_loop(self) -> None:
+        step = self.sim.config.step_s
+        while True:
+            await self.clock.sleep(step)
+            behind = (self.clock.now() - self._sim_time).total_seconds()
+            if behind > 0:
+                self.advance(behind)
+
+    @property
+    def sim_time(self) -> datetime:
+        return self._sim_time
+
+    # -- faults and state -------------------------------------------------------
+
+    def set_fault(self, device_id: str, spec: dict[str, Any]) -> FaultSpec:
+        """Switch a device's fault (by its unit id on its link); kind none clears it."""
+        device = self.site.devices.get(device_id)
+        if device is None:
+            raise KeyError(f"no device '{device_id}'")
+        switch = self.faults.setdefault(device.link, FaultSwitch())
+        fault = FaultSpec.from_dict(spec)
+        if fault.kind == "none":
+            switch.clear(device.config.unit_id)
+        else:
+            switch.set(device.config.unit_id, fault)
+        log.info("fault on %s (unit %d on %s): %s", device_id, device.config.unit_id,
+                 device.link, fault.kind)
+        return fault
+
+    def snapshot(self) -> dict[str, Any]:
+        """The physics now, for the control channel and the live view."""
+        b = self.physics.building
+        rooms = {rid: round(r.t_air_c, 2) for rid, r in b.rooms.items()}
+        units = {uid: {"room": self.sim.devices[uid].room, "power": bool(u.power),
+                       "mode": str(u.mode), "setpoint_c": u.setpoint_c, "fan": str(u.fan),
+                       "power_kw": round(u.power_kw, 3), "starts": u.compressor_starts}
+                 for uid, u in b.units.items()}
+        meters = {dev: self.physics.device_values(dev)
+                  for dev, sim in self.sim.devices.items() if sim.meter is not None}
+        return {"sim_time": self._sim_time.astimezone(UTC).isoformat(),
+                "local_time": self._sim_time.astimezone(self.tz).isoformat(),
+                "outdoor_temp_c": round(b.outdoor_temp_c, 2),
+                "total_power_kw": round(b.total_power_kw, 3),
+                "rooms": rooms, "units": units, "meters": meters,
+                "faults": {link: {str(u): f.to_dict() for u, f in sw.active().items()}
+                           for link, sw in self.faults.items() if sw.active()}}
+
+    def endpoints(self) -> list[dict[str, Any]]:
+        return endpoints(self.site)
+
+    async def _serve_control(self, reader: asyncio.StreamReader,
+                             writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                writer.write(json.dumps(self.control(line)).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    def control(self, line: bytes) -> dict[str, Any]:
+        """One JSON command → one JSON answer; never raises."""
+        try:
+            msg = json.loads(line)
+            if not isinstance(msg, dict):
+                raise ValueError("a command is a JSON object")
+            cmd = msg.get("cmd")
+            if cmd == "fault":
+                fault = self.set_fault(str(msg.get("device")), msg.get("fault") or {})
+                return {"ok": True, "fault": fault.to_dict()}
+            if cmd == "state":
+                return {"ok": True, "state": self.snapshot()}
+            if cmd == "endpoints":
+                return {"ok": True, "endpoints": self.endpoints()}
+            raise ValueError("cmd must be fault, state or endpoints")
+        except (ValueError, KeyError, FaultSpecError) as exc:
+            return {"ok": False, "error": str(exc)}
+
+
+def endpoints(site: Site) -> list[dict[str, Any]]:
+    """Where each device is served: transport, host and port or serial path, unit id."""
+    out = []
+    for dev_id, device in site.devices.items():
+        link = site.spec.links[device.link]
+        entry: dict[str, Any] = {"device": dev_id, "link": device.link,
+                                 "transport": link.transport, "unit_id": device.config.unit_id,
+                                 "profile": device.profile.id}
+        if device.config.index is not None:
+            entry["index"] = device.config.index
+        if isinstance(link, RtuLink):
+            entry["path"] = link.device
+        else:
+            entry["host"], entry["port"] = link.host, link.port
+        out.append(entry)
+    return out
+
+
+def load(path: str | Path) -> SiteSimulator:
+    return SiteSimulator(load_site(path))
