@@ -17,6 +17,9 @@ from gateway.profile import Profile, ProfileLibrary
 from gateway.semantics import suggest
 from gateway.sourcefile import ConfigError, Problem, SourceDoc, load_yaml
 
+#: topic segments the gateway publishes under itself (docs/mqtt.md)
+RESERVED_IDS = frozenset({"gateway", "control", "energy"})
+
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
 
@@ -144,6 +147,9 @@ def load_site(path: str | Path, profiles: ProfileLibrary | None = None) -> Site:
     seen: dict[tuple[str, int, int | None], str] = {}
     for dev_id, dev in spec.devices.items():
         at = ("devices", dev_id)
+        if dev_id in RESERVED_IDS:
+            problems.append(doc.problem(at, f"'{dev_id}' is a reserved MQTT topic segment; "
+                                            "name the device differently"))
         if dev.link not in spec.links:
             problems.append(doc.problem((*at, "link"), f"no link '{dev.link}' in links"
                                         f"{suggest(dev.link, list(spec.links))}"))
