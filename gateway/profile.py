@@ -195,8 +195,13 @@ class Point:
             return code
         if isinstance(raw, str):
             return raw
-        if isinstance(raw, float) and not math.isfinite(raw):
-            raise CodecError(f"not a finite number ({raw})")
+        if isinstance(raw, float):
+            if not math.isfinite(raw):
+                raise CodecError(f"not a finite number ({raw})")
+            if self.dtype == "f32":
+                # a float32 holds ~7 significant digits; drop the binary noise
+                # (230.1 arrives as 230.10000610351562)
+                raw = float(f"{raw:.7g}")
         if self.scale != 1.0 or self.offset != 0.0:
             return round(raw * self.scale + self.offset, 9)
         return raw

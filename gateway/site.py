@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.profile import Profile, ProfileLibrary
 from gateway.semantics import suggest
+from gateway.settings import GatewaySettings
 from gateway.sourcefile import ConfigError, Problem, SourceDoc, load_yaml
 
 #: topic segments the gateway publishes under itself (docs/mqtt.md)
@@ -100,6 +101,8 @@ class SiteSpec(_Strict):
     site: SiteInfo
     links: dict[Name, Link]
     devices: dict[Name, DeviceConfig]
+    #: the gateway's own settings (broker, outbox, metrics, rules)
+    gateway: GatewaySettings = GatewaySettings()
     simulation: dict[str, Any] | None = None
 
 

@@ -14,11 +14,16 @@ DEMO_SITE = ROOT / "config" / "demo-site.yaml"
 
 
 def site_copy(tmp_path: Path, source: Path = DEMO_SITE, *, speed: float | None = None,
-              edit: dict[str, Any] | None = None, name: str = "site.yaml") -> Path:
+              edit: dict[str, Any] | None = None, name: str = "site.yaml",
+              poll_interval_s: float | None = None) -> Path:
     """Write ``source`` to ``tmp_path/name`` with every TCP port free, every serial path
-    under ``tmp_path``, the control channel on a free port, and ``edit`` merged in
-    (a nested dict; ``None`` values delete keys)."""
+    under ``tmp_path``, the control channel on a free port, every device polled every
+    ``poll_interval_s`` if given, and ``edit`` merged in (a nested dict; ``None``
+    values delete keys)."""
     data = yaml.safe_load(source.read_text())
+    if poll_interval_s is not None:
+        for device in data["devices"].values():
+            device["poll_interval_s"] = poll_interval_s
     for link_id, link in data["links"].items():
         if link["transport"] == "rtu":
             link["device"] = str(tmp_path / f"tty-{link_id}")

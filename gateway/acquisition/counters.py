@@ -1,0 +1,61 @@
+"""Cumulative counters (energy, volume): tell a wrap-around from a reset.
+
+A counter that goes down either rolled over at the top of its register (a u32
+at 0xFFFFFFFF × scale) or was reset — most often the meter was replaced. The
+two must not be confused: a wrap is a small positive delta, a reset starts a
+new series. Accounting (energy per interval) uses ``delta``; the historian and
+dashboards see the flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.profile import Point
+
+_TYPE_MAX = {"u16": 0xFFFF, "u32": 0xFFFF_FFFF, "u64": 0xFFFF_FFFF_FFFF_FFFF,
+             "i16": 0x7FFF, "i32": 0x7FFF_FFFF, "i64": 0x7FFF_FFFF_FFFF_FFFF}
+
+
+def counter_span(point: Point) -> float | None:
+    """The value at which the counter rolls over, or None (floats do not wrap)."""
+    top = _TYPE_MAX.get(point.dtype)
+    if top is None:
+        return None
+    return (top + 1) * point.scale
+
+
+@dataclass(frozen=True, slots=True)
+class CounterStep:
+    delta: float
+    flag: str | None  # None, "wrap" or "reset"
+
+
+def counter_step(previous: float, current: float, span: float | None) -> CounterStep:
+    """The increase from ``previous`` to ``current`` and what happened in between.
+
+    A decrease is a wrap when the counter has a finite span and was in the top
+    tenth of it while the new value sits in the bottom tenth; anything else is a
+    reset, whose delta is unknown and counted as the new value itself (a new
+    meter starts near zero) — never as a negative number.
+    """
+    if current >= previous:
+        return CounterStep(current - previous, None)
+    if span is not None and previous > 0.9 * span and current < 0.1 * span:
+        return CounterStep(span - previous + current, "wrap")
+    return CounterStep(max(current, 0.0), "reset")
+
+
+class CounterWatch:
+    """Remembers each counter's last good value per device and flags steps."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], float] = {}
+
+    def check(self, device: str, point: Point, value: float) -> str | None:
+        key = (device, point.name)
+        previous = self._last.get(key)
+        self._last[key] = value
+        if previous is None:
+            return None
+        return counter_step(previous, value, counter_span(point)).flag

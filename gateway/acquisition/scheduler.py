@@ -1,0 +1,331 @@
+"""One scheduler per link: a single queue, writes ahead of polls, every device on its own clock.
+
+An RS-485 line must never see two masters' frames at once, so everything that
+goes on a link — polls and writes — goes through its scheduler, one request at
+a time, with the device's minimum gap between requests. Fault isolation:
+
+* a device that does not answer costs at most one timeout per poll: the rest
+  of its blocks are skipped that cycle, so the others' poll times move by no
+  more than that timeout;
+* after ``offline_after`` failed polls it is offline and polled at a growing
+  back-off, so it stops eating bus time, and it comes back by itself;
+* busy (06) is retried after a pause without counting as a failure;
+* 0B from a serial server is that unit's failure, never the link's.
+
+Poll intervals and timestamps use the injected clock; the gaps between frames
+are physical and use real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from gateway.acquisition.counters import CounterWatch
+from gateway.acquisition.health import DeviceHealth, DeviceState, HealthPolicy
+from gateway.acquisition.link import (
+    BadReply,
+    DeviceException,
+    DeviceTimeout,
+    LinkDown,
+    LinkError,
+    ModbusLink,
+    ShortReply,
+)
+from gateway.acquisition.planner import DevicePlan, ReadBlock
+from gateway.acquisition.reading import Reading
+from gateway.clock import Clock
+from gateway.codec import CodecError
+from gateway.profile import Point, Value
+from gateway.site import Device
+
+log = logging.getLogger("escogw.scheduler")
+_T = TypeVar("_T")
+
+BUSY_RETRIES = 3
+BUSY_PAUSE_S = 0.2
+#: Exceptions that mean "this unit is not answering usefully" (count toward offline).
+UNIT_FAILURES = {0x04, 0x0A, 0x0B}
+
+ReadingSink = Callable[[Reading], Awaitable[None]]
+StateSink = Callable[["DevicePoller"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    ok: bool
+    error: str | None = None
+    #: the value read back after the write (None when not verified or failed)
+    applied: Value | None = None
+
+
+@dataclass
+class WriteJob:
+    device: str
+    point: Point
+    value: Value
+    registers: list[int]
+    #: monotonic time (injected clock) after which the write must not be applied
+    expires_at: float | None
+    verify: bool
+    future: asyncio.Future[WriteOutcome]
+
+
+@dataclass
+class DevicePoller:
+    device: Device
+    plan: DevicePlan
+    interval_s: float
+    health: DeviceHealth
+    next_due: float = 0.0
+    seq: int = 0
+    last_cycle_s: float = 0.0
+    cycles: int = 0
+    last_reading: Reading | None = None
+    since: float = field(default_factory=time.time)
+
+    @property
+    def id(self) -> str:
+        return self.device.id
+
+    @property
+    def unit(self) -> int:
+        return self.device.config.unit_id
+
+
+class LinkScheduler:
+    def __init__(self, link: ModbusLink, devices: list[Device], clock: Clock,
+                 on_reading: ReadingSink, on_state: StateSink | None = None,
+                 policy: HealthPolicy | None = None):
+        self.link = link
+        self.clock = clock
+        self.on_reading = on_reading
+        self.on_state = on_state
+        self.counters = CounterWatch()
+        transport = link.config.transport
+        self.pollers: dict[str, DevicePoller] = {}
+        for i, device in enumerate(devices):
+            plan = DevicePlan.for_device(device, transport)
+            poller = DevicePoller(device, plan, device.config.poll_interval_s,
+                                  DeviceHealth(policy))
+            # spread first polls over the shortest interval instead of a burst
+            poller.next_due = clock.monotonic() + i * 0.001
+            self.pollers[device.id] = poller
+        self._writes: deque[WriteJob] = deque()
+        self._wake = asyncio.Event()
+        self._last_frame_end = 0.0
+        self._stopping = False
+        self.progress = 0  # incremented every cycle: the watchdog's proof of life
+
+    # -- public -----------------------------------------------------------------
+
+    def submit_write(self, device_id: str, point: Point, value: Value, *,
+                     ttl_s: float | None = None,
+                     verify: bool = True) -> asyncio.Future[WriteOutcome]:
+        """Queue a write ahead of all polls; the future resolves with the outcome.
+
+        Raises CodecError at once for a value the profile refuses (bounds, enum).
+        """
+        registers = point.encode(value)
+        loop = asyncio.get_running_loop()
+        job = WriteJob(device_id, point, value, registers,
+                       None if ttl_s is None else self.clock.monotonic() + ttl_s,
+                       verify, loop.create_future())
+        self._writes.append(job)
+        self._wake.set()
+        return job.future
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        try:
+            while not self._stopping:
+                await self.serve_writes()
+                poller = min(self.pollers.values(), key=lambda p: p.next_due, default=None)
+                if poller is None:
+                    await self._idle(3600.0)
+                    continue
+                delay = poller.next_due - self.clock.monotonic()
+                if delay > 0:
+                    await self._idle(delay)
+                    continue
+                await self.poll(poller)
+                self.progress += 1
+        finally:
+            self.link.close()
+            for job in self._writes:
+                if not job.future.done():
+                    job.future.set_result(WriteOutcome(False, "gateway stopping"))
+
+    async def poll(self, poller: DevicePoller) -> Reading:
+        """Poll one device once, publish its reading and reschedule it."""
+        started = time.monotonic()
+        due = poller.next_due
+        reading = await self._read_device(poller)
+        poller.last_cycle_s = time.monotonic() - started
+        poller.cycles += 1
+        now = self.clock.monotonic()
+        delay = poller.health.next_delay(poller.interval_s)
+        # keep a steady cadence; after falling behind, skip ahead instead of bursting
+        poller.next_due = due + delay if due + delay > now else now + delay
+        poller.last_reading = reading
+        await self.on_reading(reading)
+        if poller.health.take_change():
+            poller.since = time.time()
+            if self.on_state is not None:
+                await self.on_state(poller)
+        return reading
+
+    # -- internals --------------------------------------------------------------
+
+    async def _idle(self, seconds: float) -> None:
+        """Sleep on the injected clock until due, or until a write arrives."""
+        self._wake.clear()
+        if self._writes or self._stopping:
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+    async def _gap(self, poller_gap_s: float) -> None:
+        """Keep the device's minimum silence since the last frame (physical time)."""
+        wait = self._last_frame_end + poller_gap_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _request(self, gap_s: float, call: Callable[[], Awaitable[_T]]) -> _T:
+        await self._gap(gap_s)
+        try:
+            return await call()
+        finally:
+            self._last_frame_end = time.monotonic()
+
+    async def _read_device(self, poller: DevicePoller) -> Reading:
+        device, plan = poller.device, poller.plan
+        gap = device.profile.link.min_gap_ms / 1000
+        poller.seq += 1
+        reading = Reading(device.id, self.clock.now(), poller.seq)
+        work: deque[ReadBlock] = deque(plan.blocks)
+        answered = False
+        unit_failure: str | None = None
+        while work:
+            await self.serve_writes()
+            block = work.popleft()
+            try:
+                regs = await self._read_block(poller, block, gap)
+            except (DeviceException, ShortReply) as exc:
+                code = exc.code if isinstance(exc, DeviceException) else None
+                if code in (0x02, 0x03, 0x01) or code is None:
+                    # the plan learns (split, lower max length, disable a point) and
+                    # the affected points are read again at once with the new blocks
+                    answered = True
+                    before = set(plan.blocks)
+                    if code is None:
+                        plan.on_short_reply(block)
+                    else:
+                        plan.on_exception(block, code)
+                    names = {p.name for p in block.points}
+                    fresh = [b for b in plan.blocks
+                             if b not in before and {p.name for p in b.points} & names]
+                    work.extendleft(reversed(fresh))
+                    if not fresh:
+                        self._fail(reading, block, str(exc))
+                    continue
+                assert isinstance(exc, DeviceException)
+                unit_failure = f"exception {exc.code:02X}"
+                self._fail(reading, block, unit_failure)
+                if exc.code in UNIT_FAILURES:
+                    break
+                continue
+            except (DeviceTimeout, BadReply, LinkDown) as exc:
+                unit_failure = str(exc)
+                self._fail(reading, block, exc.kind)
+                break
+            answered = True
+            self._decode(reading, block, regs)
+        for block in work:  # skipped after the device stopped answering
+            self._fail(reading, block, "not polled: device not answering")
+        for name, reason in plan.failed_points().items():
+            reading.failed.setdefault(name, reason)
+        if unit_failure is not None and not (answered and unit_failure.startswith("exception")):
+            poller.health.failure(unit_failure)
+        elif answered:
+            poller.health.success()
+        return reading
+
+    async def _read_block(self, poller: DevicePoller, block: ReadBlock, gap: float) -> list[int]:
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                return await self._request(gap, lambda: self.link.read(
+                    poller.unit, block.table, block.start, block.count))
+            except DeviceException as exc:
+                if exc.code != 0x06 or attempt == BUSY_RETRIES:
+                    raise
+                await asyncio.sleep(BUSY_PAUSE_S * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _decode(self, reading: Reading, block: ReadBlock, regs: list[int]) -> None:
+        for point in block.points:
+            offset = point.address - block.start
+            try:
+                value = point.decode(regs[offset:offset + point.count])
+            except CodecError as exc:
+                reading.failed[point.name] = f"decode: {exc}"
+                continue
+            reading.values[point.name] = value
+            if point.counter and isinstance(value, int | float):
+                flag = self.counters.check(reading.device, point, float(value))
+                if flag is not None:
+                    reading.flags[point.name] = flag
+
+    @staticmethod
+    def _fail(reading: Reading, block: ReadBlock, reason: str) -> None:
+        for point in block.points:
+            reading.failed[point.name] = reason
+
+    async def serve_writes(self) -> None:
+        while self._writes:
+            job = self._writes.popleft()
+            if job.future.done():
+                continue
+            outcome = await self._write(job)
+            if not job.future.done():
+                job.future.set_result(outcome)
+
+    async def _write(self, job: WriteJob) -> WriteOutcome:
+        if job.expires_at is not None and self.clock.monotonic() > job.expires_at:
+            return WriteOutcome(False, "expired before it could be applied")
+        poller = self.pollers[job.device]
+        gap = poller.device.profile.link.min_gap_ms / 1000
+        point = job.point
+        try:
+            await self._request(gap, lambda: self.link.write(
+                poller.unit, point.table, point.address, job.registers))
+            if not job.verify:
+                return WriteOutcome(True)
+            regs = await self._request(gap, lambda: self.link.read(
+                poller.unit, point.table, point.address, point.count))
+        except LinkError as exc:
+            return WriteOutcome(False, f"write failed: {exc}")
+        try:
+            applied = point.decode(regs)
+            expected = point.decode(job.registers)
+        except CodecError as exc:
+            return WriteOutcome(False, f"read-back: {exc}")
+        if applied != expected:
+            return WriteOutcome(False, f"read-back shows {applied}, wrote {expected}", applied)
+        return WriteOutcome(True, None, applied)
+
+    def is_online(self, device_id: str) -> bool:
+        return self.pollers[device_id].health.state != DeviceState.OFFLINE

@@ -1,0 +1,155 @@
+"""``escogw``: the gateway's command line.
+
+Output that people read is a table; ``--json`` gives scripts the same facts.
+Exit codes: 0 ok, 1 the operation failed (device silent, write refused), 2 bad
+input (config, arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from gateway.sourcefile import ConfigError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", required=True, help="site file (YAML)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="escogw", description=__doc__.splitlines()[0])
+    parser.add_argument("--log-level", default="WARNING",
+                        help="DEBUG, INFO, WARNING (default) or ERROR")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the gateway: poll, store, publish, take commands")
+    _add_config(p)
+    p.add_argument("--outbox", help="outbox file (default: gateway.outbox.path)")
+    p.add_argument("--mqtt-host")
+    p.add_argument("--mqtt-port", type=int)
+    p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("check", help="validate a site file, its profiles and bus budgets")
+    _add_config(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_check)
+
+    p = sub.add_parser("read", help="poll one device once and print its points")
+    _add_config(p)
+    p.add_argument("device")
+    p.add_argument("points", nargs="*", help="standard point names (default: all)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_read)
+
+    p = sub.add_parser("write", help="write one declared writable point, then read it back")
+    _add_config(p)
+    p.add_argument("device")
+    p.add_argument("point")
+    p.add_argument("value", help="a number, or an enum name such as cool / on / high")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_write)
+
+    p = sub.add_parser("scan", help="find which unit ids answer on a link")
+    _add_config(p)
+    p.add_argument("--link", required=True)
+    p.add_argument("--units", default="1-247", help="ids to try, e.g. 1-10,20 (default 1-247)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_scan)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import logging
+
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `escogw read … | head`
+        sys.stderr.close()
+        return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from gateway.daemon import run
+    from gateway.site import load_site
+
+    site = load_site(args.config)
+    settings = site.spec.gateway
+    mqtt = settings.mqtt.model_copy(update={k: v for k, v in (("host", args.mqtt_host),
+                                                             ("port", args.mqtt_port)) if v})
+    outbox = settings.outbox if not args.outbox else \
+        settings.outbox.model_copy(update={"path": args.outbox})
+    return asyncio.run(run(site, settings.model_copy(update={"mqtt": mqtt, "outbox": outbox})))
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from gateway.acquisition.bus_budget import check_site_budgets
+    from gateway.site import load_site
+
+    site = load_site(args.config)
+    warnings, errors = check_site_budgets(site)
+    if args.json:
+        print(json.dumps({"ok": not errors, "site": site.id, "devices": len(site.devices),
+                          "warnings": warnings, "errors": errors}))
+    else:
+        for line in warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        for line in errors:
+            print(f"{args.config}: {line}", file=sys.stderr)
+        if not errors:
+            print(f"{args.config}: ok — site {site.id}, {len(site.spec.links)} links, "
+                  f"{len(site.devices)} devices")
+    return 2 if errors else 0
+
+
+def _cmd_read(args: argparse.Namespace) -> int:
+    from gateway.cli_ops import read_device
+
+    return asyncio.run(read_device(args.config, args.device, args.points, args.json))
+
+
+def _cmd_write(args: argparse.Namespace) -> int:
+    from gateway.cli_ops import write_point
+
+    return asyncio.run(write_point(args.config, args.device, args.point, args.value, args.json))
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from gateway.cli_ops import parse_units, scan_link
+
+    try:
+        units = parse_units(args.units)
+    except ValueError as exc:
+        print(f"--units: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(scan_link(args.config, args.link, units, args.timeout, args.json))
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain aligned table on stdout."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

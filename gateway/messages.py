@@ -1,0 +1,90 @@
+"""MQTT payloads of contract v1 (docs/mqtt.md), built in one place."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.acquisition.reading import Reading
+
+VERSION = 1
+_COMPACT = (",", ":")
+
+
+def iso(ts: datetime) -> str:
+    """UTC, millisecond precision, Z suffix."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def data_payload(reading: Reading, seq: int, kind: str, tags: dict[str, str]) -> bytes:
+    body: dict[str, Any] = {"v": VERSION, "ts": iso(reading.ts), "seq": seq,
+                            "device": reading.device, "kind": kind, "tags": tags,
+                            "values": reading.values}
+    if reading.failed:
+        body["failed"] = reading.failed
+    if reading.flags:
+        body["flags"] = reading.flags
+    return json.dumps(body, separators=_COMPACT, ensure_ascii=False).encode()
+
+
+def state_payload(state: str, since: datetime, error: str | None) -> bytes:
+    return json.dumps({"v": VERSION, "online": state != "offline", "state": state,
+                       "since": iso(since), "error": error},
+                      separators=_COMPACT, ensure_ascii=False).encode()
+
+
+def result_payload(command_id: str | None, ok: bool, error: str | None, applied: Any,
+                   ts: datetime) -> bytes:
+    return json.dumps({"v": VERSION, "id": command_id, "ok": ok, "error": error,
+                       "applied": applied, "ts": iso(ts)},
+                      separators=_COMPACT, ensure_ascii=False).encode()
+
+
+class Topics:
+    """Topic names of one site (prefix and site id fixed)."""
+
+    def __init__(self, prefix: str, site: str):
+        self.base = f"{prefix}/{site}"
+
+    def data(self, device: str) -> str:
+        return f"{self.base}/{device}/data"
+
+    def state(self, device: str) -> str:
+        return f"{self.base}/{device}/state"
+
+    def cmd_result(self, device: str) -> str:
+        return f"{self.base}/{device}/cmd/result"
+
+    @property
+    def gateway_state(self) -> str:
+        return f"{self.base}/gateway/state"
+
+    @property
+    def commands(self) -> str:
+        """Subscription filter for every device's commands (and our heartbeat)."""
+        return f"{self.base}/+/cmd"
+
+    @property
+    def heartbeat(self) -> str:
+        return f"{self.base}/gateway/cmd"
+
+    @property
+    def control_event(self) -> str:
+        return f"{self.base}/control/event"
+
+    @property
+    def energy_interval(self) -> str:
+        return f"{self.base}/energy/interval"
+
+    def device_of_command(self, topic: str) -> str | None:
+        """``{p}/{site}/{device}/cmd`` → device, else None."""
+        head, _, rest = topic.partition(self.base + "/")
+        if head or not rest.endswith("/cmd"):
+            return None
+        device = rest[: -len("/cmd")]
+        return device if device and "/" not in device else None
