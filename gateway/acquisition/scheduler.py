@@ -9,8 +9,14 @@ a time, with the device's minimum gap between requests. Fault isolation:
   more than that timeout;
 * after ``offline_after`` failed polls it is offline and polled at a growing
   back-off, so it stops eating bus time, and it comes back by itself;
-* busy (06) is retried after a pause without counting as a failure;
-* 0B from a serial server is that unit's failure, never the link's.
+* busy (06) is retried after a short pause without counting as a failure; the
+  pauses of one block stay within the link's timeout, and a device still busy
+  after them ends its cycle (its points failed as busy, its health unchanged);
+* 0B from a serial server is that unit's failure, never the link's;
+* after a failure on a serial line the link may send a resync probe before a
+  read (link.py); the scheduler hands it the device's points as candidates;
+* an unexpected error in one poll is logged and counted as that device's
+  failure; the link's task carries on with the others.
 
 Poll intervals and timestamps use the injected clock; the gaps between frames
 are physical and use real time.
@@ -24,6 +30,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from gateway.acquisition.counters import CounterWatch
@@ -47,8 +54,10 @@ from gateway.site import Device
 log = logging.getLogger("escogw.scheduler")
 _T = TypeVar("_T")
 
+IDLE_TICK_S = 1.0
+#: Busy (06) replies are retried after 1/8, 1/4 and 1/2 of the link's timeout: a busy
+#: device holds the line, in pauses, for less than one timeout per block.
 BUSY_RETRIES = 3
-BUSY_PAUSE_S = 0.2
 #: Exceptions that mean "this unit is not answering usefully" (count toward offline).
 UNIT_FAILURES = {0x04, 0x0A, 0x0B}
 
@@ -131,6 +140,8 @@ class LinkScheduler:
 
         Raises CodecError at once for a value the profile refuses (bounds, enum).
         """
+        if device_id not in self.pollers:
+            raise KeyError(f"no device '{device_id}' on link {self.link.id}")
         registers = point.encode(value)
         loop = asyncio.get_running_loop()
         job = WriteJob(device_id, point, value, registers,
@@ -147,17 +158,25 @@ class LinkScheduler:
     async def run(self) -> None:
         try:
             while not self._stopping:
+                # every turn of this loop is progress for the watchdog; idle turns
+                # come at least once a second, so a quiet link still proves it lives
+                self.progress += 1
                 await self.serve_writes()
                 poller = min(self.pollers.values(), key=lambda p: p.next_due, default=None)
                 if poller is None:
-                    await self._idle(3600.0)
+                    await self._idle(IDLE_TICK_S)
                     continue
                 delay = poller.next_due - self.clock.monotonic()
                 if delay > 0:
-                    await self._idle(delay)
+                    await self._idle(min(delay, IDLE_TICK_S))
                     continue
-                await self.poll(poller)
-                self.progress += 1
+                try:
+                    await self.poll(poller)
+                except Exception:  # a bug must not stop the other devices' polls
+                    log.exception("link %s: polling %s failed", self.link.id, poller.id)
+                    poller.health.failure("internal error")
+                    poller.next_due = self.clock.monotonic() + poller.health.next_delay(
+                        poller.interval_s)
         finally:
             self.link.close()
             for job in self._writes:
@@ -219,6 +238,7 @@ class LinkScheduler:
         work: deque[ReadBlock] = deque(plan.blocks)
         answered = False
         unit_failure: str | None = None
+        skipped = "not polled: device not answering"
         while work:
             await self.serve_writes()
             block = work.popleft()
@@ -226,7 +246,8 @@ class LinkScheduler:
                 regs = await self._read_block(poller, block, gap)
             except (DeviceException, ShortReply) as exc:
                 code = exc.code if isinstance(exc, DeviceException) else None
-                if code in (0x02, 0x03, 0x01) or code is None:
+                confirmed = not isinstance(exc, DeviceException) or exc.confirmed
+                if confirmed and code in (0x02, 0x03, 0x01, None):
                     # the plan learns (split, lower max length, disable a point) and
                     # the affected points are read again at once with the new blocks
                     answered = True
@@ -243,9 +264,12 @@ class LinkScheduler:
                         self._fail(reading, block, str(exc))
                     continue
                 assert isinstance(exc, DeviceException)
-                unit_failure = f"exception {exc.code:02X}"
-                self._fail(reading, block, unit_failure)
-                if exc.code in UNIT_FAILURES:
+                self._fail(reading, block, str(exc))
+                if exc.code == 0x06:  # still busy after the retries: try again next cycle
+                    skipped = "not polled: device busy"
+                    break
+                unit_failure = str(exc)
+                if exc.code in UNIT_FAILURES or not confirmed:
                     break
                 continue
             except (DeviceTimeout, BadReply, LinkDown) as exc:
@@ -254,8 +278,8 @@ class LinkScheduler:
                 break
             answered = True
             self._decode(reading, block, regs)
-        for block in work:  # skipped after the device stopped answering
-            self._fail(reading, block, "not polled: device not answering")
+        for block in work:  # skipped after the device stopped answering (or stayed busy)
+            self._fail(reading, block, skipped)
         for name, reason in plan.failed_points().items():
             reading.failed.setdefault(name, reason)
         if unit_failure is not None and not (answered and unit_failure.startswith("exception")):
@@ -265,15 +289,24 @@ class LinkScheduler:
         return reading
 
     async def _read_block(self, poller: DevicePoller, block: ReadBlock, gap: float) -> list[int]:
+        """One block; busy replies retried after growing pauses that add up to < a timeout."""
+        pause = self.link.timeout_s / 2 ** BUSY_RETRIES
         for attempt in range(BUSY_RETRIES + 1):
+            probes = () if self.link.in_sync(poller.unit) else self._probes(poller)
             try:
-                return await self._request(gap, lambda: self.link.read(
-                    poller.unit, block.table, block.start, block.count))
+                return await self._request(gap, partial(
+                    self.link.read, poller.unit, block.table, block.start, block.count, probes))
             except DeviceException as exc:
                 if exc.code != 0x06 or attempt == BUSY_RETRIES:
                     raise
-                await asyncio.sleep(BUSY_PAUSE_S * (attempt + 1))
+            await asyncio.sleep(pause)
+            pause *= 2
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _probes(poller: DevicePoller) -> list[tuple[str, int, int]]:
+        """Reads the device answers, for the link's resync probe: each planned point alone."""
+        return [(p.table, p.address, p.count) for b in poller.plan.blocks for p in b.points]
 
     def _decode(self, reading: Reading, block: ReadBlock, regs: list[int]) -> None:
         for point in block.points:
@@ -314,8 +347,9 @@ class LinkScheduler:
                 poller.unit, point.table, point.address, job.registers))
             if not job.verify:
                 return WriteOutcome(True)
+            probes = () if self.link.in_sync(poller.unit) else self._probes(poller)
             regs = await self._request(gap, lambda: self.link.read(
-                poller.unit, point.table, point.address, point.count))
+                poller.unit, point.table, point.address, point.count, probes))
         except LinkError as exc:
             return WriteOutcome(False, f"write failed: {exc}")
         try:

@@ -60,6 +60,8 @@ class Publisher:
         self.connects = 0
         self.published = 0
         self.subscription_stale = False
+        #: incremented by every turn of the publish loops, for the watchdog
+        self.ticks = 0
         self._client: aiomqtt.Client | None = None
         self._last_heartbeat_rx = 0.0
         self._stop = asyncio.Event()
@@ -93,9 +95,16 @@ class Publisher:
                 self._client = None
             if self._stop.is_set():
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay * random.uniform(0.5, 1.5))
+            await self._pause(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, self.settings.reconnect_max_s)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait before reconnecting, ticking every second (the watchdog's proof of life)."""
+        end = time.monotonic() + seconds
+        while not self._stop.is_set() and (left := end - time.monotonic()) > 0:
+            self.ticks += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), min(left, 1.0))
 
     # -- one connection ---------------------------------------------------------
 
@@ -150,6 +159,7 @@ class Publisher:
     async def _drain(self, client: aiomqtt.Client) -> None:
         window = self.settings.window
         while True:
+            self.ticks += 1
             self.outbox.added.clear()
             rows = await self.outbox.peek(window)
             if not rows:

@@ -50,7 +50,7 @@ def first_arrivals(seqs: list[int]) -> list[int]:
 @pytest.mark.slow
 def test_broker_outage_and_gateway_kill_lose_nothing(mosquitto: Mosquitto,
                                                      tmp_path: Path) -> None:
-    site = site_copy(tmp_path, poll_interval_s=0.5)
+    site = site_copy(tmp_path, poll_interval_s=2)
     outbox = tmp_path / "outbox.sqlite"
     with simulator(site):
         probe = Probe(mosquitto.host, mosquitto.port, "escogw/demo-office/+/data",
@@ -69,7 +69,7 @@ def test_broker_outage_and_gateway_kill_lose_nothing(mosquitto: Mosquitto,
             time.sleep(max(0.0, down_at + OUTAGE_S - time.monotonic()))
             mosquitto.start()
             target = committed_seqs(outbox)
-            assert sum(target.values()) > 500  # the outage really produced a backlog
+            assert sum(target.values()) > 300  # the outage really produced a backlog
 
             def complete(_: object) -> bool:
                 got = seqs_by_device(probe)
@@ -127,7 +127,7 @@ def test_last_will_and_resubscribe_after_broker_restart(mosquitto: Mosquitto,
 def running(tmp_path_factory: pytest.TempPathFactory,
             mosquitto: Mosquitto) -> Any:
     tmp = tmp_path_factory.mktemp("cmd")
-    site = site_copy(tmp, poll_interval_s=1)
+    site = site_copy(tmp, poll_interval_s=2)
     with simulator(site):
         probe = Probe(mosquitto.host, mosquitto.port, "escogw/demo-office/+/cmd/result",
                       client_id="cmd-probe", persistent=False)
