@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gateway.sourcefile import ConfigError
+from gateway.sourcefile import ConfigError, Problem
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outbox", help="outbox file (default: gateway.outbox.path)")
     p.add_argument("--mqtt-host")
     p.add_argument("--mqtt-port", type=int)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a gateway setting, e.g. mqtt.port=1884 (beats ESCOGW_… "
+                        "environment variables, which beat the site file)")
     p.set_defaults(handler=_cmd_run)
 
     p = sub.add_parser("check", help="validate a site file, its profiles and bus budgets")
@@ -63,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="seconds per id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_cmd_scan)
+
+    p = sub.add_parser("historian", help="write the site topics from MQTT into InfluxDB")
+    p.add_argument("--config", "-c", required=True, help="historian config (YAML)")
+    p.set_defaults(handler=_cmd_historian)
+
+    from gateway.control.cli import add_rules_commands
+
+    add_rules_commands(sub.add_parser("rules", help="check, explain and plan the AC rules"))
     return parser
 
 
@@ -87,31 +98,45 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from gateway.daemon import run
+
+    site, settings = load_settings(args)
+    return asyncio.run(run(site, settings))
+
+
+def load_settings(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The site and its gateway settings: file < ESCOGW_… environment < flags."""
+    from gateway.settings import env_overrides, flag_overrides, layered
     from gateway.site import load_site
 
     site = load_site(args.config)
-    settings = site.spec.gateway
-    mqtt = settings.mqtt.model_copy(update={k: v for k, v in (("host", args.mqtt_host),
-                                                             ("port", args.mqtt_port)) if v})
-    outbox = settings.outbox if not args.outbox else \
-        settings.outbox.model_copy(update={"path": args.outbox})
-    return asyncio.run(run(site, settings.model_copy(update={"mqtt": mqtt, "outbox": outbox})))
+    assignments = list(args.set or [])
+    for flag, key in (("mqtt_host", "mqtt.host"), ("mqtt_port", "mqtt.port"),
+                      ("outbox", "outbox.path")):
+        if getattr(args, flag, None) is not None:
+            assignments.append(f"{key}={getattr(args, flag)}")
+    try:
+        flags = flag_overrides(assignments)
+    except ValueError as exc:
+        raise ConfigError([Problem("command line", None, "--set", str(exc))]) from None
+    file_section = site.doc.data.get("gateway") or {}
+    return site, layered(file_section, env_overrides(), flags)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from gateway.acquisition.bus_budget import check_site_budgets
+    from gateway.acquisition.bus_budget import budget_problems
     from gateway.site import load_site
 
     site = load_site(args.config)
-    warnings, errors = check_site_budgets(site)
+    warnings, errors = budget_problems(site)
     if args.json:
         print(json.dumps({"ok": not errors, "site": site.id, "devices": len(site.devices),
-                          "warnings": warnings, "errors": errors}))
+                          "warnings": [str(w) for w in warnings],
+                          "errors": [str(e) for e in errors]}))
     else:
-        for line in warnings:
-            print(f"warning: {line}", file=sys.stderr)
-        for line in errors:
-            print(f"{args.config}: {line}", file=sys.stderr)
+        for problem in warnings:
+            print(f"warning: {problem}", file=sys.stderr)
+        for problem in errors:  # file:line: links.<id>: message, like every config error
+            print(problem, file=sys.stderr)
         if not errors:
             print(f"{args.config}: ok — site {site.id}, {len(site.spec.links)} links, "
                   f"{len(site.devices)} devices")
@@ -139,6 +164,12 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         print(f"--units: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(scan_link(args.config, args.link, units, args.timeout, args.json))
+
+
+def _cmd_historian(args: argparse.Namespace) -> int:
+    from gateway.historian.run import main as run_historian
+
+    return run_historian(args.config)
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
