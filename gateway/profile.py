@@ -9,6 +9,8 @@ points carry precompiled decoders for the polling hot path.
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -467,7 +469,16 @@ def load_profile(path: str | Path) -> Profile:
     return Profile(Path(path).stem, str(path), spec, points)
 
 
-DRIVERS_DIR = Path(__file__).resolve().parent.parent / "drivers"
+def _drivers_dir() -> Path:
+    """drivers/ of this checkout, else the installed copy (scripts/install-offline puts it
+    under the venv's share/); ESCOGW_DRIVERS overrides both."""
+    if "ESCOGW_DRIVERS" in os.environ:
+        return Path(os.environ["ESCOGW_DRIVERS"])
+    checkout = Path(__file__).resolve().parent.parent / "drivers"
+    return checkout if checkout.is_dir() else Path(sys.prefix) / "share" / "drivers"
+
+
+DRIVERS_DIR = _drivers_dir()
 
 
 def profile_path(profile_id: str, drivers: Path | None = None) -> Path:
