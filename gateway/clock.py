@@ -12,6 +12,7 @@ import heapq
 import itertools
 import time
 from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable
 from typing import Protocol
 
 
@@ -24,7 +25,7 @@ class Clock(Protocol):
         """Seconds on a clock that never jumps (simulated seconds for scaled clocks)."""
         ...
 
-    async def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float) -> Awaitable[None]:
         """Sleep for ``seconds`` of this clock's time."""
         ...
 
@@ -81,10 +82,12 @@ class ManualClock:
     def now(self) -> datetime:
         return self.start + timedelta(seconds=self._t)
 
-    async def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float) -> asyncio.Future[None]:
+        """The deadline is taken now, when called — not when the awaitable first runs —
+        so a sleep wrapped in a task cannot miss an ``advance`` in between."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._t + max(0.0, seconds), next(self._seq), fut))
-        await fut
+        return fut
 
     async def advance(self, seconds: float) -> None:
         """Move time forward, waking each sleeper at its deadline and letting it run."""

@@ -195,7 +195,12 @@ def _build(node: yaml.Node, loc: Loc, doc: SourceDoc, problems: list[Problem],
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*loc, i), doc, problems, loader) for i, item in enumerate(node.value)]
-    return _build_scalar(node, loader)
+    try:
+        return _build_scalar(node, loader)
+    except ValueError as exc:  # a value YAML resolves but cannot build, e.g. 2026-09-31
+        problems.append(Problem(doc.path, node.start_mark.line + 1, format_loc(loc),
+                                f"'{node.value}' is not a valid value: {exc}"))
+        return None
 
 
 def _build_scalar(node: yaml.Node, loader: _Composer) -> Any:

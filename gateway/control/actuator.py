@@ -1,0 +1,63 @@
+"""The actuator: the only part of the control loop that does I/O.
+
+It sends the engine's commands through a ``Writer`` — the ``AcquisitionEngine``
+(each write queued on its link ahead of polls, then read back) in the gateway,
+a fake in unit tests. One unit's commands go in order (settings before
+switching on); different units go concurrently, and each link's scheduler
+serialises its own bus. Refusals (unknown point, value outside the profile)
+come back as failed outcomes, never as exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Protocol
+
+from gateway.acquisition.scheduler import WriteOutcome
+from gateway.control.engine import Command
+from gateway.profile import Value
+
+log = logging.getLogger("escogw.control")
+
+
+class Writer(Protocol):
+    async def write(self, device_id: str, point_name: str, value: Value, *,
+                    ttl_s: float | None = None, verify: bool = True) -> WriteOutcome:
+        ...
+
+
+class Actuator:
+    def __init__(self, writer: Writer | None):
+        self.writer = writer
+        self.sent = 0
+        self.failed = 0
+
+    async def apply(self, commands: dict[str, list[Command]]
+                    ) -> list[tuple[Command, WriteOutcome]]:
+        """Send every command; the outcomes in the order they completed, per unit."""
+        if not commands:
+            return []
+        if self.writer is None:
+            raise RuntimeError("actuator without a writer (dry run?)")
+        results = await asyncio.gather(*(self._unit(cmds) for cmds in commands.values()))
+        return [pair for unit in results for pair in unit]
+
+    async def _unit(self, cmds: Iterable[Command]) -> list[tuple[Command, WriteOutcome]]:
+        out = []
+        assert self.writer is not None
+        for cmd in cmds:
+            try:
+                outcome = await self.writer.write(cmd.device, cmd.point, cmd.value,
+                                                  ttl_s=cmd.ttl_s, verify=True)
+            except (KeyError, ValueError) as exc:  # UnknownTarget, CodecError
+                outcome = WriteOutcome(False, f"refused: {exc}")
+            except Exception as exc:  # a bug in a writer must not stop the loop
+                log.exception("write %s.%s failed", cmd.device, cmd.point)
+                outcome = WriteOutcome(False, f"internal error: {type(exc).__name__}: {exc}")
+            self.sent += 1
+            if not outcome.ok:
+                self.failed += 1
+            out.append((cmd, outcome))
+        return out

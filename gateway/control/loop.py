@@ -1,0 +1,316 @@
+"""The control loop: ticks the engine on the injected clock, sends its commands through the
+actuator, records every change, and swaps rule sets whole (file change or SIGHUP).
+
+Wiring in ``escogw run`` (the daemon owns the AcquisitionEngine and the MQTT
+publisher)::
+
+    loop = ControlLoop(site, rules_path, gateway.engine, clock, gateway.stream.latest,
+                       audit=AuditLog(state_dir / "control-audit.jsonl"),
+                       publish=publish_control_event)        # async (dict) -> None
+    asyncio.create_task(loop.run())
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, loop.request_reload)
+    command_handler.apply = loop.apply_command                # MQTT commands become overrides
+    gateway.policy = loop.rules.setpoint_policy()            # one source for the limits
+
+Start-up re-applies the current step of every schedule (nothing is marked
+applied yet). A rule file that fails validation leaves the running set in
+force and raises the alarm ``rules:invalid`` listing every ``file:line`` problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from gateway.acquisition.reading import Reading
+from gateway.acquisition.scheduler import WriteOutcome
+from gateway.clock import Clock
+from gateway.control.actuator import Actuator, Writer
+from gateway.control.audit import AuditLog, alarm_record, change_record, notice_record
+from gateway.control.engine import Alarm, Command, ControlEngine, Notice, TickResult
+from gateway.control.rules_model import load_rules
+from gateway.control.ruleset import CLAMP, LAYER_NAMES, OVERRIDE, POINTS, RuleSet
+from gateway.profile import Value
+from gateway.site import Site
+from gateway.sourcefile import ConfigError, Problem
+
+log = logging.getLogger("escogw.control")
+
+EventSink = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class OperatorCommand(Protocol):
+    """What ``gateway.commands.Command`` offers (id, device, point, value)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def point(self) -> str: ...
+    @property
+    def value(self) -> Value: ...
+
+
+class ControlLoop:
+    def __init__(self, site: Site, rules_path: str | Path, writer: Writer | None, clock: Clock,
+                 latest: Mapping[str, Reading], *, dry_run: bool = False,
+                 audit: AuditLog | None = None, publish: EventSink | None = None,
+                 outdoor: Callable[[], float | None] | None = None,
+                 rules: RuleSet | None = None, tariffs_dir: Path | None = None,
+                 watch: bool = True):
+        """Raises ConfigError when the rule file is invalid at start-up."""
+        self.site = site
+        self.rules_path = Path(rules_path)
+        self.clock = clock
+        self.latest = latest
+        self.dry_run = dry_run
+        self.audit = audit
+        self.publish = publish
+        self.outdoor = outdoor
+        self.tariffs_dir = tariffs_dir
+        self.watch = watch
+        if rules is None:
+            rules = load_rules(self.rules_path, site, tariffs_dir=tariffs_dir)
+        self.engine = ControlEngine(rules, dry_run=dry_run)
+        self.actuator = Actuator(None if dry_run else writer)
+        self._stamps = self._stat(rules.files)
+        self._reload_requested = False
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._pending: list[dict[str, Any]] = []
+        #: the newest records, for status views and tests
+        self.recent: deque[dict[str, Any]] = deque(maxlen=2000)
+        self.ticks = 0
+        self.last_problems: list[Problem] = []
+        dry = " — dry run, nothing is written" if dry_run else ""
+        self._record(notice_record(Notice(clock.now(), None, "rules",
+                                          f"rule set loaded: {rules.path} ({rules.digest}){dry}")))
+
+    @property
+    def rules(self) -> RuleSet:
+        return self.engine.rules
+
+    # -- running ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Tick every ``engine.tick_s`` until ``stop``; the first tick re-applies the current
+        step of every schedule."""
+        while not self._stopping:
+            try:
+                await self.tick_once()
+            except Exception:  # never let one bad tick end control
+                log.exception("control tick failed")
+            await self._idle(self.rules.engine.tick_s)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def _idle(self, seconds: float) -> None:
+        self._wake.clear()
+        if self._stopping or self._reload_requested:
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+    async def tick_once(self, now: datetime | None = None) -> TickResult:
+        async with self._lock:
+            self._check_rules()
+            now = now or self.clock.now()
+            result = self.engine.tick(now, self.latest, self._outdoor())
+            self.ticks += 1
+            for n in result.notices:
+                self._record(notice_record(n))
+            self._alarms(result.alarms)
+            await self._send(result.commands)
+            await self._flush()
+            return result
+
+    def _outdoor(self) -> float | None:
+        if self.outdoor is None:
+            return None
+        try:
+            return self.outdoor()
+        except Exception:
+            log.exception("outdoor temperature source failed")
+            return None
+
+    async def _send(self, commands: dict[str, list[Command]]) -> list[tuple[Command,
+                                                                          WriteOutcome]]:
+        if not commands:
+            return []
+        if self.dry_run:
+            at = self.clock.now()
+            for cmds in commands.values():
+                for cmd in cmds:
+                    self.engine.note_dry_run(cmd)
+                    self._record(change_record(cmd, None, at, dry_run=True))
+            return []
+        outcomes = await self.actuator.apply(commands)
+        at = self.clock.now()
+        for cmd, outcome in outcomes:
+            self._alarms(self.engine.note_outcome(cmd, outcome, at))
+            self._record(change_record(cmd, outcome, at))
+            if not outcome.ok:
+                log.warning("%s.%s = %s not applied: %s", cmd.device, cmd.point, cmd.value,
+                            outcome.error)
+        return outcomes
+
+    def _alarms(self, alarms: list[Alarm]) -> None:
+        for a in alarms:
+            (log.warning if a.active else log.info)("alarm %s: %s", a.key, a.message)
+            self._record(alarm_record(a))
+
+    def _record(self, rec: dict[str, Any]) -> None:
+        self.recent.append(rec)
+        if self.audit is not None:
+            try:
+                self.audit.write(rec)
+            except OSError:
+                log.exception("audit log write failed")
+        if self.publish is not None:
+            self._pending.append(rec)
+
+    async def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if self.publish is None:
+            return
+        for rec in pending:
+            try:
+                await self.publish(rec)
+            except Exception:
+                log.exception("publishing a control event failed")
+
+    # -- rule sets --------------------------------------------------------------------
+
+    @staticmethod
+    def _stat(files: tuple[str, ...]) -> dict[str, tuple[int, int] | None]:
+        out: dict[str, tuple[int, int] | None] = {}
+        for f in files:
+            try:
+                s = Path(f).stat()
+                out[f] = (s.st_mtime_ns, s.st_size)
+            except OSError:
+                out[f] = None
+        return out
+
+    def request_reload(self) -> None:
+        """SIGHUP: reload before the next tick (and tick right away)."""
+        self._reload_requested = True
+        self._wake.set()
+
+    def _check_rules(self) -> None:
+        changed = self.watch and self._stat(tuple(self._stamps)) != self._stamps
+        if changed or self._reload_requested:
+            self._reload_requested = False
+            self.reload()
+
+    def reload(self) -> list[Problem]:
+        """Validate the rule file whole; swap it in atomically, or keep the old set.
+
+        Returns the problems (empty when the new set is in force).
+        """
+        now = self.clock.now()
+        try:
+            rules = load_rules(self.rules_path, self.site, tariffs_dir=self.tariffs_dir)
+        except ConfigError as exc:
+            self._stamps = self._stat((*self._stamps, str(self.rules_path)))
+            self.last_problems = exc.problems
+            text = "; ".join(str(p) for p in exc.problems[:20])
+            more = f" (+{len(exc.problems) - 20} more)" if len(exc.problems) > 20 else ""
+            self._alarms(self.engine.raise_alarm(
+                "rules:invalid", None, f"rule file rejected, the previous set "
+                f"({self.rules.digest}) stays in force: {text}{more}", now))
+            return exc.problems
+        old = self.rules.digest
+        self.engine.replace_rules(rules)
+        self._stamps = self._stat(rules.files)
+        self.last_problems = []
+        self._alarms(self.engine.clear_alarm("rules:invalid", now))
+        self._record(notice_record(Notice(now, None, "rules",
+                                          f"rule set reloaded: {old} → {rules.digest}")))
+        return []
+
+    # -- operators ----------------------------------------------------------------------
+
+    def set_kill_switch(self, reason: str | None) -> None:
+        self.engine.set_kill_switch(reason)
+        self._record(notice_record(Notice(self.clock.now(), None, "safety:kill-switch",
+                                          f"kill switch on: {reason}" if reason
+                                          else "kill switch off: control resumes")))
+
+    async def override(self, device: str, values: Mapping[str, int | float], *,
+                       override_id: str,
+                       duration_s: float | None = None, source: str = "cli",
+                       who: str | None = None) -> WriteOutcome:
+        """Hold points of a unit for a while (clamps and protection still apply); the unit
+        goes back to its schedule by itself when the override expires."""
+        async with self._lock:
+            now = self.clock.now()
+            try:
+                ov = self.engine.add_override(device, values, now, override_id=override_id,
+                                              duration_s=duration_s, source=source, who=who)
+            except (KeyError, ValueError) as exc:
+                return WriteOutcome(False, f"refused: {exc.args[0] if exc.args else exc}")
+            self._record(notice_record(Notice(now, device, f"override:{ov.id}",
+                                              f"{ov.describe(self.rules.tz)} added")))
+            result, who_decided = self.engine.tick_unit(device, now, self.latest,
+                                                        self._outdoor())
+            self._alarms(result.alarms)
+            outcomes = await self._send(result.commands)
+            await self._flush()
+        points = [POINTS.index(p) for p in values]
+        mine = [(c, o) for c, o in outcomes if POINTS.index(c.point) in points]
+        failed = [o for _, o in mine if not o.ok]
+        if failed:
+            return WriteOutcome(False, failed[0].error, failed[0].applied)
+        if mine:
+            return WriteOutcome(True, None, mine[-1][1].applied)
+        # nothing written for the point: already so, a dry run, or a higher layer decides
+        for p in points:
+            w = who_decided[p]
+            if w is not None and w[0] < OVERRIDE and w[0] != CLAMP:
+                return WriteOutcome(False, f"accepted as override {ov.id}, not applied now: "
+                                           f"{LAYER_NAMES[w[0]]}: {w[2]}")
+        if self.dry_run:
+            return WriteOutcome(False, "dry run: nothing is written")
+        st = self.engine.states[device]
+        return WriteOutcome(True, None, self.engine._current(st, points[-1]))
+
+    async def apply_command(self, command: OperatorCommand) -> WriteOutcome:
+        """The MQTT command path's ``apply``: the command becomes an override."""
+        value = command.value
+        if isinstance(value, str):  # an enum name ("cool", "on"): its standard code
+            from gateway.semantics import STANDARD_POINTS
+
+            codes = STANDARD_POINTS[command.point].codes if command.point in STANDARD_POINTS \
+                else None
+            if codes is None or value not in codes:
+                return WriteOutcome(False, f"refused: {value!r} is not a value of "
+                                           f"{command.point}")
+            value = codes[value]
+        return await self.override(command.device, {command.point: value},
+                                   override_id=command.id, source="mqtt")
+
+    def explain(self, device: str, at: datetime | None = None) -> dict[str, Any]:
+        return self.engine.explain_unit(device, at or self.clock.now(), self.latest)
+
+    async def close(self) -> None:
+        self.stop()
+        with contextlib.suppress(Exception):
+            await self._flush()
+        if self.audit is not None:
+            self.audit.close()
