@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.control.cli import add_rules_commands
 
     add_rules_commands(sub.add_parser("rules", help="check, explain and plan the AC rules"))
+
+    from gateway.energy.cli import add_report_command, add_whatif_command
+
+    add_report_command(sub)  # escogw report (docs/energy.md)
+    add_whatif_command(sub)  # escogw whatif
     return parser
 
 

@@ -11,8 +11,8 @@ import asyncio
 import heapq
 import itertools
 import time
-from datetime import UTC, datetime, timedelta
 from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import Metric
 
@@ -33,6 +35,9 @@ from gateway.policy import SetpointPolicy
 from gateway.settings import GatewaySettings
 from gateway.site import Site
 
+if TYPE_CHECKING:
+    from gateway.control.loop import ControlLoop
+
 log = logging.getLogger("escogw")
 
 
@@ -44,6 +49,8 @@ class Gateway:
     settings: GatewaySettings
     clock: Clock = field(default_factory=SystemClock)
     policy: SetpointPolicy = field(default_factory=SetpointPolicy)
+    #: rule file of the AC control loop; None runs without control
+    rules_path: Path | None = None
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -68,6 +75,54 @@ class Gateway:
         #: called on SIGHUP (rules reload); each returns a short status line
         self.reloaders: list[Callable[[], Awaitable[str]]] = []
         self.watchdog: systemd.Watchdog | None = None
+        self.control: ControlLoop | None = None
+        self.control_events: dict[str, int] = {"change": 0, "notice": 0, "alarm": 0}
+        if self.rules_path is not None:
+            self._start_control(self.rules_path)
+
+    def _start_control(self, rules_path: Path) -> None:
+        """The AC control loop: rules → desired state → writes through the link queues.
+
+        MQTT commands become operator overrides (clamped, expiring by themselves) and
+        the command path takes its setpoint limits from the same rule set.
+        Raises ConfigError when the rule file is invalid at start-up.
+        """
+        from gateway.control.audit import AuditLog
+        from gateway.control.loop import ControlLoop
+
+        audit = AuditLog(Path(self.settings.outbox.path).parent / "control-audit.jsonl")
+        self.control = ControlLoop(self.site, rules_path, self.engine, self.clock,
+                                   self.stream.latest, audit=audit,
+                                   publish=self._control_event)
+        self.commands.apply = self.control.apply_command
+        self.commands.policy = self.control.rules.setpoint_policy()
+        self.metric_sources.append(self._control_metrics)
+
+    async def _control_event(self, record: dict[str, Any]) -> None:
+        kind = str(record.get("kind", "change"))
+        self.control_events[kind] = self.control_events.get(kind, 0) + 1
+        payload = json.dumps(record, separators=(",", ":"), ensure_ascii=False,
+                             default=str).encode()
+        await self.outbox.put([(self.topics.control_event, payload)])
+
+    def _control_metrics(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        assert self.control is not None
+        events = CounterMetricFamily("escogw_control_events",
+                                     "Control records published, by kind", labels=["kind"])
+        for kind, n in self.control_events.items():
+            events.add_metric([kind], n)
+        yield events
+        engine = self.control.engine
+        yield GaugeMetricFamily("escogw_control_alarms_active", "Alarms now active",
+                                value=len(engine.active_alarms))
+        unapplied = sum(1 for tr in engine.tracks.values() if tr.pending or tr.alarmed)
+        yield GaugeMetricFamily("escogw_control_unapplied_commands",
+                                "Commands written but not yet seen applied, or given up on",
+                                value=unapplied)
+        yield CounterMetricFamily("escogw_control_ticks", "Control ticks run",
+                                  value=self.control.ticks)
 
     def extra_metrics(self) -> Iterator[Metric]:
         for source in self.metric_sources:
@@ -80,6 +135,9 @@ class Gateway:
             for link_id, sched in self.engine.schedulers.items()}
         loops["mqtt publisher"] = lambda: self.publisher.ticks
         loops["outbox"] = lambda: self._outbox_ticks
+        if self.control is not None:
+            control = self.control
+            loops["control"] = lambda: control.ticks
         return loops
 
     async def _refresh_outbox_stats(self) -> None:
@@ -88,12 +146,23 @@ class Gateway:
             self._outbox_ticks += 1
             await asyncio.sleep(1.0)
 
-    async def reload(self) -> None:
-        """SIGHUP: re-read what can change without a restart (rules); polling goes on."""
+    async def reload(self) -> list[str]:
+        """SIGHUP: re-read the rules (validated whole, swapped in atomically or refused
+        while the old set stays in force); polling goes on undisturbed."""
         systemd.reloading()
+        problems: list[str] = []
+        if self.control is not None:
+            problems = [str(p) for p in self.control.reload()]
+            self.commands.policy = self.control.rules.setpoint_policy()
+            if problems:
+                log.error("reload: rule file rejected, previous rules stay: %s",
+                          "; ".join(problems))
+            else:
+                log.info("reload: rules %s in force", self.control.rules.digest)
         for reloader in self.reloaders:
             log.info("reload: %s", await reloader())
         systemd.notify("READY=1")
+        return problems
 
     async def write_command(self, command: Command) -> WriteOutcome:
         """Default command application: a verified write through the link queue."""
@@ -114,6 +183,14 @@ class Gateway:
         self._tasks = [asyncio.create_task(self.writer.run(), name="outbox-writer"),
                        asyncio.create_task(self.publisher.run(), name="mqtt"),
                        asyncio.create_task(self._refresh_outbox_stats(), name="outbox-stats")]
+        # energy/interval: the interval accountant (docs/energy.md), state beside the outbox
+        from gateway.energy.service import EnergyService
+
+        self.energy = EnergyService.for_site(self.site, self.stream, self.outbox, self.topics,
+                                             Path(self.settings.outbox.path).parent)
+        self._tasks.append(asyncio.create_task(self.energy.run(), name="energy"))
+        if self.control is not None:
+            self._tasks.append(asyncio.create_task(self.control.run(), name="control"))
         interval = systemd.watchdog_interval_s()
         if interval is not None:
             self.watchdog = systemd.Watchdog(self.progress(), interval)
@@ -121,6 +198,8 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop polling, commit what was read, close the uplink and the outbox."""
+        if self.control is not None:
+            await self.control.close()
         await self.engine.stop()
         self.publisher.stop()
         # readings already in the stream are committed before the writer stops
@@ -140,8 +219,16 @@ def _progress_of(sched: LinkScheduler) -> Callable[[], int]:
     return lambda: sched.progress
 
 
+def rules_path_for(site: Site, settings: GatewaySettings) -> Path | None:
+    """``gateway.rules`` of the settings, relative to the site file; None runs no control."""
+    if settings.rules is None:
+        return None
+    path = Path(settings.rules)
+    return path if path.is_absolute() else Path(site.path).parent / path
+
+
 async def run(site: Site, settings: GatewaySettings, ready: asyncio.Event | None = None) -> int:
-    gateway = Gateway(site, settings)
+    gateway = Gateway(site, settings, rules_path=rules_path_for(site, settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -153,7 +240,11 @@ async def run(site: Site, settings: GatewaySettings, ready: asyncio.Event | None
     if settings.metrics.enabled:
         from gateway.metrics import serve
 
-        serve(gateway, settings.metrics.host, settings.metrics.port)
+        try:
+            serve(gateway, settings.metrics.host, settings.metrics.port)
+        except OSError as exc:  # a port clash must not stop data collection
+            log.error("metrics not served on %s:%d: %s", settings.metrics.host,
+                      settings.metrics.port, exc.strerror)
     log.info("gateway for site %s: %d devices on %d links, outbox %s, broker %s:%d",
              site.id, len(site.devices), len(gateway.engine.schedulers),
              Path(settings.outbox.path), settings.mqtt.host, settings.mqtt.port)

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gateway.daemon import Gateway
+from gateway.daemon import Gateway, rules_path_for
 from gateway.semantics import FAN_CODES, MODE_CODES
 from gateway.settings import GatewaySettings, MqttSettings, OutboxSettings
 from gateway.site import load_site
@@ -55,7 +55,7 @@ def render(gw: Gateway, broker: str, depth: int, dropped: int, sim_time: str = "
              f"{'connected' if pub.connected else 'NOT connected (readings wait in the outbox)'}",
              f"outbox: {depth} waiting, {pub.published} published, {dropped} dropped   "
              f"commands: {gw.commands.counts}", ""]
-    lines.append(f"{'device':<14} {'state':<9} {'read at (UTC)':<13} reading")
+    lines.append(f"{'device':<14} {'state':<9} {'read at':<9} reading")
     for poller in gw.engine.pollers():
         r = poller.last_reading
         v = r.values if r else {}
@@ -73,8 +73,17 @@ def render(gw: Gateway, broker: str, depth: int, dropped: int, sim_time: str = "
             text = ""
         if r and r.failed:
             text += f"  ({len(r.failed)} points failed)"
-        when = r.ts.strftime("%H:%M:%S") if r else "-"
-        lines.append(f"{poller.id:<14} {poller.health.state.value:<9} {when:<13} {text}")
+        when = r.ts.astimezone(gw.site.tz).strftime("%H:%M:%S") if r else "-"
+        lines.append(f"{poller.id:<14} {poller.health.state.value:<9} {when:<9} {text}")
+    if gw.control is not None:
+        lines += ["", f"control: rules {gw.control.rules.digest}, {gw.control_events} — latest:"]
+        changes = [r for r in gw.control.recent if r.get("kind") != "notice"][-6:]
+        for rec in changes or list(gw.control.recent)[-3:]:
+            when = str(rec.get("ts", ""))[11:19]
+            what = (f"{rec.get('point')} {rec.get('before')} → {rec.get('after')}"
+                    if rec.get("kind") == "change" else str(rec.get("kind")))
+            lines.append(f"  {when}Z {rec.get('device') or '':<11} {what:<24} "
+                         f"{rec.get('rule')}: {rec.get('reason')}"[:110])
     return "\n".join(lines)
 
 
@@ -94,12 +103,14 @@ async def main_async(site_path: str, seconds: float | None) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    gw = Gateway(site, settings)
+    # the gateway runs on the simulator's clock, so the rules see the simulated day
+    rules = rules_path_for(site, settings)
+    gw = Gateway(site, settings, clock=sim.clock, rules_path=rules)
     try:
         async with sim:
             await gw.start()
-            print(f"simulators up; gateway polling {len(site.devices)} devices. Ctrl-C stops.",
-                  flush=True)
+            print(f"simulators up; gateway polling {len(site.devices)} devices with rules "
+                  f"{rules or '(none)'}. Ctrl-C stops.", flush=True)
             if broker_proc:
                 print(f"MQTT: mosquitto_sub -h 127.0.0.1 -p {port} -t 'escogw/#' -v", flush=True)
             elapsed = 0.0

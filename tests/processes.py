@@ -88,9 +88,13 @@ def simulator(site: Path) -> Iterator[Proc]:
         proc.stop()
 
 
-def gateway(site: Path, outbox: Path, mqtt_port: int, name: str = "gateway") -> Proc:
+def gateway(site: Path, outbox: Path, mqtt_port: int, name: str = "gateway",
+            metrics_port: int | None = None) -> Proc:
+    from tests.services import free_port
+
     return Proc([sys.executable, "-m", "gateway.cli", "--log-level", "INFO", "run",
-                 "--config", str(site), "--outbox", str(outbox), "--mqtt-port", str(mqtt_port)],
+                 "--config", str(site), "--outbox", str(outbox), "--mqtt-port", str(mqtt_port),
+                 "--set", f"metrics.port={metrics_port or free_port()}"],
                 site.parent / f"{name}.log")
 
 

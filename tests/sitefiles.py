@@ -30,6 +30,9 @@ def site_copy(tmp_path: Path, source: Path = DEMO_SITE, *, speed: float | None =
         else:
             link["host"] = "127.0.0.1"
             link["port"] = free_port()
+    rules = (data.get("gateway") or {}).get("rules")
+    if rules is not None and not Path(rules).is_absolute():
+        data["gateway"]["rules"] = str((source.parent / rules).resolve())
     sim = data.setdefault("simulation", {})
     sim["control"] = {"host": "127.0.0.1", "port": free_port()}
     if speed is not None:

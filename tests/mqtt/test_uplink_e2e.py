@@ -25,6 +25,8 @@ from tests.services import Mosquitto
 from tests.sitefiles import site_copy
 
 OUTAGE_S = 60.0  # the minute; the kill happens a third of the way in
+#: these tests are about the uplink and the raw command path, so no AC rules run
+NO_CONTROL = {"gateway": {"rules": None}}
 
 
 def committed_seqs(outbox: Path) -> dict[str, int]:
@@ -50,7 +52,7 @@ def first_arrivals(seqs: list[int]) -> list[int]:
 @pytest.mark.slow
 def test_broker_outage_and_gateway_kill_lose_nothing(mosquitto: Mosquitto,
                                                      tmp_path: Path) -> None:
-    site = site_copy(tmp_path, poll_interval_s=2)
+    site = site_copy(tmp_path, poll_interval_s=2, edit=NO_CONTROL)
     outbox = tmp_path / "outbox.sqlite"
     with simulator(site):
         probe = Probe(mosquitto.host, mosquitto.port, "escogw/demo-office/+/data",
@@ -89,7 +91,7 @@ def test_broker_outage_and_gateway_kill_lose_nothing(mosquitto: Mosquitto,
 @pytest.mark.slow
 def test_last_will_and_resubscribe_after_broker_restart(mosquitto: Mosquitto,
                                                         tmp_path: Path) -> None:
-    site = site_copy(tmp_path, poll_interval_s=2)
+    site = site_copy(tmp_path, poll_interval_s=2, edit=NO_CONTROL)
     outbox = tmp_path / "outbox.sqlite"
     with simulator(site):
         probe = Probe(mosquitto.host, mosquitto.port, "escogw/demo-office/#",
@@ -127,7 +129,7 @@ def test_last_will_and_resubscribe_after_broker_restart(mosquitto: Mosquitto,
 def running(tmp_path_factory: pytest.TempPathFactory,
             mosquitto: Mosquitto) -> Any:
     tmp = tmp_path_factory.mktemp("cmd")
-    site = site_copy(tmp, poll_interval_s=2)
+    site = site_copy(tmp, poll_interval_s=2, edit=NO_CONTROL)
     with simulator(site):
         probe = Probe(mosquitto.host, mosquitto.port, "escogw/demo-office/+/cmd/result",
                       client_id="cmd-probe", persistent=False)
