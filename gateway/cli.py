@@ -128,24 +128,42 @@ def load_settings(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    """Site file, every profile it names, serial bus budgets, the rule file and the tariff."""
     from gateway.acquisition.bus_budget import budget_problems
+    from gateway.control.rules_model import load_rules
+    from gateway.daemon import rules_path_for
+    from gateway.energy.tariff import load_site_tariff
     from gateway.site import load_site
 
     site = load_site(args.config)
     warnings, errors = budget_problems(site)
+    problems: list[object] = list(errors)
+    rules = rules_path_for(site, site.spec.gateway)
+    checked = [f"{len(site.spec.links)} links", f"{len(site.devices)} devices"]
+    if rules is not None:
+        try:
+            load_rules(rules, site)
+            checked.append(f"rules {rules.name}")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if site.spec.site.tariff is not None:
+        try:
+            load_site_tariff(site.spec.site.tariff, site_path=site.path)
+            checked.append(f"tariff {site.spec.site.tariff}")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     if args.json:
-        print(json.dumps({"ok": not errors, "site": site.id, "devices": len(site.devices),
+        print(json.dumps({"ok": not problems, "site": site.id, "devices": len(site.devices),
                           "warnings": [str(w) for w in warnings],
-                          "errors": [str(e) for e in errors]}))
+                          "errors": [str(e) for e in problems]}))
     else:
-        for problem in warnings:
-            print(f"warning: {problem}", file=sys.stderr)
-        for problem in errors:  # file:line: links.<id>: message, like every config error
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        for problem in problems:  # file:line: field: message, like every config error
             print(problem, file=sys.stderr)
-        if not errors:
-            print(f"{args.config}: ok — site {site.id}, {len(site.spec.links)} links, "
-                  f"{len(site.devices)} devices")
-    return 2 if errors else 0
+        if not problems:
+            print(f"{args.config}: ok — site {site.id}, {', '.join(checked)}")
+    return 2 if problems else 0
 
 
 def _cmd_read(args: argparse.Namespace) -> int:

@@ -9,8 +9,6 @@ points carry precompiled decoders for the polling hot path.
 from __future__ import annotations
 
 import math
-import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from gateway.codec import (
     encoder,
     register_count,
 )
+from gateway.datadirs import data_dir
 from gateway.semantics import STANDARD_POINTS, DeviceKind, suggest
 from gateway.sourcefile import ConfigError, Loc, Problem, SourceDoc, load_yaml
 
@@ -469,16 +468,7 @@ def load_profile(path: str | Path) -> Profile:
     return Profile(Path(path).stem, str(path), spec, points)
 
 
-def _drivers_dir() -> Path:
-    """drivers/ of this checkout, else the installed copy (scripts/install-offline puts it
-    under the venv's share/); ESCOGW_DRIVERS overrides both."""
-    if "ESCOGW_DRIVERS" in os.environ:
-        return Path(os.environ["ESCOGW_DRIVERS"])
-    checkout = Path(__file__).resolve().parent.parent / "drivers"
-    return checkout if checkout.is_dir() else Path(sys.prefix) / "share" / "drivers"
-
-
-DRIVERS_DIR = _drivers_dir()
+DRIVERS_DIR = data_dir("drivers")
 
 
 def profile_path(profile_id: str, drivers: Path | None = None) -> Path:

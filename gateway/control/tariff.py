@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from gateway.datadirs import data_dir
 from gateway.sourcefile import ConfigError, Problem, SourceDoc, load_yaml
 
 Period = Literal["valley", "flat", "peak", "sharp"]
@@ -26,7 +27,7 @@ PERIODS: tuple[Period, ...] = ("valley", "flat", "peak", "sharp")
 #: cheaper first
 PERIOD_RANK: dict[str, int] = {"valley": 0, "flat": 1, "peak": 2, "sharp": 3}
 
-TARIFFS_DIR = Path(__file__).resolve().parent.parent.parent / "tariffs"
+TARIFFS_DIR = data_dir("tariffs")
 
 
 class TariffPeriods(Protocol):

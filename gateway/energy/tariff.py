@@ -36,7 +36,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.control.calendar import DayType, SiteCalendar
 from gateway.control.tariff import (
     PERIODS,
-    TARIFFS_DIR,
     MonthPeriods,
     Period,
     SourceSpec,
@@ -44,6 +43,7 @@ from gateway.control.tariff import (
     TouPeriods,
     check_tariff,
     parse_span,
+    tariff_path,
 )
 from gateway.sourcefile import ConfigError, Loc, Problem, SourceDoc, load_yaml
 
@@ -414,8 +414,7 @@ def load_tariff(path: str | Path, calendar: SiteCalendar | None = None) -> Tarif
     return parse_tariff(load_yaml(path), calendar)
 
 
-def tariff_file(tariff_id: str, tariffs_dir: Path | None = None) -> Path:
-    return (tariffs_dir or TARIFFS_DIR) / f"{tariff_id}.yaml"
+tariff_file = tariff_path  # one lookup for the control loop and the accountant
 
 
 def load_site_tariff(tariff_id: str | None, tariffs_dir: Path | None = None,
