@@ -20,6 +20,7 @@ from gateway.messages import Topics, data_payload
 from gateway.mqtt.publisher import Publisher
 from gateway.outbox import Outbox
 from gateway.outbox_writer import AsyncOutbox
+from gateway.profile import Value
 from gateway.settings import MqttSettings
 
 DEVICES = 500
@@ -28,7 +29,7 @@ BACKLOG = 60_000
 
 def _payloads(n: int) -> list[tuple[str, bytes]]:
     topics = Topics("escogw", "bench")
-    values = {f"p{i:02d}": 230.0 + i * 0.37 for i in range(30)}
+    values: dict[str, Value] = {f"p{i:02d}": 230.0 + i * 0.37 for i in range(30)}
     now = datetime.now(UTC)
     out = []
     for k in range(n):

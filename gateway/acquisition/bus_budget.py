@@ -17,6 +17,7 @@ from typing import Literal, NamedTuple
 
 from gateway.acquisition.planner import DevicePlan
 from gateway.site import RtuLink, RtuOverTcpLink, Site
+from gateway.sourcefile import Problem
 
 #: Above this share of the wire, retries and commands start to wait.
 WARN_UTILISATION = 0.7
@@ -158,12 +159,29 @@ def link_budget(site: Site, link_id: str) -> LinkBudget | None:
                       tuple(devices))
 
 
+def _site_problems(site: Site) -> list[tuple[str, BudgetProblem]]:
+    out: list[tuple[str, BudgetProblem]] = []
+    for link_id in site.spec.links:
+        budget = link_budget(site, link_id)
+        out.extend((link_id, p) for p in (budget.problems() if budget is not None else []))
+    return out
+
+
 def check_site_budgets(site: Site) -> tuple[list[str], list[str]]:
     """(warnings, errors) over every serial link of the site."""
     warnings: list[str] = []
     errors: list[str] = []
-    for link_id in site.spec.links:
-        budget = link_budget(site, link_id)
-        for problem in budget.problems() if budget is not None else []:
-            (errors if problem.severity == "error" else warnings).append(problem.message)
+    for _, problem in _site_problems(site):
+        (errors if problem.severity == "error" else warnings).append(problem.message)
+    return warnings, errors
+
+
+def budget_problems(site: Site) -> tuple[list[Problem], list[Problem]]:
+    """(warnings, errors) as ``file:line: links.<id>: message`` problems of the site file."""
+    warnings: list[Problem] = []
+    errors: list[Problem] = []
+    for link_id, problem in _site_problems(site):
+        found = site.doc.problem(("links", link_id),
+                                 problem.message.removeprefix(f"link {link_id}: "))
+        (errors if problem.severity == "error" else warnings).append(found)
     return warnings, errors

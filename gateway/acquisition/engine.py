@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from gateway.acquisition.bus_budget import budget_problems
 from gateway.acquisition.health import HealthPolicy
 from gateway.acquisition.link import ModbusLink
 from gateway.acquisition.reading import Reading
@@ -18,6 +19,7 @@ from gateway.acquisition.stream import ReadingStream
 from gateway.clock import Clock
 from gateway.profile import Value
 from gateway.site import Site
+from gateway.sourcefile import ConfigError
 
 log = logging.getLogger("escogw.acquisition")
 
@@ -30,7 +32,16 @@ class UnknownTarget(KeyError):
 
 class AcquisitionEngine:
     def __init__(self, site: Site, clock: Clock, stream: ReadingStream | None = None,
-                 policy: HealthPolicy | None = None):
+                 policy: HealthPolicy | None = None, *, check_budget: bool = True):
+        """Raises ConfigError when a serial link's polls cannot fit on its wire
+        (bus_budget: the numbers and the fix), unless ``check_budget`` is False;
+        a line that fits but leaves little room is logged as a warning."""
+        if check_budget:
+            warnings, errors = budget_problems(site)
+            if errors:
+                raise ConfigError(errors)
+            for problem in warnings:
+                log.warning("%s", problem)
         self.site = site
         self.clock = clock
         self.stream = stream or ReadingStream()

@@ -217,6 +217,15 @@ class LinkScheduler:
             sleeper.cancel()
             waker.cancel()
 
+    def _min_gap(self, poller: DevicePoller) -> float:
+        """The device's required silence before a request (seconds).
+
+        A property of its serial line (Eastron: 60 ms): kept on RTU and RTU over
+        TCP, where our frames reach that line as we send them; on Modbus TCP the
+        device or its gateway owns the wire, and the gap would only slow the link.
+        """
+        return poller.device.profile.link.min_gap_ms / 1000 if self.link.serial else 0.0
+
     async def _gap(self, poller_gap_s: float) -> None:
         """Keep the device's minimum silence since the last frame (physical time)."""
         wait = self._last_frame_end + poller_gap_s - time.monotonic()
@@ -232,7 +241,7 @@ class LinkScheduler:
 
     async def _read_device(self, poller: DevicePoller) -> Reading:
         device, plan = poller.device, poller.plan
-        gap = device.profile.link.min_gap_ms / 1000
+        gap = self._min_gap(poller)
         poller.seq += 1
         reading = Reading(device.id, self.clock.now(), poller.seq)
         work: deque[ReadBlock] = deque(plan.blocks)
@@ -340,7 +349,7 @@ class LinkScheduler:
         if job.expires_at is not None and self.clock.monotonic() > job.expires_at:
             return WriteOutcome(False, "expired before it could be applied")
         poller = self.pollers[job.device]
-        gap = poller.device.profile.link.min_gap_ms / 1000
+        gap = self._min_gap(poller)
         point = job.point
         try:
             await self._request(gap, lambda: self.link.write(

@@ -1,0 +1,45 @@
+"""Energy and volume counters: a wrap-around and a reset (meter replaced) are told apart
+and flagged on the reading, driven through the simulated meter's registers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.acquisition.reading import Reading
+from tests.acqsim import Rig, meter, write_site
+
+
+@pytest.mark.parametrize("transport", ["tcp", "rtu-over-tcp"])
+async def test_counter_wrap_and_reset_are_flagged(tmp_path: Path, transport: str) -> None:
+    link = {"transport": transport, "timeout_s": 0.3, "baudrate": 115200}
+    if transport == "tcp":
+        del link["baudrate"]
+    # ADL400 energies are u32 × 0.1 kWh: they roll over at 429 496 729.6 kWh
+    path = write_site(tmp_path, {"bus": link}, {
+        "adl": meter(1, "acrel-adl400", interval=0.05, turnaround_ms=1,
+                     points=["energy_import_kwh", "active_power_kw"]),
+        "sdm": meter(2, "eastron-sdm630", interval=0.05, turnaround_ms=1, role="ac",
+                     points=["energy_import_kwh", "active_power_kw"])})
+    async with Rig(path) as rig:
+        rig.start()
+
+        async def show(device: str, kwh: float) -> Reading:
+            rig.memory(device).set(device, "energy_import_kwh", kwh)
+            return await rig.reading(device, lambda r: r.values.get(
+                "energy_import_kwh") == pytest.approx(kwh, abs=0.05))
+
+        assert (await show("adl", 429_496_700.0)).flags == {}
+        wrapped = await show("adl", 12.3)
+        assert wrapped.flags == {"energy_import_kwh": "wrap"}
+        assert (await show("adl", 20.0)).flags == {}  # an ordinary step again
+        assert (await show("adl", 5000.0)).flags == {}
+        replaced = await show("adl", 1.5)  # far from the top: the meter was replaced
+        assert replaced.flags == {"energy_import_kwh": "reset"}
+        assert replaced.values["energy_import_kwh"] == pytest.approx(1.5)  # never hidden
+
+        # a float32 counter cannot wrap: any decrease is a reset
+        assert (await show("sdm", 812.25)).flags == {}
+        assert (await show("sdm", 0.5)).flags == {"energy_import_kwh": "reset"}
+        assert all(not r.failed for dev in ("adl", "sdm") for r in rig.readings[dev])
