@@ -37,7 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a gateway setting, e.g. mqtt.port=1884 (beats ESCOGW_… "
                         "environment variables, which beat the site file)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="run the control loop with writes off: it decides and reports only")
     p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("override", help="hold a point of a unit through the running gateway "
+                                        "(an MQTT command; the rules' clamps still apply)")
+    _add_config(p)
+    p.add_argument("device")
+    p.add_argument("point")
+    p.add_argument("value", help="a number, or an enum name such as cool / on / high")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the result")
+    p.add_argument("--mqtt-host")
+    p.add_argument("--mqtt-port", type=int)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a gateway setting, as for run")
+    p.set_defaults(handler=_cmd_override)
 
     p = sub.add_parser("check", help="validate a site file, its profiles and bus budgets")
     _add_config(p)
@@ -105,7 +120,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from gateway.daemon import run
 
     site, settings = load_settings(args)
-    return asyncio.run(run(site, settings))
+    return asyncio.run(run(site, settings, dry_run=args.dry_run))
+
+
+def _cmd_override(args: argparse.Namespace) -> int:
+    from gateway.override_cli import send_override
+
+    site, settings = load_settings(args)
+    return send_override(site, settings, args.device, args.point, args.value, args.timeout)
 
 
 def load_settings(args: argparse.Namespace) -> tuple[Any, Any]:

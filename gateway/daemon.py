@@ -51,6 +51,8 @@ class Gateway:
     policy: SetpointPolicy = field(default_factory=SetpointPolicy)
     #: rule file of the AC control loop; None runs without control
     rules_path: Path | None = None
+    #: run the control loop with writes off: decisions and events only
+    dry_run: bool = False
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -92,7 +94,7 @@ class Gateway:
 
         audit = AuditLog(Path(self.settings.outbox.path).parent / "control-audit.jsonl")
         self.control = ControlLoop(self.site, rules_path, self.engine, self.clock,
-                                   self.stream.latest, audit=audit,
+                                   self.stream.latest, audit=audit, dry_run=self.dry_run,
                                    publish=self._control_event)
         self.commands.apply = self.control.apply_command
         self.commands.policy = self.control.rules.setpoint_policy()
@@ -227,8 +229,10 @@ def rules_path_for(site: Site, settings: GatewaySettings) -> Path | None:
     return path if path.is_absolute() else Path(site.path).parent / path
 
 
-async def run(site: Site, settings: GatewaySettings, ready: asyncio.Event | None = None) -> int:
-    gateway = Gateway(site, settings, rules_path=rules_path_for(site, settings))
+async def run(site: Site, settings: GatewaySettings, ready: asyncio.Event | None = None,
+              dry_run: bool = False) -> int:
+    gateway = Gateway(site, settings, rules_path=rules_path_for(site, settings),
+                      dry_run=dry_run)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
