@@ -150,7 +150,10 @@ class Publisher:
                     group.create_task(self._heartbeat(client))
                     group.create_task(self._until_stopped())
             except* _Stopped:
-                pass
+                # a clean stop sends no Last Will, so say it ourselves
+                with contextlib.suppress(aiomqtt.MqttError):
+                    await client.publish(self.topics.gateway_state, b"offline", qos=1,
+                                         retain=True, timeout=2)
 
     async def _until_stopped(self) -> None:
         await self._stop.wait()
