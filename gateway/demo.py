@@ -13,39 +13,59 @@ import contextlib
 import logging
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from gateway.daemon import Gateway, rules_path_for
+from gateway.devservices import InfluxDB, Mosquitto, Service, ServiceUnavailable
 from gateway.semantics import FAN_CODES, MODE_CODES
-from gateway.settings import GatewaySettings, MqttSettings, OutboxSettings
+from gateway.settings import GatewaySettings, MetricsSettings, MqttSettings, OutboxSettings
 from gateway.site import load_site
 
 _MODES = {v: k for k, v in MODE_CODES.items()}
 _FANS = {v: k for k, v in FAN_CODES.items()}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _services(work: Path) -> tuple[list[Service], Mosquitto | None, InfluxDB | None]:
+    """Mosquitto and InfluxDB on free loopback ports, where their binaries are installed."""
+    started: list[Service] = []
+    broker: Mosquitto | None = None
+    influx: InfluxDB | None = None
+    with contextlib.suppress(ServiceUnavailable):
+        broker = Mosquitto(work / "mosquitto")
+        broker.start()
+        started.append(broker)
+    if broker is not None:
+        with contextlib.suppress(ServiceUnavailable):
+            influx = InfluxDB(work / "influxdb")
+            influx.start()
+            influx.create_database("escogw")
+            started.append(influx)
+    return started, broker, influx
 
 
-def _mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes] | None, int]:
-    binary = shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/sbin/mosquitto") if Path(p).exists()), None)
-    port = _free_port()
-    if binary is None:
-        return None, port
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-                    "max_inflight_messages 1000\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    return proc, port
+async def _stored(influx: InfluxDB) -> str:
+    try:
+        answer = await asyncio.to_thread(influx.query, "SELECT count(active_power_kw) "
+                                         "FROM meter", "escogw")
+        series = answer["results"][0].get("series") or [{"values": [[0, 0]]}]
+        return str(series[0]["values"][0][1])
+    except (OSError, KeyError, IndexError, ValueError) as exc:
+        return f"unknown ({exc})"
+
+
+def _historian(work: Path, broker: Mosquitto, influx: InfluxDB) -> subprocess.Popen[bytes]:
+    config = work / "historian.yaml"
+    config.write_text(f"""mqtt: {{host: 127.0.0.1, port: {broker.port}, client_id: demo-historian,
+       sites: ["+"]}}
+influx: {{api: v1, url: "{influx.url}", database: escogw}}
+metrics: {{enabled: false}}
+""")
+    log = (work / "historian.log").open("wb")
+    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "historian", "--config",
+                             str(config)], stdout=log, stderr=subprocess.STDOUT)
 
 
 def render(gw: Gateway, broker: str, depth: int, dropped: int, sim_time: str = "") -> str:
@@ -93,26 +113,38 @@ async def main_async(site_path: str, seconds: float | None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     site = load_site(site_path)
     work = Path(tempfile.mkdtemp(prefix="escogw-demo-"))
-    broker_proc, port = _mosquitto(work)
-    broker = f"127.0.0.1:{port}" if broker_proc else "none (mosquitto is not installed)"
+    started, broker_svc, influx = _services(work)
+    port = broker_svc.port if broker_svc else 1883
+    broker = f"127.0.0.1:{port}" if broker_svc else "none (mosquitto is not installed)"
     settings = GatewaySettings(mqtt=MqttSettings(port=port, reconnect_max_s=5),
                                outbox=OutboxSettings(path=work / "outbox.sqlite",
-                                                     synchronous="NORMAL"))
+                                                     synchronous="NORMAL"),
+                               metrics=MetricsSettings(enabled=False))
+    historian = _historian(work, broker_svc, influx) if broker_svc and influx else None
     sim = SiteSimulator(site)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     # the gateway runs on the simulator's clock, so the rules see the simulated day
-    rules = rules_path_for(site, settings)
+    rules = rules_path_for(site, site.spec.gateway)
     gw = Gateway(site, settings, clock=sim.clock, rules_path=rules)
     try:
         async with sim:
             await gw.start()
             print(f"simulators up; gateway polling {len(site.devices)} devices with rules "
                   f"{rules or '(none)'}. Ctrl-C stops.", flush=True)
-            if broker_proc:
+            if broker_svc:
                 print(f"MQTT: mosquitto_sub -h 127.0.0.1 -p {port} -t 'escogw/#' -v", flush=True)
+            else:
+                print("no Mosquitto: the gateway keeps every reading in its outbox "
+                      "(apt-get install mosquitto for the whole pipeline)", flush=True)
+            if influx is not None:
+                print(f"InfluxDB 1.x at {influx.url}, database escogw, filled by the historian. "
+                      "Grafana: provision config/grafana/ with the datasource url set to "
+                      f"{influx.url} (docs/grafana.md)", flush=True)
+            elif broker_svc:
+                print("no InfluxDB: no historian (apt-get install influxdb for it)", flush=True)
             elapsed = 0.0
             while not stop.is_set() and (seconds is None or elapsed < seconds):
                 with contextlib.suppress(TimeoutError):
@@ -121,14 +153,18 @@ async def main_async(site_path: str, seconds: float | None) -> int:
                 depth, _, dropped = await gw.outbox.stats()
                 local = sim.sim_time.astimezone(site.tz).strftime("%Y-%m-%d %H:%M")
                 screen = render(gw, broker, depth, dropped, local)
+                if influx is not None:
+                    screen += f"\n\nInfluxDB (historian): {await _stored(influx)} meter readings"
                 if sys.stdout.isatty():
                     sys.stdout.write("\x1b[H\x1b[2J")
                 print(screen, "\n", flush=True)
             await gw.stop()
     finally:
-        if broker_proc:
-            broker_proc.terminate()
-            broker_proc.wait(10)
+        if historian is not None:
+            historian.terminate()
+            historian.wait(10)
+        for svc in reversed(started):
+            svc.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
