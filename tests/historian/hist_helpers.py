@@ -1,0 +1,268 @@
+"""Helpers for the historian tests: demo-site messages, a QoS 1 publisher, configs,
+the historian as a subprocess, and waiting.
+
+The demo-site messages come from the real demo site file and the simulator
+physics (simulators.runner.SiteSimulator), in the docs/mqtt.md data format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_SITE = ROOT / "config" / "demo-site.yaml"
+
+Message = tuple[str, bytes]
+
+
+def iso_ms(when: datetime) -> str:
+    """docs/mqtt.md time format: 2026-07-15T01:23:45.123Z."""
+    when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def ms(when: datetime) -> int:
+    return (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05,
+          what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def data_message(prefix: str, site: str, device: str, kind: str, ts: datetime, seq: int,
+                 values: dict[str, float], tags: dict[str, str] | None = None) -> Message:
+    payload = {"v": 1, "ts": iso_ms(ts), "seq": seq, "device": device, "kind": kind,
+               "tags": tags or {}, "values": values}
+    return f"{prefix}/{site}/{device}/data", json.dumps(payload).encode()
+
+
+# -- the demo site --------------------------------------------------------------------
+
+
+@dataclass
+class Reading:
+    device: str
+    kind: str
+    tags: dict[str, str]
+    ts_ms: int
+    values: dict[str, float]
+
+
+@dataclass
+class DemoData:
+    site: str
+    prefix: str
+    start: datetime
+    end: datetime
+    readings: list[Reading] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    #: the messages that are not readings (state, control events, energy intervals)
+    extra: list[Message] = field(default_factory=list)
+
+    @property
+    def all_messages(self) -> list[Message]:
+        return self.messages + self.extra
+
+
+#: Hubei-style time-of-use periods by local hour (for the synthetic energy intervals)
+_PERIODS = {h: "valley" for h in range(0, 8)} | {h: "flat" for h in range(8, 24)} | {
+    h: "peak" for h in (9, 10, 11, 15, 16, 17, 18, 19, 20)}
+_PRICES = {"valley": 0.35, "flat": 0.68, "peak": 1.12}
+
+
+def demo_data(prefix: str = "escogw", hours: float = 2.0, step_s: int = 60,
+              warmup_h: float = 3.0) -> DemoData:
+    """Readings of every demo-site device every ``step_s`` for ``hours`` of simulated
+    time (after ``warmup_h`` from the site's 06:00 start, so offices are in use),
+    plus device states, a few control events and 15-minute energy intervals."""
+    from gateway.site import load_site
+    from simulators.runner import SiteSimulator
+
+    site = load_site(DEMO_SITE)
+    sim = SiteSimulator(site)
+    sim.advance(warmup_h * 3600)
+    start = sim.sim_time
+    data = DemoData(site.id, prefix, start, start)
+    for dev_id in site.devices:
+        state = {"v": 1, "online": True, "state": "online", "since": iso_ms(start),
+                 "error": None}
+        data.extra.append((f"{prefix}/{site.id}/{dev_id}/state", json.dumps(state).encode()))
+    interval_start, interval_kwh0, powers = start, None, []
+    steps = int(hours * 3600 / step_s)
+    for seq in range(steps):
+        sim.advance(step_s)
+        ts = sim.sim_time
+        for dev_id, device in site.devices.items():
+            raw = sim.physics.device_values(dev_id)
+            values = {k: float(v) for k, v in raw.items()
+                      if k in device.profile.points and isinstance(v, int | float)}
+            tags = dict(device.config.tags)
+            data.readings.append(Reading(dev_id, device.profile.kind, tags, ms(ts), values))
+            data.messages.append(data_message(prefix, site.id, dev_id, device.profile.kind,
+                                              ts, seq, values, tags))
+        meter = sim.physics.device_values("main-meter")
+        kwh = float(meter["energy_import_kwh"])
+        powers.append(float(meter["active_power_kw"]))
+        if interval_kwh0 is None:
+            interval_kwh0 = kwh
+        if ts - interval_start >= timedelta(minutes=15):
+            hour = interval_start.astimezone(site.tz).hour
+            period = _PERIODS[hour]
+            energy = round(kwh - interval_kwh0, 3)
+            doc = {"v": 1, "start": iso_ms(interval_start), "end": iso_ms(ts),
+                   "device": "main-meter", "kwh": energy, "period": period,
+                   "price": _PRICES[period], "cost": round(energy * _PRICES[period], 3),
+                   "demand_kw": round(sum(powers) / len(powers), 2), "quality": "good"}
+            data.extra.append((f"{prefix}/{site.id}/energy/interval", json.dumps(doc).encode()))
+            interval_start, interval_kwh0, powers = ts, kwh, []
+        if seq % 30 == 5:
+            doc = {"v": 1, "ts": iso_ms(ts), "device": "ac-r101", "point": "setpoint_c",
+                   "before": 24.0, "after": 26.0, "rule": "clamp:cooling-floor",
+                   "reason": "cooling setpoint below 26 °C raised to the floor",
+                   "inputs": {"room_temp_c": 27.1}}
+            data.extra.append((f"{prefix}/{site.id}/control/event", json.dumps(doc).encode()))
+    data.end = sim.sim_time
+    degraded = {"v": 1, "online": True, "state": "degraded",
+                "since": iso_ms(start + (data.end - start) / 2), "error": "2 of 5 timeouts"}
+    data.extra.append((f"{prefix}/{site.id}/water-meter/state", json.dumps(degraded).encode()))
+    return data
+
+
+# -- MQTT -----------------------------------------------------------------------------
+
+
+def publish(host: str, port: int, messages: Iterable[Message], *, qos: int = 1,
+            rate: float | None = None, stop: Callable[[], bool] | None = None) -> int:
+    """Publish with QoS 1 and wait for every PUBACK; optionally at ``rate`` per second.
+    Returns how many were published (all, unless ``stop`` said so)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique("pub"),
+                         protocol=mqtt.MQTTv311)
+    client.max_inflight_messages_set(1000)
+    client.connect(host, port, keepalive=30)
+    client.loop_start()
+    try:
+        infos = []
+        t0 = time.monotonic()
+        for n, (topic, payload) in enumerate(messages):
+            if stop is not None and stop():
+                break
+            if rate:
+                delay = t0 + n / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            infos.append(client.publish(topic, payload, qos=qos))
+        for info in infos:
+            info.wait_for_publish(60)
+            assert info.is_published()
+        return len(infos)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+# -- configs and the historian process ------------------------------------------------
+
+
+def historian_config(path: Path, *, mqtt_port: int, influx: dict[str, Any], prefix: str,
+                     client_id: str, **overrides: Any) -> Path:
+    """Write a historian YAML config; ``overrides`` are top-level or dotted keys."""
+    doc: dict[str, Any] = {
+        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "client_id": client_id,
+                 "prefix": prefix, "keepalive_s": 10},
+        "influx": {"retry_initial_s": 0.2, "retry_max_s": 2.0, "timeout_s": 5, **influx},
+        "batch": {"max_points": 5000, "max_delay_s": 0.2, "max_pending": 10_000},
+        "silence_alarm_s": 60,
+        "metrics": {"enabled": False},
+        "log_level": "INFO",
+    }
+    for key, value in overrides.items():
+        node = doc
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+class HistorianProcess:
+    """``python -m gateway.cli historian --config …`` as a child process."""
+
+    def __init__(self, config: Path, log_path: Path, metrics_port: int | None = None):
+        self.config = config
+        self.log_path = log_path
+        self.metrics_port = metrics_port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gateway.cli", "historian", "--config", str(self.config)],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown work at all."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def terminate(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        return self.proc.wait(timeout)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def metrics(self) -> dict[str, float]:
+        """The /metrics page, flat: ``messages_total{result="written"}`` → ``messages_written``."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+        from gateway.historian.metrics import flat_name
+
+        return {flat_name(sample.name, sample.labels): sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+                if sample.name.startswith("escogw_historian_")
+                and not sample.name.endswith("_created")}
+
+    def metrics_or_none(self) -> dict[str, float] | None:
+        try:
+            return self.metrics()
+        except OSError:
+            return None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text("utf-8", "replace")
