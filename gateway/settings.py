@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 
@@ -23,10 +23,21 @@ class _Strict(BaseModel):
 
 
 class TlsSettings(_Strict):
+    """TLS to the broker; the gateway's and the historian's share these keys."""
+
+    #: CA bundle that signed the broker's certificate (default: the system's)
     ca_file: Path | None = None
+    #: client certificate and key, for brokers that authenticate clients by certificate
     cert_file: Path | None = None
     key_file: Path | None = None
-    insecure: bool = False  # skip host-name verification (test benches only)
+    #: skip host-name checks (test benches only)
+    insecure: bool = False
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
 
 
 class MqttSettings(_Strict):

@@ -46,7 +46,7 @@ from gateway.acquisition.link import (
 )
 from gateway.acquisition.planner import DevicePlan, ReadBlock
 from gateway.acquisition.reading import Reading
-from gateway.clock import Clock
+from gateway.clock import Clock, sleep_or_wake
 from gateway.codec import CodecError
 from gateway.profile import Point, Value
 from gateway.site import Device
@@ -209,13 +209,7 @@ class LinkScheduler:
         self._wake.clear()
         if self._writes or self._stopping:
             return
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
+        await sleep_or_wake(self.clock, seconds, self._wake)
 
     def _min_gap(self, poller: DevicePoller) -> float:
         """The device's required silence before a request (seconds).

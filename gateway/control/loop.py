@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from gateway.acquisition.reading import Reading
 from gateway.acquisition.scheduler import WriteOutcome
-from gateway.clock import Clock
+from gateway.clock import Clock, sleep_or_wake
 from gateway.control.actuator import Actuator, Writer
 from gateway.control.audit import AuditLog, alarm_record, change_record, notice_record
 from gateway.control.engine import Alarm, Command, ControlEngine, Notice, TickResult
@@ -118,13 +118,7 @@ class ControlLoop:
         self._wake.clear()
         if self._stopping or self._reload_requested:
             return
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
+        await sleep_or_wake(self.clock, seconds, self._wake)
 
     async def tick_once(self, now: datetime | None = None) -> TickResult:
         async with self._lock:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from gateway.settings import TlsSettings
 from gateway.sourcefile import load_yaml
 
 #: a site id or device id as the site file allows it (docs/mqtt.md)
@@ -25,24 +26,6 @@ GroupName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TlsSettings(_Strict):
-    """The same keys as the gateway's ``mqtt.tls`` (docs/configuration.md)."""
-
-    #: CA bundle that signed the broker's certificate (default: the system's)
-    ca_file: Path | None = None
-    #: client certificate and key, for brokers that authenticate clients by certificate
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    #: skip host-name checks (test benches only)
-    insecure: bool = False
-
-    @model_validator(mode="after")
-    def _pair(self) -> TlsSettings:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together")
-        return self
 
 
 class MqttSettings(_Strict):
