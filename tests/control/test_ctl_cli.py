@@ -56,8 +56,8 @@ def test_plan_of_a_makeup_saturday() -> None:
     plan = plan_day(rules, date(2026, 5, 9), devices=["ac-r101", "ac-m101"])
     times = [(r.device, r.at.astimezone(rules.tz).strftime("%H:%M"), r.point, r.after)
              for r in plan.rows if r.point == "power"]
-    assert ("ac-r101", "08:00", "power", 1) in times
-    assert ("ac-r101", "18:00", "power", 0) in times
+    assert ("ac-r101", "06:30", "power", 1) in times
+    assert ("ac-r101", "20:00", "power", 0) in times
     assert ("ac-m101", "08:30", "power", 1) in times
 
 

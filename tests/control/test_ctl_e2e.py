@@ -216,7 +216,7 @@ async def test_summer_workday(rig_factory: Any) -> None:
     await rig.run(at(day, "08:10"))
     for u in OFFICES:
         unit = rig.unit(u)
-        assert unit.power and str(unit.mode) == "cool" and unit.setpoint_c == 26, u
+        assert unit.power and str(unit.mode) == "cool" and unit.setpoint_c == 27, u
     assert not any(rig.unit(m).power for m in MEETING)
     await rig.jump(at(day, "08:29"))
     await rig.run(at(day, "08:35"))
@@ -234,7 +234,7 @@ async def test_summer_workday(rig_factory: Any) -> None:
     await rig.run(now + timedelta(minutes=29))
     assert rig.unit("ac-r102").setpoint_c == 28
     await rig.run(now + timedelta(minutes=32))
-    assert rig.unit("ac-r102").setpoint_c == 26   # handed back to the schedule
+    assert rig.unit("ac-r102").setpoint_c == 27   # handed back to the schedule
     back = [r for r in rig.records() if r["device"] == "ac-r102" and r["point"] == "setpoint_c"]
     assert back[-1]["rule"] == "schedule:offices-cooling" and back[-1]["ok"]
 
@@ -254,16 +254,16 @@ async def test_summer_workday(rig_factory: Any) -> None:
     floats = [r for r in rig.records() if r["rule"] == "precool:offices-valley"]
     assert floats and all(r["after"] >= 26 for r in floats)
 
-    # evening: 18:00 off, someone switches a unit on, the 19:00 sweep catches it
-    await rig.jump(at(day, "17:55"))
-    await rig.run(at(day, "18:06"))
+    # evening: 20:00 off, someone switches a unit on, the 20:30 sweep catches it
+    await rig.jump(at(day, "19:55"))
+    await rig.run(at(day, "20:06"))
     assert not any(rig.unit(u).power for u in OFFICES)
-    await rig.jump(at(day, "18:30"))
+    await rig.jump(at(day, "20:10"))
     rig.sim.physics.apply_write("ac-r105", "power", 1)  # an occupant, on the wall remote
-    await rig.jump(at(day, "18:58"))
+    await rig.jump(at(day, "20:28"))
     assert rig.unit("ac-r105").power
-    # seen on from the 18:58 poll: the minimum on time holds the sweep until ~19:03
-    await rig.run(at(day, "19:06"))
+    # seen on from the 20:28 poll: the minimum on time holds the sweep until ~20:33
+    await rig.run(at(day, "20:36"))
     assert not rig.unit("ac-r105").power
     sweep = [r for r in rig.records() if r["device"] == "ac-r105" and r["point"] == "power"]
     assert sweep[-1]["rule"] == "sweep:after-hours"
@@ -315,8 +315,8 @@ async def test_invalid_rule_file_keeps_the_old_set(rig_factory: Any) -> None:
     rig: Rig = await rig_factory("2026-07-15", "08:00")
     day = "2026-07-15"
     await rig.run(at(day, "08:10"))
-    bad = edit(rig.rules_path, "mode: cool, setpoint_c: 26, fan: auto}",
-               "mode: cool, setpoint_c: 23, fan: auto}")
+    bad = edit(rig.rules_path, "setpoint_c: 26, fan: auto, note: \"valley pre-cool\"}",
+               "setpoint_c: 23, fan: auto, note: \"valley pre-cool\"}")
     old = rig.loop.rules
     await rig.run(at(day, "08:11"))
     assert rig.loop.rules is old

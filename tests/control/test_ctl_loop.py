@@ -114,7 +114,7 @@ async def test_changes_are_audited_locally_and_published(tmp_path: Path,
     r = next(r for r in changes if r["device"] == "ac-r101" and r["point"] == "power")
     assert r["before"] == 0 and r["after"] == 1 and r["ok"] is True and r["applied"] == 1
     assert r["rule"] == "schedule:offices-cooling" and r["layer"] == "schedule"
-    assert "workday step 08:00" in r["reason"] and r["inputs"]["day_type"] == "workday"
+    assert "workday step 06:30" in r["reason"] and r["inputs"]["day_type"] == "workday"
     assert r["ts"].endswith("Z") and r["v"] == 1
     json.dumps(records)  # plain JSON all the way
 
@@ -170,7 +170,8 @@ async def test_operator_command_becomes_a_clamped_override(tmp_path: Path,
     assert not out.ok and "refused" in (out.error or "")
     out = await rig.loop.apply_command(Cmd("op-10", "ac-r101", "setpoint_c", 28))
     assert out.ok and out.applied == 28   # already so: nothing written, still ok
-    # the override expires by itself (120 min) and the unit goes back to its step
+    # the override expires by itself (120 min) and the unit goes back to its step:
+    # at 13:00 that is the midday valley pre-cool at 26 °C
     for _ in range(3):
         await rig.step(3600)
     assert rig.writer.state["ac-r101"]["setpoint_c"] == 26.0
@@ -192,8 +193,8 @@ async def test_invalid_rule_file_leaves_the_old_set_running(tmp_path: Path,
     rig = make_rig(tmp_path, rules_copy, start="07:55")
     old = rig.loop.rules
     good = edit(rules_copy, "", "")
-    bad = edit(rules_copy, "mode: cool, setpoint_c: 26, fan: auto}",
-               "mode: cool, setpoint_c: 24, fan: auto}")
+    bad = edit(rules_copy, "setpoint_c: 26, fan: auto, note: \"valley pre-cool\"}",
+               "setpoint_c: 24, fan: auto, note: \"valley pre-cool\"}")
     await rig.step(60)
     assert rig.loop.rules is old
     alarm = [r for r in rig.published if r["kind"] == "alarm" and r["rule"] == "rules:invalid"]
@@ -207,7 +208,7 @@ async def test_invalid_rule_file_leaves_the_old_set_running(tmp_path: Path,
     for _ in range(6):
         await rig.step(60)
     assert rig.writer.state["ac-r101"]["power"] == 1
-    assert rig.writer.state["ac-r101"]["setpoint_c"] == 26.0
+    assert rig.writer.state["ac-r101"]["setpoint_c"] == 27.0
     # a good edit is taken whole, and the alarm clears
     edit(rules_copy, bad, good.replace("limit_kw: 32", "limit_kw: 35"))
     await rig.step()
