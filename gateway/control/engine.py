@@ -442,25 +442,12 @@ class ControlEngine:
         st.hist.running(int(pw), int(mode_code) if mode_code is not None else None, t)
         wo = v.get("window_open")
         if wo is not None:
-            if wo:
-                st.win_closed_since = None
-                if st.win_open_since is None:
-                    st.win_open_since = t
-            else:
-                st.win_open_since = None
-                if st.win_closed_since is None:
-                    st.win_closed_since = t
+            st.win_open_since, st.win_closed_since = _since(
+                bool(wo), st.win_open_since, st.win_closed_since, t)
         occ = v.get("occupied")
         if occ is not None:
             st.occupied = int(occ)
-            if occ:
-                st.vac_since = None
-                if st.occ_since is None:
-                    st.occ_since = t
-            else:
-                st.occ_since = None
-                if st.vac_since is None:
-                    st.vac_since = t
+            st.occ_since, st.vac_since = _since(bool(occ), st.occ_since, st.vac_since, t)
 
     # -- demand -----------------------------------------------------------------------
 
@@ -1076,3 +1063,11 @@ def _hhmm(t: float | None, rules: RuleSet) -> str:
 
 
 __all__ = ["Alarm", "Command", "ControlEngine", "DayType", "Notice", "TickResult"]
+
+
+def _since(state: bool, on_since: float | None, off_since: float | None,
+           t: float) -> tuple[float | None, float | None]:
+    """(since when a binary sensor reads true, since when false) after a reading at ``t``."""
+    if state:
+        return (t if on_since is None else on_since), None
+    return None, (t if off_since is None else off_since)

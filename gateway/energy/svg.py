@@ -157,12 +157,7 @@ class LineChart:
                          self.x_label, self.y_label))
         for h in self.hlines:
             if y0 <= h.y <= y1:
-                dash = ' stroke-dasharray="6 4"' if h.dashed else ""
-                out.append(f'<line x1="{f.left}" x2="{f.left + f.plot_w:.1f}" y1="{sy(h.y):.1f}" '
-                           f'y2="{sy(h.y):.1f}" stroke="{h.colour}" stroke-width="1.2"{dash}/>')
-                out.append(f'<text x="{f.left + f.plot_w - 4:.1f}" y="{sy(h.y) - 4:.1f}" '
-                           f'text-anchor="end" font-size="11" fill="{h.colour}">'
-                           f'{escape(h.label)}</text>')
+                out.extend(_hline(f, sy(h.y), h))
         legend: list[tuple[str, str, bool]] = []
         for i, s in enumerate(self.series):
             colour = s.colour or PALETTE[i % len(PALETTE)]
@@ -261,12 +256,7 @@ class BarChart:
                            f'y1="{sy(y):.1f}" y2="{sy(y):.1f}" stroke="{colour}" '
                            f'stroke-width="2.5"/>')
         for h in self.hlines:
-            dash = ' stroke-dasharray="6 4"' if h.dashed else ""
-            out.append(f'<line x1="{f.left}" x2="{f.left + f.plot_w:.1f}" y1="{sy(h.y):.1f}" '
-                       f'y2="{sy(h.y):.1f}" stroke="{h.colour}" stroke-width="1.2"{dash}/>')
-            out.append(f'<text x="{f.left + f.plot_w - 4:.1f}" y="{sy(h.y) - 4:.1f}" '
-                       f'text-anchor="end" font-size="11" fill="{h.colour}">'
-                       f'{escape(h.label)}</text>')
+            out.extend(_hline(f, sy(h.y), h))
         text, extra = _legend(f, legend, [])
         out.append(text)
         out[0] = _open(f, self.title, extra)
@@ -334,6 +324,15 @@ def _axes(f: Frame, yt: list[tuple[float, str]], xt: list[tuple[float, str]], x_
         out.append(f'<text x="{f.left + f.plot_w / 2:.1f}" y="{f.height - 22}" '
                    f'text-anchor="middle" font-size="11">{escape(x_label)}</text>')
     return "\n".join(out)
+
+
+def _hline(f: Frame, y: float, h: HLine) -> list[str]:
+    """A labelled horizontal reference line (a limit, a band edge) at pixel row ``y``."""
+    dash = ' stroke-dasharray="6 4"' if h.dashed else ""
+    return [f'<line x1="{f.left}" x2="{f.left + f.plot_w:.1f}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{h.colour}" stroke-width="1.2"{dash}/>',
+            f'<text x="{f.left + f.plot_w - 4:.1f}" y="{y - 4:.1f}" text-anchor="end" '
+            f'font-size="11" fill="{h.colour}">{escape(h.label)}</text>']
 
 
 def _legend(f: Frame, items: list[tuple[str, str, bool]],
