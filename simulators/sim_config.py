@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.site import Site
 from gateway.sourcefile import ConfigError, Problem
@@ -34,6 +34,22 @@ class RoomConfig(_Strict):
     floor: str | None = None
 
 
+class OccupantRemoteConfig(_Strict):
+    """Occupants switch their room's AC on when too warm or cold (see
+    simulators/physics/occupant_reaction.py)."""
+
+    enabled: bool = True
+    hot_c: float = Field(28.5, ge=20, le=40)
+    cold_c: float = Field(17.5, ge=5, le=24)
+    patience_min: float = Field(10.0, ge=0, le=240)
+
+    @model_validator(mode="after")
+    def _cold_below_hot(self) -> OccupantRemoteConfig:
+        if self.cold_c >= self.hot_c:
+            raise ValueError(f"cold_c ({self.cold_c}) must be below hot_c ({self.hot_c})")
+        return self
+
+
 class ControlEndpoint(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
@@ -52,6 +68,7 @@ class SimulationConfig(_Strict):
     base_load_w_m2: float = Field(3.0, ge=0)
     water_l_per_person_hour: float = Field(6.0, ge=0)
     initial_temp_c: float | None = None
+    occupant_remote: OccupantRemoteConfig = OccupantRemoteConfig()
     #: emulate wire time on serial links (RTU, RTU over TCP)
     wire_time: bool = True
     #: JSON-lines control channel (faults, state) on loopback

@@ -132,8 +132,9 @@ async def test_fault_from_site_file_and_control_channel(tmp_path: Path) -> None:
 
 
 def test_advance_is_deterministic_for_a_seed(tmp_path: Path) -> None:
-    a = SiteSimulator(load_site(site_copy(tmp_path, name="a.yaml")))
-    b = SiteSimulator(load_site(site_copy(tmp_path, name="b.yaml")))
+    passive = {"simulation": {"occupant_remote": {"enabled": False}}}  # r102 stays off
+    a = SiteSimulator(load_site(site_copy(tmp_path, name="a.yaml", edit=passive)))
+    b = SiteSimulator(load_site(site_copy(tmp_path, name="b.yaml", edit=passive)))
     for sim in (a, b):
         sim.physics.building.units["ac-r101"].command(power=True)
         sim.advance(4 * 3600)
@@ -154,3 +155,27 @@ def test_endpoints_cli_json(tmp_path: Path) -> None:
                                "profile": "coolautomation-coolmasternet"}
     assert rows["ac-m101"]["path"] == str(tmp_path / "tty-ac-485")
     assert rows["main-meter"]["transport"] == "rtu-over-tcp"
+
+
+def test_occupant_remote_from_the_site_file(tmp_path: Path) -> None:
+    """simulation.occupant_remote reaches the physics; a bad value names file, line, field."""
+    from gateway.sourcefile import ConfigError
+    from simulators.sim_config import load_simulation
+
+    off = SiteSimulator(load_site(site_copy(tmp_path, name="off.yaml",
+                                            edit={"simulation": {"occupant_remote":
+                                                                 {"enabled": False}}})))
+    assert all(r.reaction is None for r in off.physics.building.rooms.values())
+    on = SiteSimulator(load_site(site_copy(tmp_path, name="on.yaml", edit={
+        "simulation": {"occupant_remote": {"hot_c": 29.0, "patience_min": 5}}})))
+    reaction = on.physics.building.rooms["r101"].reaction
+    assert reaction is not None
+    assert (reaction.reaction.hot_c, reaction.reaction.patience_s) == (29.0, 300.0)
+    assert on.physics.building.rooms["srv201"].reaction is None  # nobody works there
+
+    bad = site_copy(tmp_path, name="bad.yaml", edit={
+        "simulation": {"occupant_remote": {"hot_c": 21.0, "cold_c": 22.0}}})
+    with pytest.raises(ConfigError) as err:
+        load_simulation(load_site(bad))
+    text = str(err.value)
+    assert "bad.yaml:" in text and "simulation.occupant_remote" in text and "cold_c" in text

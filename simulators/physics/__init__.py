@@ -12,6 +12,7 @@ from simulators.physics.ac_unit import (
     UnitKind,
     cooling_cop,
     heating_cop,
+    inverter_cop_ratio,
 )
 from simulators.physics.building import (
     Building,
@@ -32,6 +33,7 @@ from simulators.physics.occupancy import (
     occupancy_fraction,
     profile_for,
 )
+from simulators.physics.occupant_reaction import OccupantReaction, RoomReaction
 from simulators.physics.room import Room, RoomParams, RoomState
 from simulators.physics.weather import (
     WeatherDay,
@@ -57,9 +59,11 @@ __all__ = [
     "FanSpeed",
     "MeterParams",
     "OccupancyProfile",
+    "OccupantReaction",
     "Room",
     "RoomOccupancy",
     "RoomParams",
+    "RoomReaction",
     "RoomSpec",
     "RoomState",
     "SimRoom",
@@ -74,6 +78,7 @@ __all__ = [
     "cooling_cop",
     "heating_cop",
     "initial_room_temp_c",
+    "inverter_cop_ratio",
     "load_weather",
     "occupancy_fraction",
     "parse_weather",

@@ -22,6 +22,7 @@ from pathlib import Path
 from simulators.physics.ac_unit import AcMode, AcUnit, AcUnitParams, FanSpeed, UnitKind
 from simulators.physics.meters import EnergyMeter, MeterParams, WaterMeter
 from simulators.physics.occupancy import DayKind, RoomOccupancy, profile_for
+from simulators.physics.occupant_reaction import OccupantReaction, RoomReaction
 from simulators.physics.room import MAX_SUBSTEP_S, Room, RoomParams, RoomState
 from simulators.physics.weather import (
     SECONDS_PER_DAY,
@@ -89,6 +90,7 @@ class BuildingSpec:
     initial_temp_c: float | None = None
     seed: int = 0
     meter: MeterParams = field(default_factory=MeterParams)
+    occupant_reaction: OccupantReaction | None = field(default_factory=OccupantReaction)
 
 
 def initial_room_temp_c(weather: WeatherDay) -> float:
@@ -112,10 +114,11 @@ def resolve_weather(name_or_path: str) -> WeatherDay:
 class SimRoom:
     """A room in the building: thermal model, occupancy and its AC units."""
 
-    __slots__ = ("id", "kind", "occupancy", "spec", "thermal", "units")
+    __slots__ = ("id", "kind", "occupancy", "reaction", "spec", "thermal", "units")
 
     def __init__(
-        self, spec: RoomSpec, thermal: Room, occupancy: RoomOccupancy, units: tuple[AcUnit, ...]
+        self, spec: RoomSpec, thermal: Room, occupancy: RoomOccupancy, units: tuple[AcUnit, ...],
+        reaction: RoomReaction | None = None,
     ) -> None:
         self.id = spec.id
         self.kind = spec.kind
@@ -123,6 +126,7 @@ class SimRoom:
         self.thermal = thermal
         self.occupancy = occupancy
         self.units = units
+        self.reaction = reaction
 
     @property
     def t_air_c(self) -> float:
@@ -212,7 +216,12 @@ class Building:
                 self.units[us.id] = unit
                 units.append(unit)
             thermal = Room(params, RoomState(t0, t0))
-            self.rooms[rs.id] = SimRoom(rs, thermal, occupancy, tuple(units))
+            reaction = (
+                RoomReaction(spec.occupant_reaction)
+                if spec.occupant_reaction is not None and units and occupants > 0
+                else None
+            )
+            self.rooms[rs.id] = SimRoom(rs, thermal, occupancy, tuple(units), reaction)
         self._room_list = list(self.rooms.values())
         self.floor_area_m2 = sum(r.floor_area_m2 for r in self._room_list)
         self.occupants = sum(r.occupancy.occupants for r in self._room_list)
@@ -271,6 +280,8 @@ class Building:
             q_ac = 0.0
             if room.units:
                 t_air = thermal.state.t_air_c
+                if room.reaction is not None:
+                    room.reaction.step(h, occ.people_present, t_air, room.units)
                 for unit in room.units:
                     unit.step(h, t_air, t_out)
                     q_ac += unit.heat_extraction_w
@@ -294,6 +305,11 @@ class Building:
             jitter = 0.5 + self._water_rng.random() if people > 0 else 1.0
             flow = people * spec.water_l_per_person_hour / 60.0 * jitter
             self.water_meter.step(h, flow + spec.water_background_l_min)
+
+    @property
+    def occupant_switch_ons(self) -> int:
+        """Times occupants switched a room's units on, since the start."""
+        return sum(r.reaction.switch_ons for r in self._room_list if r.reaction is not None)
 
     def room(self, room_id: str) -> SimRoom:
         return self.rooms[room_id]

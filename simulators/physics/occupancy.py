@@ -6,15 +6,23 @@ small standby load (PCs asleep, routers, a fridge) stays on at night. The
 electrical part (equipment, lighting, constant loads) ends up as heat in the
 room too, so the same watts appear on the meter and in the thermal model.
 
-Randomness is seeded per room: each day the schedule shifts by a few minutes
-(people do not arrive on the dot), and each step the occupied fraction jitters
-by a few per cent.
+People are whole: a profile gives the share of a room's occupants present at
+each time of day, and each occupant draws a number u in [0, 1) per day and is
+present while u < share. The expected share is the profile's, but a room is
+either empty or not — at 19:00 a three-person office with a share of 0.1 is
+empty about 70 % of the time instead of holding "0.3 people", which is what
+switch-off and comfort decisions depend on. Equipment follows the people
+present; the lights are on while anyone is in.
+
+Randomness is seeded per room and date: each day the schedule shifts by a few
+minutes (people do not arrive on the dot) and the occupants draw anew; each
+step the equipment load jitters by a few per cent.
 """
 
 from __future__ import annotations
 
 import random
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -43,7 +51,7 @@ class OccupancyProfile:
     standby_w_m2: float
     constant_w_m2: float = 0.0  # always-on load, e.g. IT racks in a server room
     daily_shift_min: float = 15.0  # the schedule moves by up to ± this each day
-    step_jitter: float = 0.05  # relative noise on the fraction at each step
+    step_jitter: float = 0.05  # relative noise on the equipment load at each step
 
 
 _OFFICE_WORKDAY = (
@@ -129,20 +137,25 @@ def occupancy_fraction(
 class RoomOccupancy:
     """Occupancy and gains of one room, updated once per simulation step.
 
-    After :meth:`update`: ``fraction`` (0..1), ``people_present`` (expected
-    number, may be fractional), ``heat_gain_w`` (sensible heat into the room, W)
-    and ``electric_w`` (non-HVAC electrical load of the room, W).
+    After :meth:`update`: ``fraction`` (share of the occupants present, 0..1),
+    ``people_present`` (a whole number of people, scaled by occupants/persons when
+    ``occupants`` is fractional), ``heat_gain_w`` (sensible heat into the room,
+    W) and ``electric_w`` (non-HVAC electrical load of the room, W).
     """
 
     __slots__ = (
         "_day_ordinal",
-        "_elec_span_w",
-        "_elec_standby_w",
+        "_draws",
+        "_equipment_span_w",
         "_jitter",
+        "_lighting_w",
         "_off_day",
+        "_person_weight",
+        "_persons",
         "_rng",
         "_seed_key",
         "_shift_s",
+        "_standby_w",
         "_workday",
         "constant_w",
         "electric_w",
@@ -166,9 +179,14 @@ class RoomOccupancy:
         self.constant_w = (
             profile.constant_w_m2 * floor_area_m2 if constant_w is None else constant_w
         )
-        self._elec_standby_w = profile.standby_w_m2 * floor_area_m2
-        full_w = (profile.equipment_w_m2 + profile.lighting_w_m2) * floor_area_m2
-        self._elec_span_w = max(full_w - self._elec_standby_w, 0.0)
+        self._standby_w = profile.standby_w_m2 * floor_area_m2
+        self._equipment_span_w = max(
+            profile.equipment_w_m2 * floor_area_m2 - self._standby_w, 0.0
+        )
+        self._lighting_w = profile.lighting_w_m2 * floor_area_m2
+        self._persons = max(1, round(occupants)) if occupants > 0 else 0
+        self._person_weight = occupants / self._persons if self._persons else 0.0
+        self._draws: list[float] = []
         self._workday = _Schedule(profile.workday)
         self._off_day = _Schedule(profile.off_day)
         self._jitter = profile.step_jitter
@@ -178,24 +196,29 @@ class RoomOccupancy:
         self._shift_s = 0.0
         self.fraction = 0.0
         self.people_present = 0.0
-        self.electric_w = self._elec_standby_w + self.constant_w
+        self.electric_w = self._standby_w + self.constant_w
         self.heat_gain_w = self.electric_w
 
     def update(self, seconds_since_local_midnight: float, day_ordinal: int, day: DayKind) -> None:
         """Recompute for a time of day; ``day_ordinal`` is ``date.toordinal()``."""
         if day_ordinal != self._day_ordinal:
             self._day_ordinal = day_ordinal
-            # Seeded by room and date, so a day's shift does not depend on the step size.
+            # Seeded by room and date, so a day does not depend on the step size.
             day_rng = random.Random(f"{self._seed_key}/day/{day_ordinal}")
             self._shift_s = day_rng.uniform(-1.0, 1.0) * self.profile.daily_shift_min * 60.0
+            self._draws = sorted(day_rng.random() for _ in range(self._persons))
         schedule = self._workday if day is DayKind.WORKDAY else self._off_day
-        fraction = schedule.at(seconds_since_local_midnight - self._shift_s)
-        if fraction > 0.0 and self._jitter > 0.0:
-            fraction *= 1.0 + self._jitter * (2.0 * self._rng.random() - 1.0)
-            fraction = min(fraction, 1.0)
+        share = schedule.at(seconds_since_local_midnight - self._shift_s)
+        present = bisect_left(self._draws, share) if share > 0.0 else 0
+        fraction = present / self._persons if self._persons else 0.0
         self.fraction = fraction
-        people = self.occupants * fraction
+        people = present * self._person_weight
         self.people_present = people
-        electric = self._elec_standby_w + self._elec_span_w * fraction + self.constant_w
+        electric = self._standby_w + self.constant_w
+        if present:
+            equipment = self._equipment_span_w * fraction
+            if self._jitter > 0.0:
+                equipment *= 1.0 + self._jitter * (2.0 * self._rng.random() - 1.0)
+            electric += equipment + self._lighting_w
         self.electric_w = electric
         self.heat_gain_w = electric + people * SENSIBLE_W_PER_PERSON

@@ -18,6 +18,7 @@ from simulators.physics import (
     UnitSpec,
     cooling_cop,
     heating_cop,
+    inverter_cop_ratio,
 )
 
 
@@ -87,7 +88,7 @@ def test_inverter_modulates_and_follows_the_plr_power_curve() -> None:
     assert unit.compressor_on
     assert 0.3 <= unit.plr < 0.8
     full_kw = 3.5 / cooling_cop(3.5, 30.0)
-    assert unit.power_kw == pytest.approx(full_kw * (0.1 + 0.9 * unit.plr))
+    assert unit.power_kw == pytest.approx(full_kw * unit.plr / inverter_cop_ratio(unit.plr))
     assert unit.heat_extraction_w == pytest.approx(3500.0 * unit.plr)
     unit.step(60.0, 29.0, 30.0)  # far above the setpoint: full capacity
     assert unit.plr == 1.0
@@ -174,3 +175,14 @@ def test_commands_accept_the_enum_values_as_strings() -> None:
     with pytest.raises(ValueError):
         unit.setpoint_c = float("nan")
     assert unit.setpoint_c == 26.0
+
+
+def test_an_inverter_is_most_efficient_at_part_load() -> None:
+    """BEopt/ResStock mini-split curve rescaled to the rated point: part load beats
+    rated, so an inverter's seasonal efficiency (APF) exceeds its rated EER."""
+    assert inverter_cop_ratio(1.0) == pytest.approx(1.0)
+    ratios = [inverter_cop_ratio(x / 10) for x in range(4, 11)]
+    assert ratios == sorted(ratios, reverse=True)  # falls as the load rises
+    assert 1.55 < inverter_cop_ratio(0.4) < 1.65
+    assert 1.3 < inverter_cop_ratio(0.67) < 1.4
+    assert inverter_cop_ratio(0.3) == inverter_cop_ratio(0.4)  # flat below the lowest speed

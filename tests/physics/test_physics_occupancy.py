@@ -58,3 +58,43 @@ def test_daily_shift_does_not_depend_on_the_step_size() -> None:
     for second in range(0, 36_000, 30):
         fine.update(float(second), ORDINAL, DayKind.WORKDAY)
     assert coarse._shift_s == fine._shift_s
+
+
+def test_people_are_whole_and_the_share_over_many_days_follows_the_profile() -> None:
+    """Each occupant draws once a day; a three-person office is either empty or holds
+    1, 2 or 3 people, and on average the profile's share is present."""
+    office = profile_for("office")
+    occ = RoomOccupancy(office, 30.0, 3, "k")
+    at_ten, at_seven_pm, empty_at_seven_pm = [], [], 0
+    days = 400
+    for d in range(days):
+        occ.update(10 * H, ORDINAL + d, DayKind.WORKDAY)
+        assert occ.people_present in (0.0, 1.0, 2.0, 3.0)
+        at_ten.append(occ.people_present)
+        occ.update(19 * H, ORDINAL + d, DayKind.WORKDAY)
+        at_seven_pm.append(occ.people_present)
+        empty_at_seven_pm += occ.people_present == 0
+    share_ten = sum(at_ten) / (3 * days)
+    assert share_ten == pytest.approx(occupancy_fraction(office, 10 * H, DayKind.WORKDAY), abs=0.05)
+    share_evening = sum(at_seven_pm) / (3 * days)
+    assert 0.03 < share_evening < 0.25  # ~0.1, moved by the daily shift of up to ±15 min
+    # With "0.3 people" every office would count as occupied at 19:00; whole people
+    # leave most offices empty, which is what switch-off and comfort depend on.
+    assert empty_at_seven_pm > 0.55 * days
+
+
+def test_lights_follow_presence_and_equipment_the_people() -> None:
+    occ = RoomOccupancy(profile_for("office"), 30.0, 3, "k")
+    for d in range(50):
+        occ.update(19 * H, ORDINAL + d, DayKind.WORKDAY)
+        if occ.people_present == 0:
+            assert occ.electric_w == pytest.approx(2.0 * 30.0)  # standby only: lights off
+        else:
+            lights = 9.0 * 30.0
+            assert occ.electric_w > 2.0 * 30.0 + lights  # lights on for one person
+
+
+def test_fractional_occupants_are_whole_people_weighted() -> None:
+    occ = RoomOccupancy(profile_for("office"), 30.0, 2.5, "k")
+    occ.update(10 * H, ORDINAL, DayKind.WORKDAY)
+    assert occ.people_present / (2.5 / 2) == pytest.approx(round(occ.people_present / 1.25))

@@ -20,10 +20,12 @@ SUMMER_DAY = datetime(2025, 7, 15)
 
 
 def office(weather: str, mode: str = "cool", setpoint_c: float = 26.0) -> Building:
-    """One 30 m² office with one inverter unit, switched off."""
+    """One 30 m² office with one inverter unit, switched off (and its occupants
+    leave it so)."""
     unit = UnitSpec("u1", mode=mode, setpoint_c=setpoint_c)
     spec = BuildingSpec(
-        rooms=[RoomSpec("r1", "office", 30.0, units=[unit])], weather=weather, seed=7
+        rooms=[RoomSpec("r1", "office", 30.0, units=[unit])], weather=weather, seed=7,
+        occupant_reaction=None,
     )
     return Building(spec)
 
