@@ -82,6 +82,9 @@ def add_whatif_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--limits", choices=("national", "rules"), default="national",
                    help="national (default): the 26/20 °C limits hold for every rule set, "
                         "commands beyond them are clamped and counted; rules: each file's own")
+    p.add_argument("--seed", type=int, default=None,
+                   help="simulation seed: who comes in when, sensor noise (default: the "
+                        "site's simulation.seed); try several before trusting a difference")
     p.add_argument("--write-failure", type=float, default=0.0, metavar="FRACTION",
                    help="share of writes that fail (seeded), to exercise retries")
     p.add_argument("--out", "-o", help="HTML plot file (default whatif-DAY.html)")
@@ -126,7 +129,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         try:
             results.append(run_day(site, path, args.day, weather=args.weather, step_s=args.step,
                                    warmup_days=args.warmup_days, limits=args.limits,
-                                   write_failure=args.write_failure, progress=bar))
+                                   write_failure=args.write_failure, progress=bar,
+                                   sim_seed=args.seed))
         except ValueError as exc:  # weather files and simulation settings
             raise ConfigError([Problem(str(path), None, "", str(exc))]) from None
         except OSError as exc:
@@ -135,7 +139,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     cmp = Comparison(results[0], results[1] if len(results) > 1 else None)
     weather = args.weather or "the site's simulation.weather"
     notes = [f"Site {site.id} ({args.site}), {args.day}, weather {weather}, step {args.step:g} s, "
-             f"{args.warmup_days} warm-up day(s), limits: {args.limits}.",
+             f"{args.warmup_days} warm-up day(s), limits: {args.limits}"
+             + (f", seed {args.seed}." if args.seed is not None else "."),
              "Discomfort: BOPTEST tdis over each zone's occupied time (people present), band "
              f"{results[0].trace.band[0]:g}-{results[0].trace.band[1]:g} °C. Short cycles: a unit "
              "on or off for less than 300 s. Clamp hits and regulatory violations: requests "

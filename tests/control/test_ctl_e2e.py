@@ -135,8 +135,9 @@ async def rig_factory(tmp_path: Path) -> AsyncIterator[Any]:
         else:
             links["ac-485"] = tcp()
         site_edit: dict[str, Any] = {
+            # the tests play the occupants themselves (the wall remote)
             "simulation": {"start": begin.replace(tzinfo=None).isoformat(), "weather": weather,
-                           "wire_time": False},
+                           "wire_time": False, "occupant_remote": {"enabled": False}},
             "links": links, "devices": devices}
         for k, v in (edit or {}).items():
             site_edit.setdefault(k, {}).update(v)
@@ -218,12 +219,12 @@ async def test_summer_workday(rig_factory: Any) -> None:
         unit = rig.unit(u)
         assert unit.power and str(unit.mode) == "cool" and unit.setpoint_c == 27, u
     assert not any(rig.unit(m).power for m in MEETING)
-    await rig.jump(at(day, "08:29"))
-    await rig.run(at(day, "08:35"))
+    await rig.jump(at(day, "08:59"))
+    await rig.run(at(day, "09:05"))
     assert all(rig.unit(m).power for m in MEETING)
 
     # overrides: one below the floor (clamped), one that expires after 30 minutes
-    await rig.jump(at(day, "09:00"))
+    await rig.jump(at(day, "09:10"))
     now = rig.clock.now()
     out = await rig.loop.override("ac-r101", {"setpoint_c": 22}, override_id="op-1",
                                   duration_s=3600, source="mqtt")
@@ -254,16 +255,16 @@ async def test_summer_workday(rig_factory: Any) -> None:
     floats = [r for r in rig.records() if r["rule"] == "precool:offices-valley"]
     assert floats and all(r["after"] >= 26 for r in floats)
 
-    # evening: 20:00 off, someone switches a unit on, the 20:30 sweep catches it
-    await rig.jump(at(day, "19:55"))
-    await rig.run(at(day, "20:06"))
+    # evening: 19:30 off, someone switches a unit on, the 20:00 sweep catches it
+    await rig.jump(at(day, "19:25"))
+    await rig.run(at(day, "19:36"))
     assert not any(rig.unit(u).power for u in OFFICES)
-    await rig.jump(at(day, "20:10"))
+    await rig.jump(at(day, "19:40"))
     rig.sim.physics.apply_write("ac-r105", "power", 1)  # an occupant, on the wall remote
-    await rig.jump(at(day, "20:28"))
+    await rig.jump(at(day, "19:58"))
     assert rig.unit("ac-r105").power
-    # seen on from the 20:28 poll: the minimum on time holds the sweep until ~20:33
-    await rig.run(at(day, "20:36"))
+    # seen on from the 19:58 poll: the minimum on time holds the sweep until ~20:03
+    await rig.run(at(day, "20:06"))
     assert not rig.unit("ac-r105").power
     sweep = [r for r in rig.records() if r["device"] == "ac-r105" and r["point"] == "power"]
     assert sweep[-1]["rule"] == "sweep:after-hours"
@@ -332,12 +333,12 @@ async def test_invalid_rule_file_keeps_the_old_set(rig_factory: Any) -> None:
 
 
 async def test_verified_write_failure_raises_an_alarm_over_rs485(rig_factory: Any) -> None:
-    rig: Rig = await rig_factory("2026-07-15", "08:28", keep_rtu=True)
+    rig: Rig = await rig_factory("2026-07-15", "08:58", keep_rtu=True)
     day = "2026-07-15"
-    await rig.run(at(day, "08:29"), step_s=30)
+    await rig.run(at(day, "08:59"), step_s=30)
     assert rig.loop.rules.units["ac-m101"]
     rig.sim.set_fault("ac-m101", {"kind": "exception", "code": 4})
-    await rig.run(at(day, "08:31"), step_s=10)
+    await rig.run(at(day, "09:01"), step_s=10)  # the meeting rooms go on at 09:00
     writes = [r for r in rig.records() if r["device"] == "ac-m101" and r["point"] == "power"]
     assert len(writes) == 3 and not any(r["ok"] for r in writes)
     assert "exception" in writes[0]["error"]

@@ -171,10 +171,10 @@ async def test_operator_command_becomes_a_clamped_override(tmp_path: Path,
     out = await rig.loop.apply_command(Cmd("op-10", "ac-r101", "setpoint_c", 28))
     assert out.ok and out.applied == 28   # already so: nothing written, still ok
     # the override expires by itself (120 min) and the unit goes back to its step:
-    # at 13:00 that is the midday valley pre-cool at 26 °C
+    # at 13:00 that is the midday valley pre-cool at 26.5 °C
     for _ in range(3):
         await rig.step(3600)
-    assert rig.writer.state["ac-r101"]["setpoint_c"] == 26.0
+    assert rig.writer.state["ac-r101"]["setpoint_c"] == 26.5
 
 
 async def test_override_deferred_by_protection_says_so(tmp_path: Path, rules_copy: Path) -> None:

@@ -39,8 +39,10 @@ def naive(site: Site) -> RunResult:
 
 def test_the_naive_set_is_clamped_and_counted(naive: RunResult) -> None:
     k = naive.kpis
-    # 16 offices + 3 meeting rooms asked for 24 °C once each; the server room is exempt
-    assert k.clamp_hits == 19 and k.violations == 19
+    # 16 offices + 3 meeting rooms asked for 24 °C at 08:00; the server room is exempt.
+    # A unit that occupants switch back on after 18:00 is asked for 24 °C again.
+    assert 19 <= k.clamp_hits <= 19 + k.occupant_switch_ons
+    assert k.violations == k.clamp_hits
     assert naive.rules.policy.cooling_min_c == 26.0  # the national floor, not the file's 24
     assert k.short_cycles == 0 and k.unmet_commands == 0
     assert k.zones == 19 and k.units == 20
@@ -75,6 +77,31 @@ def test_limits_rules_runs_the_naive_set_at_its_own_24_degrees(site: Site,
     assert raw.kpis.discomfort_kh_per_zone > 10
 
 
+def test_trusteeship_against_the_building_as_it_was_run(site: Site, shipped: RunResult) -> None:
+    """The issue's scenario: the shipped office rules against every unit on 08:00-18:00 at
+    24 °C, on the AC sub-meter. Peak and comfort targets (−20 %, ≤ 0.5 K·h per zone) hold;
+    the cost target (−25 %) is measured by make bench over six seeds (~−23 %): here a
+    floor of −20 % guards against a rule or physics change that gives the savings back."""
+    before = run_day(site, NAIVE, DAY, weather=WEATHER, limits="rules")
+    f = Comparison(shipped, before).figures()
+    assert f["whatif_cost_change_pct"] < -20
+    assert f["whatif_peak_change_pct"] < -20
+    assert f["whatif_discomfort_kh_per_zone"] <= 0.5
+    assert f["whatif_violations"] == 0 and f["whatif_short_cycles"] == 0
+    # the site meter also sees lighting, equipment and common areas: a smaller share
+    assert f["whatif_cost_change_pct"] < f["whatif_site_cost_change_pct"] < 0
+
+
+def test_the_seed_draws_the_occupants_and_repeats_exactly(site: Site) -> None:
+    def day(seed: int) -> RunResult:
+        return run_day(site, SHIPPED, DAY, weather=WEATHER, warmup_days=0, sim_seed=seed)
+
+    a, again, other = day(1), day(1), day(2)
+    assert a.kpis.ac_energy_kwh == again.kpis.ac_energy_kwh
+    assert a.kpis.discomfort_by_zone == again.kpis.discomfort_by_zone
+    assert a.kpis.occupied_zone_hours != other.kpis.occupied_zone_hours
+
+
 def test_writes_that_never_take_are_unmet_commands(site: Site) -> None:
     k = run_day(site, NAIVE, DAY, weather=WEATHER, write_failure=0.999, warmup_days=0).kpis
     assert k.failed_writes > 0
@@ -99,10 +126,12 @@ def test_cli_prints_the_comparison_and_writes_the_plot(tmp_path: Path,
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
     assert [r["label"] for r in doc["runs"]] == ["demo-office", "naive-office"]
-    assert doc["runs"][1]["clamp_hits"] == 19
+    naive_run = doc["runs"][1]
+    assert 19 <= naive_run["clamp_hits"] <= 19 + naive_run["occupant_switch_ons"]
     assert set(doc["figures"]) == {"whatif_cost_change_pct", "whatif_peak_change_pct",
                                    "whatif_discomfort_kh_per_zone", "whatif_violations",
-                                   "whatif_short_cycles"}
+                                   "whatif_short_cycles", "whatif_site_cost_change_pct",
+                                   "whatif_site_peak_change_pct"}
     assert "100% naive-office" in captured.err  # the progress bar
     html = out.read_text()
     assert html.count("<svg") == 3 and "demand limit 32 kW" in html
