@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.site import Site
 from gateway.sourcefile import ConfigError, Problem
+from simulators.physics.occupant_reaction import OccupantReaction
 
 
 class _Strict(BaseModel):
@@ -44,10 +45,14 @@ class OccupantRemoteConfig(_Strict):
     patience_min: float = Field(10.0, ge=0, le=240)
 
     @model_validator(mode="after")
-    def _cold_below_hot(self) -> OccupantRemoteConfig:
-        if self.cold_c >= self.hot_c:
-            raise ValueError(f"cold_c ({self.cold_c}) must be below hot_c ({self.hot_c})")
+    def _valid_reaction(self) -> OccupantRemoteConfig:
+        self.reaction()  # the physics' own checks, reported with file and line
         return self
+
+    def reaction(self) -> OccupantReaction | None:
+        if not self.enabled:
+            return None
+        return OccupantReaction(self.hot_c, self.cold_c, self.patience_min * 60.0)
 
 
 class ControlEndpoint(_Strict):

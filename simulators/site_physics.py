@@ -18,7 +18,6 @@ from simulators.physics import (
     BuildingSpec,
     DayKind,
     EnergyMeter,
-    OccupantReaction,
     RoomSpec,
     UnitSpec,
 )
@@ -45,14 +44,11 @@ def build_building(sim: SiteSimulation) -> Building:
                       occupants=room.occupants, units=tuple(units_by_room.get(room_id, ())))
              for room_id, room in cfg.rooms.items()]
     meters = {d.meter for d in sim.devices.values()}
-    remote = cfg.occupant_remote
-    reaction = (OccupantReaction(remote.hot_c, remote.cold_c, remote.patience_min * 60.0)
-                if remote.enabled else None)
     spec = BuildingSpec(rooms=rooms, base_load_w_m2=cfg.base_load_w_m2, weather=cfg.weather,
                         ac_submeter="ac" in meters, water_meter="water" in meters,
                         water_l_per_person_hour=cfg.water_l_per_person_hour,
                         initial_temp_c=cfg.initial_temp_c, seed=cfg.seed,
-                        occupant_reaction=reaction)
+                        occupant_reaction=cfg.occupant_remote.reaction())
     return Building(spec)
 
 
