@@ -44,7 +44,7 @@ def test_plan_prints_every_units_timeline(capsys: pytest.CaptureFixture[str]) ->
                  "--outdoor", "35"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("2026-07-15: workday")
-    assert "ac-r208" in out and "ac-srv201  at 00:00: on, cool, 24 °C" in out
+    assert "ac-r208" in out and "ac-srv201  at 00:00: on, cool, 26 °C" in out
     assert main(["rules", "plan", "--config", SITE, "--date", "2026-06-19", "--json",
                  "--device", "ac-r101"]) == 0
     plan = json.loads(capsys.readouterr().out)
@@ -56,7 +56,7 @@ def test_plan_of_a_makeup_saturday() -> None:
     plan = plan_day(rules, date(2026, 5, 9), devices=["ac-r101", "ac-m101"])
     times = [(r.device, r.at.astimezone(rules.tz).strftime("%H:%M"), r.point, r.after)
              for r in plan.rows if r.point == "power"]
-    assert ("ac-r101", "06:30", "power", 1) in times
+    assert ("ac-r101", "05:00", "power", 1) in times
     assert ("ac-r101", "19:30", "power", 0) in times
     assert ("ac-m101", "09:00", "power", 1) in times
 
@@ -80,5 +80,5 @@ def test_explain(capsys: pytest.CaptureFixture[str]) -> None:
     rules = load_rules(DEMO_RULES, demo_site())
     info = explain_at(rules, "ac-srv201", datetime(2026, 10, 1, 10, 0, tzinfo=rules.tz))
     assert info["day"]["type"] == "holiday" and info["exempt"]
-    assert info["current"]["setpoint_c"] == 24.0
+    assert info["current"]["setpoint_c"] == 26.0
     assert main(["rules", "explain", "ac-x", "--config", SITE]) == 2

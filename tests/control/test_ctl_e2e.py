@@ -212,9 +212,9 @@ async def test_summer_workday(rig_factory: Any) -> None:
                           'active: {from: "08:00"': 'active: {from: "13:30"'})
     rig: Rig = await rig_factory("2026-07-15", "07:40", rules=rules)
     day = "2026-07-15"
-    # server room: exempt, always on at 24 °C
-    assert rig.unit("ac-srv201").power and rig.unit("ac-srv201").setpoint_c == 24
     await rig.run(at(day, "08:10"))
+    # server room: found at 24 °C, held at 26 °C (GB 50174-2017: IT inlet 18-27 °C)
+    assert rig.unit("ac-srv201").power and rig.unit("ac-srv201").setpoint_c == 26
     for u in OFFICES:
         unit = rig.unit(u)
         assert unit.power and str(unit.mode) == "cool" and unit.setpoint_c == 27, u
@@ -268,7 +268,7 @@ async def test_summer_workday(rig_factory: Any) -> None:
     assert not rig.unit("ac-r105").power
     sweep = [r for r in rig.records() if r["device"] == "ac-r105" and r["point"] == "power"]
     assert sweep[-1]["rule"] == "sweep:after-hours"
-    assert rig.unit("ac-srv201").power and rig.unit("ac-srv201").setpoint_c == 24
+    assert rig.unit("ac-srv201").power and rig.unit("ac-srv201").setpoint_c == 26
 
     assert assert_limits(rig) > 0
     assert_min_times(rig)
@@ -316,8 +316,8 @@ async def test_invalid_rule_file_keeps_the_old_set(rig_factory: Any) -> None:
     rig: Rig = await rig_factory("2026-07-15", "08:00")
     day = "2026-07-15"
     await rig.run(at(day, "08:10"))
-    bad = edit(rig.rules_path, "setpoint_c: 26, fan: auto, note: \"valley pre-cool\"}",
-               "setpoint_c: 23, fan: auto, note: \"valley pre-cool\"}")
+    bad = edit(rig.rules_path, "setpoint_c: 26, fan: auto, note: \"night-valley pre-cool\"}",
+               "setpoint_c: 23, fan: auto, note: \"night-valley pre-cool\"}")
     old = rig.loop.rules
     await rig.run(at(day, "08:11"))
     assert rig.loop.rules is old

@@ -7,6 +7,7 @@ import json
 import tempfile
 import xml.etree.ElementTree as ET
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -78,18 +79,32 @@ def test_limits_rules_runs_the_naive_set_at_its_own_24_degrees(site: Site,
 
 
 def test_trusteeship_against_the_building_as_it_was_run(site: Site, shipped: RunResult) -> None:
-    """The issue's scenario: the shipped office rules against every unit on 08:00-18:00 at
-    24 °C, on the AC sub-meter. Peak and comfort targets (−20 %, ≤ 0.5 K·h per zone) hold;
-    the cost target (−25 %) is measured by make bench over six seeds (~−23 %): here a
-    floor of −20 % guards against a rule or physics change that gives the savings back."""
+    """The issue's scenario and targets: the shipped office rules against every unit on
+    08:00-18:00 at 24 °C, on the AC sub-meter: cost −25 % or better, peak −20 % or better,
+    ≤ 0.5 K·h per zone (on the demo's seed; make bench reports six)."""
     before = run_day(site, NAIVE, DAY, weather=WEATHER, limits="rules")
     f = Comparison(shipped, before).figures()
-    assert f["whatif_cost_change_pct"] < -20
+    assert f["whatif_cost_change_pct"] <= -25
     assert f["whatif_peak_change_pct"] < -20
     assert f["whatif_discomfort_kh_per_zone"] <= 0.5
     assert f["whatif_violations"] == 0 and f["whatif_short_cycles"] == 0
     # the site meter also sees lighting, equipment and common areas: a smaller share
     assert f["whatif_cost_change_pct"] < f["whatif_site_cost_change_pct"] < 0
+
+
+def test_the_night_valley_precool_costs_less_than_a_short_one(site: Site, shipped: RunResult,
+                                                              tmp_path: Path) -> None:
+    """The shipped offices start at 05:00, in the night valley (docs/energy.md): cheaper than
+    starting at 06:30, and no more energy — the pull-down runs at part load in cooler air."""
+    text = SHIPPED.read_text()
+    step = '{at: "05:00", power: on'
+    assert step in text
+    late = tmp_path / "late-start.yaml"
+    late.write_text(text.replace(step, '{at: "06:30", power: on', 1))
+    short = run_day(site, late, DAY, weather=WEATHER)
+    assert shipped.kpis.ac_cost < short.kpis.ac_cost * Decimal("0.98")
+    assert shipped.kpis.ac_energy_kwh <= short.kpis.ac_energy_kwh
+    assert shipped.kpis.discomfort_kh_per_zone <= 0.5
 
 
 def test_the_seed_draws_the_occupants_and_repeats_exactly(site: Site) -> None:
