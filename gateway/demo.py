@@ -19,7 +19,13 @@ import tempfile
 from pathlib import Path
 
 from gateway.daemon import Gateway, rules_path_for
-from gateway.devservices import InfluxDB, Mosquitto, Service, ServiceUnavailable
+from gateway.devservices import (
+    InfluxDB,
+    Mosquitto,
+    Service,
+    ServiceUnavailable,
+    end_process,
+)
 from gateway.semantics import FAN_CODES, MODE_CODES
 from gateway.settings import GatewaySettings, MetricsSettings, MqttSettings, OutboxSettings
 from gateway.site import load_site
@@ -64,8 +70,10 @@ influx: {{api: v1, url: "{influx.url}", database: escogw}}
 metrics: {{enabled: false}}
 """)
     log = (work / "historian.log").open("wb")
+    # its own session, like the services: Ctrl-C reaches the demo, which stops it in order
     return subprocess.Popen([sys.executable, "-m", "gateway.cli", "historian", "--config",
-                             str(config)], stdout=log, stderr=subprocess.STDOUT)
+                             str(config)], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
 
 
 def render(gw: Gateway, broker: str, depth: int, dropped: int, sim_time: str = "") -> str:
@@ -160,9 +168,9 @@ async def main_async(site_path: str, seconds: float | None) -> int:
                 print(screen, "\n", flush=True)
             await gw.stop()
     finally:
-        if historian is not None:
-            historian.terminate()
-            historian.wait(10)
+        if historian is not None and not end_process(historian, 15.0):
+            print("demo: the historian did not stop within 15 s and was killed",
+                  file=sys.stderr)
         for svc in reversed(started):
             svc.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -42,6 +42,7 @@ __all__ = [
     "ServiceError",
     "ServiceUnavailable",
     "VictoriaMetrics",
+    "end_process",
     "find_binary",
     "free_port",
     "http_request",
@@ -138,6 +139,23 @@ except (OSError, AttributeError):  # not Linux/glibc
     _prctl = None
 
 
+def end_process(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """SIGTERM and wait up to ``timeout`` s, then SIGKILL (at once when ``timeout`` is 0).
+    True when the process ended on SIGTERM."""
+    if proc.poll() is not None:
+        return True
+    if timeout > 0:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            pass
+    proc.kill()
+    proc.wait(5)
+    return False
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
     """preexec_fn: SIGKILL the child when the thread that started it dies."""
     _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
@@ -214,6 +232,9 @@ class Service:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=self.workdir,
+                    # Not in our process group: a terminal's Ctrl-C reaches only us,
+                    # and we stop the services in order (the historian flushes first).
+                    start_new_session=True,
                     # Die with pytest even if it is killed; only from the main
                     # thread, since the signal follows the starting *thread*.
                     preexec_fn=_die_with_parent if on_main and _prctl is not None else None,
@@ -233,15 +254,7 @@ class Service:
                 _LIVE.discard(self)
             if proc is None or proc.poll() is not None:
                 return
-            if kill:
-                proc.kill()
-            else:
-                proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            end_process(proc, 0.0 if kill else timeout)
             self._wait_port_closed(5.0)
 
     def restart(self, timeout: float | None = None) -> None:
