@@ -38,6 +38,7 @@ class Proc:
     def start(self) -> None:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
     def alive(self) -> bool:
@@ -60,15 +61,18 @@ class Proc:
             self.proc.kill()
             return self.proc.wait(10)
 
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
     def wait_log(self, text: str, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.log.exists() and text in self.log.read_text(errors="replace"):
+            if text in self.log_text():
                 return
             if not self.alive():
-                raise RuntimeError(f"{self.args} exited:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.args} exited:\n{self.log_text()[-3000:]}")
             time.sleep(0.05)
-        raise TimeoutError(f"'{text}' not in {self.log}:\n{self.log.read_text()[-3000:]}")
+        raise TimeoutError(f"'{text}' not in {self.log}:\n{self.log_text()[-3000:]}")
 
 
 @contextmanager

@@ -152,17 +152,17 @@ MAIN_METER_VAR = query_var(
     "main_meter", "Main meter",
     f'SHOW TAG VALUES FROM "meter" WITH KEY = "device" WHERE {SITE} AND "role" = \'main\'')
 
+_CONTROL_EVENT_QUERY: Json = {
+    "query": f'SELECT "reason", "before", "after", "device", "point", "rule" '
+             f'FROM "control_event" WHERE {SITE} AND $timeFilter',
+    "textColumn": "reason", "tagsColumn": "device,point,rule"}
 CONTROL_EVENTS = {
     # Grafana 10+ reads `target`; older versions the legacy top-level keys.
     "name": "Control events", "enable": True, "hide": False,
     "iconColor": "rgba(255, 152, 48, 1)", "datasource": DATASOURCE,
-    "query": f'SELECT "reason", "before", "after", "device", "point", "rule" '
-             f'FROM "control_event" WHERE {SITE} AND $timeFilter',
-    "textColumn": "reason", "tagsColumn": "device,point,rule",
+    **_CONTROL_EVENT_QUERY,
     "target": {"refId": "Anno", "rawQuery": True, "fromAnnotations": True, "textEditor": True,
-               "query": f'SELECT "reason", "before", "after", "device", "point", "rule" '
-                        f'FROM "control_event" WHERE {SITE} AND $timeFilter',
-               "textColumn": "reason", "tagsColumn": "device,point,rule"},
+               **_CONTROL_EVENT_QUERY},
 }
 
 

@@ -30,7 +30,6 @@ _RESERVED_KEYS = frozenset({"time", "_field", "_measurement", "_start", "_stop",
 
 # Small caches: names repeat (a few dozen point names, a few hundred tag sets per site).
 _CACHE_LIMIT = 20_000
-_field_keys: dict[str, str] = {}
 _prefixes: dict[str, str | None] = {}
 _series: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
 
@@ -73,16 +72,6 @@ def escape_key(key: str) -> str:
 
 def escape_string_field(value: str) -> str:
     return '"' + value.translate(_STRING) + '"'
-
-
-def field_key(name: str) -> str:
-    """Escaped field key (cached: point names are a small set)."""
-    key = _field_keys.get(name)
-    if key is None:
-        if len(_field_keys) > _CACHE_LIMIT:
-            _field_keys.clear()
-        key = _field_keys[name] = escape_key(name)
-    return key
 
 
 def series_key(measurement: str, tags: Mapping[str, str]) -> str:

@@ -172,7 +172,3 @@ class PendingWindow:
     @property
     def pending(self) -> int:
         return len(self._unacked)
-
-    @property
-    def inbox_points(self) -> int:
-        return self._inbox_points

@@ -37,6 +37,7 @@ from gateway.historian.mqttclient import DrainingClient, make_client
 from gateway.historian.pending import Entry, PendingWindow
 from gateway.historian.sink import Sink, SinkError, open_sink
 from gateway.historian.writer import Abandoned, Backoff, BatchWriter, Outcome
+from gateway.messages import Topics
 
 log = logging.getLogger("escogw.historian")
 
@@ -48,9 +49,9 @@ def topic_filters(m: MqttSettings) -> list[str]:
     """What the historian subscribes to (docs/mqtt.md), shared if a group is set."""
     filters = []
     for site in m.sites:
-        base = f"{m.prefix}/{site}"
-        filters += [f"{base}/+/data", f"{base}/+/state", f"{base}/control/event",
-                    f"{base}/energy/interval"]
+        topics = Topics(m.prefix, site)
+        filters += [topics.data("+"), topics.state("+"), topics.control_event,
+                    topics.energy_interval]
     if m.shared_group:
         filters = [f"$share/{m.shared_group}/{f}" for f in filters]
     return filters

@@ -8,9 +8,6 @@ physics (simulators.runner.SiteSimulator), in the docs/mqtt.md data format.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -25,16 +22,14 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gateway.acquisition.reading import Reading as GatewayReading
+from gateway.messages import Topics, data_payload, iso, state_payload
+from tests.processes import Proc
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SITE = ROOT / "config" / "demo-site.yaml"
 
 Message = tuple[str, bytes]
-
-
-def iso_ms(when: datetime) -> str:
-    """docs/mqtt.md time format: 2026-07-15T01:23:45.123Z."""
-    when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def ms(when: datetime) -> int:
@@ -56,9 +51,9 @@ def until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05,
 
 def data_message(prefix: str, site: str, device: str, kind: str, ts: datetime, seq: int,
                  values: dict[str, float], tags: dict[str, str] | None = None) -> Message:
-    payload = {"v": 1, "ts": iso_ms(ts), "seq": seq, "device": device, "kind": kind,
-               "tags": tags or {}, "values": values}
-    return f"{prefix}/{site}/{device}/data", json.dumps(payload).encode()
+    """A data message as the gateway publishes it (gateway.messages)."""
+    reading = GatewayReading(device, ts, seq, dict(values))
+    return Topics(prefix, site).data(device), data_payload(reading, seq, kind, tags or {})
 
 
 # -- the demo site --------------------------------------------------------------------
@@ -98,7 +93,7 @@ _PRICES = {"valley": 0.35, "flat": 0.68, "peak": 1.12}
 def demo_data(prefix: str = "escogw", hours: float = 2.0, step_s: int = 60,
               warmup_h: float = 3.0) -> DemoData:
     """Readings of every demo-site device every ``step_s`` for ``hours`` of simulated
-    time (after ``warmup_h`` from the site's 06:00 start, so offices are in use),
+    time (after ``warmup_h`` from the site file's simulation start, so offices are in use),
     plus device states, a few control events and 15-minute energy intervals."""
     from gateway.site import load_site
     from simulators.runner import SiteSimulator
@@ -108,10 +103,9 @@ def demo_data(prefix: str = "escogw", hours: float = 2.0, step_s: int = 60,
     sim.advance(warmup_h * 3600)
     start = sim.sim_time
     data = DemoData(site.id, prefix, start, start)
+    topics = Topics(prefix, site.id)
     for dev_id in site.devices:
-        state = {"v": 1, "online": True, "state": "online", "since": iso_ms(start),
-                 "error": None}
-        data.extra.append((f"{prefix}/{site.id}/{dev_id}/state", json.dumps(state).encode()))
+        data.extra.append((topics.state(dev_id), state_payload("online", start, None)))
     interval_start, interval_kwh0, powers = start, None, []
     steps = int(hours * 3600 / step_s)
     for seq in range(steps):
@@ -134,22 +128,21 @@ def demo_data(prefix: str = "escogw", hours: float = 2.0, step_s: int = 60,
             hour = interval_start.astimezone(site.tz).hour
             period = _PERIODS[hour]
             energy = round(kwh - interval_kwh0, 3)
-            doc = {"v": 1, "start": iso_ms(interval_start), "end": iso_ms(ts),
+            doc = {"v": 1, "start": iso(interval_start), "end": iso(ts),
                    "device": "main-meter", "kwh": energy, "period": period,
                    "price": _PRICES[period], "cost": round(energy * _PRICES[period], 3),
                    "demand_kw": round(sum(powers) / len(powers), 2), "quality": "good"}
-            data.extra.append((f"{prefix}/{site.id}/energy/interval", json.dumps(doc).encode()))
+            data.extra.append((topics.energy_interval, json.dumps(doc).encode()))
             interval_start, interval_kwh0, powers = ts, kwh, []
         if seq % 30 == 5:
-            doc = {"v": 1, "ts": iso_ms(ts), "device": "ac-r101", "point": "setpoint_c",
+            doc = {"v": 1, "ts": iso(ts), "device": "ac-r101", "point": "setpoint_c",
                    "before": 24.0, "after": 26.0, "rule": "clamp:cooling-floor",
                    "reason": "cooling setpoint below 26 °C raised to the floor",
                    "inputs": {"room_temp_c": 27.1}}
-            data.extra.append((f"{prefix}/{site.id}/control/event", json.dumps(doc).encode()))
+            data.extra.append((topics.control_event, json.dumps(doc).encode()))
     data.end = sim.sim_time
-    degraded = {"v": 1, "online": True, "state": "degraded",
-                "since": iso_ms(start + (data.end - start) / 2), "error": "2 of 5 timeouts"}
-    data.extra.append((f"{prefix}/{site.id}/water-meter/state", json.dumps(degraded).encode()))
+    degraded = state_payload("degraded", start + (data.end - start) / 2, "2 of 5 timeouts")
+    data.extra.append((topics.state("water-meter"), degraded))
     return data
 
 
@@ -210,38 +203,13 @@ def historian_config(path: Path, *, mqtt_port: int, influx: dict[str, Any], pref
     return path
 
 
-class HistorianProcess:
-    """``python -m gateway.cli historian --config …`` as a child process."""
+class HistorianProcess(Proc):
+    """``python -m gateway.cli historian --config …`` as a child process, and its /metrics."""
 
     def __init__(self, config: Path, log_path: Path, metrics_port: int | None = None):
-        self.config = config
-        self.log_path = log_path
+        super().__init__([sys.executable, "-m", "gateway.cli", "historian",
+                          "--config", str(config)], log_path)
         self.metrics_port = metrics_port
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "historian", "--config", str(self.config)],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown work at all."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def terminate(self, timeout: float = 30) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        return self.proc.wait(timeout)
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
     def metrics(self) -> dict[str, float]:
         """The /metrics page, flat: ``messages_total{result="written"}`` → ``messages_written``."""
@@ -263,6 +231,3 @@ class HistorianProcess:
             return self.metrics()
         except OSError:
             return None
-
-    def log_text(self) -> str:
-        return self.log_path.read_text("utf-8", "replace")

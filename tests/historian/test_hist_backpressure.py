@@ -119,7 +119,9 @@ def test_blocked_longer_than_keepalive_reconnects_and_loses_nothing(
             sink.down.set()
             publish(broker.host, broker.port, messages(prefix, 500))
             until(lambda: historian.window.blocked, 10, what="the window to fill")
-            time.sleep(9)  # > 1.5 × keepalive: the broker gives up on the blocked client
+            # after 1.5 × keepalive the broker gives up on the blocked client
+            until(lambda: "has exceeded timeout" in broker.log_path.read_text(), 15,
+                  what="the broker to drop the blocked client")
             sink.down.clear()
             until(lambda: count(influxdb, db) == 500, 60, what="500 points")
             until(lambda: historian.connected and historian.window.pending == 0, 20,

@@ -80,8 +80,7 @@ def test_outage_and_sigkill_lose_nothing(mosquitto: Mosquitto, influxdb: InfluxD
     second = HistorianProcess(config, tmp_path / "historian.log", port)
     try:
         first.start()
-        until(lambda: "event=subscribed" in first.log_text(), 20,
-              what="the historian to subscribe")
+        first.wait_log("event=subscribed")
 
         before = readings(prefix, 0, 20)
         publish(mosquitto.host, mosquitto.port, before)
@@ -118,12 +117,13 @@ def test_outage_and_sigkill_lose_nothing(mosquitto: Mosquitto, influxdb: InfluxD
         published = before + during + after
         until(lambda: len(stored(influxdb, db)) >= len(published), 60,
               what=f"all {len(published)} readings in InfluxDB")
-        time.sleep(1.0)  # anything extra would show up now
+        # nothing left to write: anything extra would be stored by now
+        until(lambda: second.metrics()["pending_messages"] == 0, 20, what="nothing pending")
         rows = stored(influxdb, db)
-        assert second.terminate() == 0
+        assert second.stop() == 0
     finally:
-        first.close()
-        second.close()
+        first.kill()
+        second.kill()
         # shown by pytest only if the test failed
         print("\n".join((tmp_path / "historian.log").read_text().splitlines()[-60:]))
 

@@ -4,7 +4,8 @@ connection, the bound, and when a batch is cut. No sockets, a manual clock."""
 from __future__ import annotations
 
 import threading
-import time
+
+from hist_helpers import until
 
 from gateway.historian.pending import Entry, PendingWindow
 
@@ -81,11 +82,13 @@ def test_a_batch_is_cut_at_max_points_the_delay_or_a_full_window() -> None:
     assert [e.mid for e in batch] == [1]
     w.complete(batch)
     got: list[list[int]] = []
+    wakeups = w.wakeups
     thread = threading.Thread(target=lambda: got.append(
         [e.mid for e in w.next_batch() or []]))
     thread.start()
-    time.sleep(0.1)
-    assert not got  # 3 lines, young: waits
+    until(lambda: w.wakeups > wakeups, 2, what="the writer to look at the inbox")
+    with w.cond:  # held by the writer until it waits
+        assert not got  # 3 lines, young: waits
     clock.t = 1.0
     with w.cond:
         w.cond.notify_all()
@@ -107,7 +110,7 @@ def test_a_full_window_blocks_the_network_thread_until_room() -> None:
     added = threading.Event()
     thread = threading.Thread(target=lambda: (w.add(entry(3)), added.set()))
     thread.start()
-    time.sleep(0.1)
+    until(lambda: w.blocked, 2, what="the add to block")
     assert w.blocked and not added.is_set() and w.pending == 2
     batch = w.next_batch() or []  # a full window is a reason to write at once
     w.complete(batch)
@@ -122,7 +125,7 @@ def test_closing_releases_a_blocked_add_and_drains() -> None:
     result: list[bool] = []
     thread = threading.Thread(target=lambda: result.append(w.add(entry(2))))
     thread.start()
-    time.sleep(0.05)
+    until(lambda: w.blocked, 2, what="the add to block")
     w.close()
     thread.join(2)
     assert result == [False]  # not held: the broker delivers it again later

@@ -143,14 +143,14 @@ def test_systemd_ready_watchdog_reload_and_stop(mosquitto: Mosquitto, influxdb: 
         proc.proc.send_signal(signal.SIGHUP)
         until(lambda: notify.saw("RELOADING=1") and notify.saw("READY=1"), 20,
               what="the reload")
-        until(lambda: "event=reloaded" in proc.log_text(), 10, what="reloaded")
+        proc.wait_log("event=reloaded", 10)
         config.write_text(config.read_text().replace("max_pending: 10000", "max_pending: -1"))
         proc.proc.send_signal(signal.SIGHUP)
-        until(lambda: "event=reload_refused" in proc.log_text(), 10, what="reload refused")
+        proc.wait_log("event=reload_refused", 10)
         assert "batch.max_pending" in proc.log_text()
         publish(mosquitto.host, mosquitto.port, readings(prefix, 3, first=3))
         until(lambda: count(influxdb, db) == 6, 10, what="still running: 6 points")
-        assert proc.terminate() == 0
+        assert proc.stop() == 0
         assert notify.saw("STOPPING=1")
     finally:
-        proc.close()
+        proc.kill()

@@ -38,8 +38,8 @@ def test_two_historians_share_the_stream_and_write_each_message_once(
         for p in procs:
             until(lambda p=p: (p.metrics_or_none() or {}).get("mqtt_connected") == 1, 20,
                   what="both historians connected")
-        until(lambda: all("event=subscribed" in p.log_text() for p in procs), 10,
-              what="both subscribed")
+        for p in procs:
+            p.wait_log("event=subscribed", 10)
         t0 = datetime(2026, 7, 15, tzinfo=UTC)
         messages = [data_message(prefix, site, f"m{i % 10}", "meter",
                                  t0 + timedelta(seconds=i // 10), i, {"active_power_kw": i})
@@ -56,11 +56,11 @@ def test_two_historians_share_the_stream_and_write_each_message_once(
               what="everything acknowledged")
         counts = written()
         for p in procs:
-            assert p.terminate() == 0
+            assert p.stop() == 0
     finally:
         for p in procs:
-            p.close()
-            print(p.log_path, "\n".join(p.log_text().splitlines()[-30:]))  # on failure
+            p.kill()
+            print(p.log, "\n".join(p.log_text().splitlines()[-30:]))  # on failure
     assert sum(counts) == N
     assert all(c > 0 for c in counts), f"one historian got nothing: {counts}"
     exported = victoria_metrics.export(f'{{__name__="meter_active_power_kw", site="{site}"}}')
