@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from gateway.acquisition.scheduler import WriteOutcome
 from gateway.control.engine import Alarm, Command, Notice
-
-
-def iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from gateway.messages import iso
 
 
 def change_record(cmd: Command, outcome: WriteOutcome | None, ts: datetime,

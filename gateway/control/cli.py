@@ -48,11 +48,11 @@ def add_rules_commands(parser: argparse.ArgumentParser) -> None:
 def rules_path(args: argparse.Namespace, site: Any) -> Path:
     if args.rules:
         return Path(args.rules)
-    settings = getattr(site.spec, "gateway", None)
-    configured = getattr(settings, "rules", None)
+    from gateway.daemon import rules_path_for  # the daemon's rule: one place decides
+
+    configured = rules_path_for(site, site.spec.gateway)
     if configured is not None:
-        path = Path(configured)
-        return path if path.is_absolute() else Path(site.path).parent / path
+        return configured
     for folder in (Path(site.path).resolve().parent.parent / "rules", Path("rules")):
         candidate = folder / f"{site.id}.yaml"
         if candidate.is_file():

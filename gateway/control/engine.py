@@ -158,8 +158,7 @@ class Opinion:
 
 class UnitState:
     __slots__ = ("anchor", "belief", "changeover_off", "cur", "fresh", "held", "hist", "marks",
-                 "occ_since",
-                 "occupied", "power_kw", "room", "seq", "standby", "ts", "vac_since",
+                 "occ_since", "power_kw", "room", "seq", "standby", "ts", "vac_since",
                  "win_active", "win_closed_since", "win_open_since")
 
     def __init__(self) -> None:
@@ -169,7 +168,6 @@ class UnitState:
         self.belief: list[tuple[Value, float] | None] = [None, None, None, None]
         self.room: float | None = None
         self.power_kw: float | None = None
-        self.occupied: int | None = None
         self.hist = UnitHistory()
         self.marks: list[tuple[Any, ...] | None] = [None, None, None, None]
         self.held = 0
@@ -186,7 +184,7 @@ class UnitState:
 
 
 class Track:
-    __slots__ = ("alarmed", "attempts", "dry", "error", "parked_until", "pending", "value")
+    __slots__ = ("alarmed", "attempts", "dry", "parked_until", "pending", "value")
 
     def __init__(self, value: Value):
         self.value = value
@@ -195,7 +193,6 @@ class Track:
         self.dry = False
         self.alarmed = False
         self.parked_until = NEVER
-        self.error: str | None = None
 
 
 class Ctx:
@@ -235,9 +232,8 @@ def fmt(p: int, v: Value | None) -> str:
 
 
 class ControlEngine:
-    def __init__(self, rules: RuleSet, *, dry_run: bool = False):
+    def __init__(self, rules: RuleSet):
         self.rules = rules
-        self.dry_run = dry_run
         self.kill_switch: str | None = "rule file: safety.kill_switch" \
             if rules.safety.kill_switch else None
         self.states: dict[str, UnitState] = {u: UnitState() for u in rules.units}
@@ -250,7 +246,6 @@ class ControlEngine:
                                   tuple[float | None, bool, Because] | None] = {}
         self._alarm_day: date | None = None
         self.last_who: list[Because | None] = [None, None, None, None]
-        self.last_tick: datetime | None = None
         self.last_outdoor: float | None = None
 
     # -- rule sets ----------------------------------------------------------------
@@ -306,12 +301,6 @@ class ControlEngine:
         self.overrides.add(ov)
         return ov
 
-    def cancel_override(self, device: str, override_id: str | None = None) -> list[Override]:
-        gone = self.overrides.cancel(device, override_id)
-        if gone and device in self.states:
-            self.states[device].marks = [None, None, None, None]
-        return gone
-
     def next_step(self, device: str, after: datetime) -> datetime | None:
         """When the unit's schedule next takes a step (within a week), site-local aware."""
         unit = self.rules.units[device]
@@ -345,7 +334,6 @@ class ControlEngine:
         result = TickResult(now)
         self._slot_cache.clear()
         self._precool_cache.clear()
-        self.last_tick = now
         if self._alarm_day != ctx.day:
             self._alarm_day = ctx.day
             msg = rules.calendar.coverage_alarm(ctx.day)
@@ -446,7 +434,6 @@ class ControlEngine:
                 bool(wo), st.win_open_since, st.win_closed_since, t)
         occ = v.get("occupied")
         if occ is not None:
-            st.occupied = int(occ)
             st.occ_since, st.vac_since = _since(bool(occ), st.occ_since, st.vac_since, t)
 
     # -- demand -----------------------------------------------------------------------
@@ -549,6 +536,7 @@ class ControlEngine:
             st.marks = [None, None, None, None]  # a hold ended: back to the current step
         st.held = held
         cmds: list[Command] | None = None
+        inputs: dict[str, Any] | None = None
         tracks = self.tracks
         for p in range(4):
             v = want[p]
@@ -580,8 +568,10 @@ class ControlEngine:
             tr.pending = True
             if cmds is None:
                 cmds = []
+            if inputs is None:
+                inputs = self._inputs(u, st, ctx, level)
             cmds.append(Command(u.id, POINTS[p], v, c, LAYER_NAMES[w[0]], w[1], w[2],
-                                self._inputs(u, st, ctx, level), rules.engine.write_ttl_s))
+                                inputs, rules.engine.write_ttl_s))
         if cmds and len(cmds) > 1:
             # switching on: settings first, then power; switching off: power first
             on = want[POWER] == 1
@@ -958,7 +948,6 @@ class ControlEngine:
             return alarms
         tr.pending = False
         tr.attempts += 1
-        tr.error = outcome.error
         if tr.attempts >= self.rules.engine.max_attempts:
             tr.parked_until = t + self.rules.engine.retry_after_alarm_s
             if not tr.alarmed:
@@ -1016,11 +1005,7 @@ class ControlEngine:
             raise KeyError(f"no AC unit '{device}' under these rules")
         st = copy.deepcopy(self.states[device])
         if latest is not None and device in latest and latest[device].seq != st.seq:
-            saved, self.states[device] = self.states[device], st
-            try:
-                self._ingest(st, latest[device])
-            finally:
-                self.states[device] = saved
+            self._ingest(st, latest[device])
         if outdoor_c is None and latest is not None:
             outdoor_c = self._outdoor(latest, now)
         ctx = Ctx(now, self.rules, outdoor_c)

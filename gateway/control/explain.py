@@ -7,7 +7,7 @@ from typing import Any
 
 from gateway.control.engine import fmt
 from gateway.control.plan import PlanRow
-from gateway.control.ruleset import POINTS
+from gateway.control.ruleset import LAYER_NAMES, POINTS
 
 
 def _v(point: str, value: Any) -> str:
@@ -67,9 +67,7 @@ def explain_text(info: dict[str, Any]) -> str:
     if info["opinions"]:
         lines.append("")
         lines.append("  every layer's say (highest precedence first):")
-        order = ["safety", "protection", "clamp", "window", "demand", "override", "occupancy",
-                 "tariff", "schedule"]
-        for o in sorted(info["opinions"], key=lambda o: order.index(o["layer"])):
+        for o in sorted(info["opinions"], key=lambda o: LAYER_NAMES.index(o["layer"])):
             val = _v(o["point"], o["value"]) if o["value"] is not None else ""
             status = f" [{o['status']}]" if o["status"] else ""
             lines.append(f"    {o['layer']:<10} {o['rule'] or '-':<28} {o['point']:<10} "

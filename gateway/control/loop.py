@@ -78,7 +78,7 @@ class ControlLoop:
         self.watch = watch
         if rules is None:
             rules = load_rules(self.rules_path, site, tariffs_dir=tariffs_dir)
-        self.engine = ControlEngine(rules, dry_run=dry_run)
+        self.engine = ControlEngine(rules)
         self.actuator = Actuator(None if dry_run else writer)
         self._stamps = self._stat(rules.files)
         self._reload_requested = False
@@ -212,6 +212,12 @@ class ControlLoop:
             self._reload_requested = False
             self.reload()
 
+    async def reload_between_ticks(self) -> list[Problem]:
+        """``reload`` once no tick is under way (a tick awaits its writes holding the lock:
+        its commands and their records belong to the rules they were computed with)."""
+        async with self._lock:
+            return self.reload()
+
     def reload(self) -> list[Problem]:
         """Validate the rule file whole; swap it in atomically, or keep the old set.
 
@@ -287,15 +293,8 @@ class ControlLoop:
     async def apply_command(self, command: OperatorCommand) -> WriteOutcome:
         """The MQTT command path's ``apply``: the command becomes an override."""
         value = command.value
-        if isinstance(value, str):  # an enum name ("cool", "on"): its standard code
-            from gateway.semantics import STANDARD_POINTS
-
-            codes = STANDARD_POINTS[command.point].codes if command.point in STANDARD_POINTS \
-                else None
-            if codes is None or value not in codes:
-                return WriteOutcome(False, f"refused: {value!r} is not a value of "
-                                           f"{command.point}")
-            value = codes[value]
+        # gateway.commands.parse_command already turned an enum name into its standard code
+        assert not isinstance(value, str), f"{command.point}: {value!r} is not a standard value"
         return await self.override(command.device, {command.point: value},
                                    override_id=command.id, source="mqtt")
 

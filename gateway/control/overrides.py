@@ -43,15 +43,6 @@ class OverrideBook:
         for p, _ in ov.values:
             points[p] = ov
 
-    def cancel(self, device: str, override_id: str | None = None) -> list[Override]:
-        points = self.held.get(device, {})
-        gone = [ov for ov in points.values() if override_id is None or ov.id == override_id]
-        for p in [p for p, ov in points.items() if override_id is None or ov.id == override_id]:
-            del points[p]
-        if not points:
-            self.held.pop(device, None)
-        return list({id(o): o for o in gone}.values())
-
     def expire(self, now: float) -> list[Override]:
         """Drop overrides whose time is up; returns them (once each)."""
         gone: dict[int, Override] = {}
@@ -66,10 +57,3 @@ class OverrideBook:
 
     def of(self, device: str) -> dict[int, Override]:
         return self.held.get(device, {})
-
-    def all(self) -> list[Override]:
-        seen: dict[int, Override] = {}
-        for points in self.held.values():
-            for ov in points.values():
-                seen[id(ov)] = ov
-        return list(seen.values())

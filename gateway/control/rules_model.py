@@ -10,6 +10,7 @@ docs/rules.md is the reference for every key.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -503,7 +504,7 @@ class _Loader:
             self.groups[name] = frozenset(members)
         for uid, u in list(self.units.items()):
             mine = frozenset(n for n, m in self.groups.items() if uid in m)
-            self.units[uid] = _replace_unit(u, groups=mine)
+            self.units[uid] = dataclasses.replace(u, groups=mine)
 
     def _check_device(self, dev: str, loc: Loc) -> bool:
         if dev in self.units:
@@ -595,7 +596,7 @@ class _Loader:
         scoped = [c.groups for c in closures] + [o.groups for o in open_days]
         cal_groups = frozenset(g for gs in scoped if gs for g in gs)
         for uid, u in list(self.units.items()):
-            self.units[uid] = _replace_unit(u, cal_groups=u.groups & cal_groups)
+            self.units[uid] = dataclasses.replace(u, cal_groups=u.groups & cal_groups)
         return SiteCalendar(c.country, closures, open_days, years, c.outside_coverage,
                             c.warn_days_ahead)
 
@@ -910,12 +911,6 @@ class _Loader:
             self.bad((*at, "point"), f"{dev.profile.id} has no point '{s.point}'"
                      f"{suggest(s.point, list(dev.profile.points))}")
         return SensorRef(s.device, s.point, s.stale_s)
-
-
-def _replace_unit(u: UnitInfo, **changes: Any) -> UnitInfo:
-    fields = {f: getattr(u, f) for f in UnitInfo.__slots__}
-    fields.update(changes)
-    return UnitInfo(**fields)
 
 
 def load_rules(path: str | Path, site: Site, *, tariffs_dir: Path | None = None) -> RuleSet:

@@ -22,9 +22,7 @@ from gateway.policy import SetpointPolicy
 POINTS: tuple[str, ...] = ("power", "mode", "setpoint_c", "fan")
 POWER, MODE, SETPOINT, FAN = 0, 1, 2, 3
 
-PointValue = int | float
 Values = tuple[int | None, int | None, float | None, int | None]
-NO_VALUES: Values = (None, None, None, None)
 
 #: precedence layers, highest first (docs/rules.md "Precedence")
 SAFETY, PROTECTION, CLAMP, WINDOW, DEMAND, OVERRIDE, OCCUPANCY, TARIFF, SCHEDULE = range(9)

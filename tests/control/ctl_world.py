@@ -69,7 +69,7 @@ class World:
     outdoor_c: float | None = None
 
     def __post_init__(self) -> None:
-        self.engine = ControlEngine(self.rules, dry_run=self.dry_run)
+        self.engine = ControlEngine(self.rules)
         for uid in self.rules.units:
             self.state.setdefault(uid, {"power": 0, "mode": 0, "setpoint_c": 26.0, "fan": 0,
                                         "room_temp_c": 27.0})

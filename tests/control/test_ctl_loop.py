@@ -5,7 +5,6 @@ import asyncio
 import json
 import shutil
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +230,35 @@ async def test_sighup_reload(tmp_path: Path, rules_copy: Path) -> None:
     assert any(r["kind"] == "notice" and "reloaded" in r["reason"] for r in rig.published)
 
 
+async def test_sighup_reload_waits_for_the_tick_under_way(tmp_path: Path,
+                                                          rules_copy: Path) -> None:
+    """The daemon's SIGHUP path: a tick awaiting its writes finishes with the rules it
+    computed them with; the new set comes in after it."""
+    rig = make_rig(tmp_path, rules_copy, start="10:00")
+    rig.loop.watch = False
+    writing, release = asyncio.Event(), asyncio.Event()
+    write = rig.writer.write
+
+    async def held_write(*args: Any, **kwargs: Any) -> WriteOutcome:
+        writing.set()
+        await release.wait()
+        return await write(*args, **kwargs)
+
+    rig.writer.write = held_write  # type: ignore[method-assign]
+    rig.writer.readings(rig.clock, rig.latest)
+    tick = asyncio.create_task(rig.loop.tick_once())
+    await writing.wait()
+    old = rig.loop.rules
+    edit(rules_copy, "limit_kw: 32", "limit_kw: 33")
+    reload = asyncio.create_task(rig.loop.reload_between_ticks())
+    await asyncio.sleep(0)  # one turn: an unlocked reload would be done now
+    assert not reload.done() and rig.loop.rules is old
+    release.set()
+    await tick
+    assert await reload == []
+    assert rig.loop.rules is not old
+
+
 async def test_run_ticks_on_the_clock_and_stops(tmp_path: Path, rules_copy: Path) -> None:
     rig = make_rig(tmp_path, rules_copy, start="07:59:30")
     rig.writer.readings(rig.clock, rig.latest)
@@ -291,5 +319,3 @@ def test_loop_refuses_an_invalid_file_at_start(tmp_path: Path) -> None:
         ControlLoop(demo_site(), bad, None, ManualClock(at("2026-07-15", "08:00")), {})
     assert str(err.value).startswith(f"{bad}:3: schedules.x.group: no group or AC unit")
 
-
-_ = timedelta
