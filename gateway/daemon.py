@@ -13,7 +13,7 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,8 +74,8 @@ class Gateway:
         self.outbox_stats: tuple[int, float, int] = (0, 0.0, 0)
         #: extra metric sources (the control loop adds its own)
         self.metric_sources: list[Callable[[], Iterable[Metric]]] = []
-        #: called on SIGHUP (rules reload); each returns a short status line
-        self.reloaders: list[Callable[[], Awaitable[str]]] = []
+        #: SIGHUP reloads under way (asyncio itself keeps only weak references to tasks)
+        self._reloads: set[asyncio.Task[list[str]]] = set()
         self.watchdog: systemd.Watchdog | None = None
         self.control: ControlLoop | None = None
         self.control_events: dict[str, int] = {"change": 0, "notice": 0, "alarm": 0}
@@ -148,21 +148,25 @@ class Gateway:
             self._outbox_ticks += 1
             await asyncio.sleep(1.0)
 
+    def request_reload(self) -> None:
+        """SIGHUP: reload in a task the gateway holds on to."""
+        task = asyncio.create_task(self.reload(), name="reload")
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
     async def reload(self) -> list[str]:
         """SIGHUP: re-read the rules (validated whole, swapped in atomically or refused
         while the old set stays in force); polling goes on undisturbed."""
         systemd.reloading()
         problems: list[str] = []
         if self.control is not None:
-            problems = [str(p) for p in self.control.reload()]
+            problems = [str(p) for p in await self.control.reload_between_ticks()]
             self.commands.policy = self.control.rules.setpoint_policy()
             if problems:
                 log.error("reload: rule file rejected, previous rules stay: %s",
                           "; ".join(problems))
             else:
                 log.info("reload: rules %s in force", self.control.rules.digest)
-        for reloader in self.reloaders:
-            log.info("reload: %s", await reloader())
         systemd.notify("READY=1")
         return problems
 
@@ -239,7 +243,7 @@ async def run(site: Site, settings: GatewaySettings, ready: asyncio.Event | None
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(gateway.reload()))
+        loop.add_signal_handler(signal.SIGHUP, gateway.request_reload)
     await gateway.start()
     if settings.metrics.enabled:
         from gateway.metrics import serve

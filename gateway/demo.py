@@ -158,7 +158,7 @@ async def main_async(site_path: str, seconds: float | None) -> int:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
                 elapsed += 1.0
-                depth, _, dropped = await gw.outbox.stats()
+                depth, _, dropped = gw.outbox_stats  # refreshed every second by the gateway
                 local = sim.sim_time.astimezone(site.tz).strftime("%Y-%m-%d %H:%M")
                 screen = render(gw, broker, depth, dropped, local)
                 if influx is not None:

@@ -60,7 +60,7 @@ class Outbox:
         self._seqs: dict[str, int] = dict(self._db.execute("SELECT device, seq FROM seqs"))
         self.dropped_total = self._counter("dropped")
         self.page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
-        self._bytes = self._payload_bytes()
+        self._rows, self._bytes = self._totals()
 
     # -- bookkeeping ------------------------------------------------------------
 
@@ -68,10 +68,12 @@ class Outbox:
         row = self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
         return int(row[0]) if row else 0
 
-    def _payload_bytes(self) -> int:
-        row = self._db.execute("SELECT COALESCE(SUM(LENGTH(payload) + LENGTH(topic)), 0) "
+    def _totals(self) -> tuple[int, int]:
+        """(rows, bytes of topic + payload), counted once; put/ack/drop keep them up
+        to date after that, so the once-a-second stats never scan the table."""
+        row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload) + LENGTH(topic)), 0) "
                                "FROM outbox").fetchone()
-        return int(row[0])
+        return int(row[0]), int(row[1])
 
     def next_seq(self, device: str) -> int:
         """The seq the next reading of ``device`` will carry (committed with it)."""
@@ -95,6 +97,7 @@ class Outbox:
                 self._db.executemany("INSERT INTO seqs(device, seq) VALUES (?, ?) "
                                      "ON CONFLICT(device) DO UPDATE SET seq=excluded.seq",
                                      list(seqs.items()))
+            self._rows += len(rows)
             self._bytes += added
             dropped = self._enforce_bounds(now)
         if seqs:
@@ -106,7 +109,7 @@ class Outbox:
         cur = self._db.execute("DELETE FROM outbox WHERE created < ?", (now - self.max_age_s,))
         dropped += cur.rowcount
         if dropped:
-            self._bytes = self._payload_bytes()
+            self._rows, self._bytes = self._totals()
         while self._bytes > self.max_bytes:
             # drop oldest first, a slice at a time
             excess = self._bytes - self.max_bytes
@@ -114,7 +117,7 @@ class Outbox:
                 "SELECT id, LENGTH(payload) + LENGTH(topic) FROM outbox ORDER BY id LIMIT 1000"
             ).fetchall()
             if not ids:
-                self._bytes = 0
+                self._rows = self._bytes = 0
                 break
             freed, last = 0, ids[0][0]
             for row_id, size in ids:
@@ -124,6 +127,7 @@ class Outbox:
                     break
             cur = self._db.execute("DELETE FROM outbox WHERE id <= ?", (last,))
             dropped += cur.rowcount
+            self._rows -= cur.rowcount
             self._bytes -= freed
         if dropped:
             self.dropped_total += dropped
@@ -147,19 +151,25 @@ class Outbox:
         if not rows:
             return
         ids = [r.id for r in rows]
+        deleted = 0
         with self._tx():
             for chunk in range(0, len(ids), 500):
                 part = ids[chunk:chunk + 500]
-                self._db.execute(f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(part))})",
-                                 part)
-        self._bytes = max(0, self._bytes - sum(len(r.topic) + len(r.payload) for r in rows))
+                deleted += self._db.execute(
+                    f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(part))})", part).rowcount
+        if deleted == len(rows):
+            self._rows -= deleted
+            self._bytes -= sum(len(r.topic) + len(r.payload) for r in rows)
+        else:  # some were gone already (acknowledged twice, or dropped): count again
+            self._rows, self._bytes = self._totals()
 
     def depth(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        return self._rows
 
     def oldest_age_s(self) -> float:
-        row = self._db.execute("SELECT MIN(created) FROM outbox").fetchone()
-        return 0.0 if row[0] is None else max(0.0, time.time() - float(row[0]))
+        """Age of the first row in delivery order (by primary key: no table scan)."""
+        row = self._db.execute("SELECT created FROM outbox ORDER BY id LIMIT 1").fetchone()
+        return 0.0 if row is None else max(0.0, time.time() - float(row[0]))
 
     @property
     def bytes(self) -> int:

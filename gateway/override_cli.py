@@ -55,9 +55,7 @@ def send_override(site: Site, settings: GatewaySettings, device: str, point: str
     if m.username:
         client.username_pw_set(m.username, m.password.get_secret_value() if m.password else None)
     if m.tls is not None:
-        client.tls_set(ca_certs=str(m.tls.ca_file) if m.tls.ca_file else None,
-                       certfile=str(m.tls.cert_file) if m.tls.cert_file else None,
-                       keyfile=str(m.tls.key_file) if m.tls.key_file else None)
+        client.tls_set_context(m.tls.ssl_context())  # honours tls.insecure, like the gateway
     client.on_message = on_message
     client.on_connect = on_connect
     try:

@@ -10,6 +10,7 @@ source named, and nothing half-applies.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +39,17 @@ class TlsSettings(_Strict):
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file go together")
         return self
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The client context for every MQTT connection (aiomqtt and paho's
+        ``tls_set_context`` take it as is; paho reads ``check_hostname`` as insecure)."""
+        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        if self.cert_file is not None:
+            context.load_cert_chain(str(self.cert_file),
+                                    str(self.key_file) if self.key_file else None)
+        if self.insecure:
+            context.check_hostname = False
+        return context
 
 
 class MqttSettings(_Strict):

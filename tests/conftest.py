@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+from tests.notify import NotifySocket
 from tests.services import InfluxDB, Mosquitto, Service, ServiceUnavailable, VictoriaMetrics
 
 SERVICE_FIXTURES = ("mosquitto", "influxdb", "victoria_metrics")
@@ -82,6 +84,15 @@ def victoria_metrics(
 ) -> Iterator[VictoriaMetrics]:
     """VictoriaMetrics: .host, .port, .url; /api/v2/write, /api/v1/export, .flush()."""
     yield from _session_service(request, tmp_path_factory, VictoriaMetrics)
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NotifySocket]:
+    """$NOTIFY_SOCKET for this test (child processes inherit it)."""
+    sock = NotifySocket(tmp_path / "notify")
+    monkeypatch.setenv("NOTIFY_SOCKET", str(sock.path))
+    yield sock
+    sock.close()
 
 
 @pytest.fixture(autouse=True)

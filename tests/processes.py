@@ -92,6 +92,12 @@ def simulator(site: Path) -> Iterator[Proc]:
         proc.stop()
 
 
+def escogw(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """One ``escogw`` command (``python -m gateway.cli``) to its end, output captured."""
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=60)
+
+
 def gateway(site: Path, outbox: Path, mqtt_port: int, name: str = "gateway",
             metrics_port: int | None = None) -> Proc:
     from tests.services import free_port

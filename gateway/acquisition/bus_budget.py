@@ -36,10 +36,15 @@ def silent_interval_s(baudrate: int, parity: str, stopbits: int, bytesize: int =
     return 3.5 * char_time_s(baudrate, parity, stopbits, bytesize)
 
 
+def data_bytes(function: int, count: int) -> int:
+    """Data bytes in the reply to a read of ``count`` values: bits packed 8 to a byte
+    (coils, discrete inputs), registers 2 bytes each."""
+    return (count + 7) // 8 if function in (1, 2) else 2 * count
+
+
 def reply_bytes(function: int, count: int) -> int:
     """RTU reply length of a read: unit, function, byte count, data, CRC (2)."""
-    data = (count + 7) // 8 if function in (1, 2) else 2 * count
-    return 5 + data
+    return 5 + data_bytes(function, count)
 
 
 def rtu_read_time_s(n: int, function: int, baud: int, parity: str = "E", stopbits: int = 1,

@@ -67,7 +67,7 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.framer import FramerType
 from pymodbus.framer.rtu import FramerRTU
 
-from gateway.acquisition.bus_budget import char_time_s, silent_interval_s
+from gateway.acquisition.bus_budget import char_time_s, data_bytes, silent_interval_s
 from gateway.site import RtuLink, RtuOverTcpLink, TcpLink
 
 log = logging.getLogger("escogw.link")
@@ -88,7 +88,7 @@ MAX_FRAME = 256
 
 def signature(function: int, count: int) -> Signature:
     """The shape of the normal reply to a read of ``count`` values with ``function``."""
-    return function, ((count + 7) // 8 if function in (1, 2) else 2 * count)
+    return function, data_bytes(function, count)
 
 
 def rtu_replies(data: bytes) -> list[tuple[int, Signature]]:

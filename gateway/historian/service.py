@@ -148,10 +148,7 @@ class Historian:
             client.username_pw_set(m.username,
                                    m.password.get_secret_value() if m.password else None)
         if m.tls is not None:
-            client.tls_set(ca_certs=str(m.tls.ca_file) if m.tls.ca_file else None,
-                           certfile=str(m.tls.cert_file) if m.tls.cert_file else None,
-                           keyfile=str(m.tls.key_file) if m.tls.key_file else None)
-            client.tls_insecure_set(m.tls.insecure)
+            client.tls_set_context(m.tls.ssl_context())
         client.reconnect_delay_set(1, m.reconnect_max_s)
         client.enable_logger(logging.getLogger("escogw.historian.paho"))
         client.on_connect = self._on_connect

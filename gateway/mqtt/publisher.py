@@ -21,7 +21,6 @@ import contextlib
 import json
 import logging
 import random
-import ssl
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -110,15 +109,7 @@ class Publisher:
 
     def _client_for(self) -> aiomqtt.Client:
         s = self.settings
-        tls_context = None
-        if s.tls is not None:
-            tls_context = ssl.create_default_context(
-                cafile=str(s.tls.ca_file) if s.tls.ca_file else None)
-            if s.tls.cert_file is not None:
-                tls_context.load_cert_chain(str(s.tls.cert_file),
-                                            str(s.tls.key_file) if s.tls.key_file else None)
-            if s.tls.insecure:
-                tls_context.check_hostname = False
+        tls_context = s.tls.ssl_context() if s.tls is not None else None
         return aiomqtt.Client(
             s.host, s.port, identifier=self.client_id, clean_session=False,
             username=s.username,

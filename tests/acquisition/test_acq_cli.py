@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,14 +18,10 @@ from gateway.site import load_site
 from gateway.sourcefile import ConfigError
 from simulators.runner import SiteSimulator
 from tests.acqsim import START
+from tests.processes import escogw as escogw_run
 from tests.sitefiles import ROOT, site_copy
 
 CASES = ROOT / "tests" / "cases"
-
-
-def escogw_sync(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=60)
 
 
 async def escogw(*args: str, cwd: Path = ROOT) -> tuple[int, str, str]:
@@ -44,7 +39,7 @@ async def escogw(*args: str, cwd: Path = ROOT) -> tuple[int, str, str]:
 @pytest.mark.parametrize("case", sorted(p.name for p in (CASES / "check").iterdir()))
 def test_check_reports_the_bus_budget_with_numbers(case: str) -> None:
     folder = CASES / "check" / case
-    done = escogw_sync("check", "-c", "site.yaml", cwd=folder)
+    done = escogw_run("check", "-c", "site.yaml", cwd=folder)
     expected_out = folder / "expected.out"
     assert done.returncode == (0 if expected_out.exists() else 2)
     assert done.stderr == (folder / "expected.err").read_text()

@@ -3,8 +3,6 @@ and ``escogw historian`` refusing a bad file with exit status 2."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from hist_helpers import ROOT
 from gateway.historian.config import load_settings
 from gateway.historian.service import topic_filters
 from gateway.sourcefile import ConfigError
+from tests.processes import escogw
 
 MINIMAL = "influx:\n  database: escogw\n"
 
@@ -78,8 +77,7 @@ def test_mistakes_name_file_line_and_field(tmp_path: Path, text: str, expected: 
 
 def test_the_cli_refuses_a_bad_config_with_status_2(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL + "batch:\n  max_pending: 0\n")
-    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "historian", "--config",
-                           str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = escogw("historian", "--config", str(path))
     assert proc.returncode == 2
     assert f"{path}:4: batch.max_pending: Input should be greater than or equal to 1" \
         in proc.stderr

@@ -4,9 +4,7 @@ lost the session, reading a backlog without stalling, and the systemd protocol
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +15,7 @@ from hist_helpers import HistorianProcess, data_message, historian_config, publi
 
 from gateway.historian import mqttclient
 from gateway.historian.service import Historian
+from tests.notify import NotifySocket
 from tests.services import InfluxDB, Mosquitto
 
 
@@ -94,42 +93,18 @@ def test_a_backlog_larger_than_one_drain_arrives_without_a_stall(
         historian.stop()
 
 
-class NotifySocket:
-    """What systemd would receive on $NOTIFY_SOCKET."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
-        self.messages: list[str] = []
-
-    def drain(self) -> list[str]:
-        while True:
-            try:
-                self.messages.append(self.sock.recv(4096).decode())
-            except TimeoutError:
-                return self.messages
-
-    def saw(self, text: str) -> bool:
-        return any(text in m for m in self.drain())
-
-
 def test_systemd_ready_watchdog_reload_and_stop(mosquitto: Mosquitto, influxdb: InfluxDB,
-                                                tmp_path: Path) -> None:
+                                                tmp_path: Path, notify_socket: NotifySocket,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     db = fresh_db(influxdb, "notify")
     prefix = unique("escogw-notify")
     config = historian_config(tmp_path / "h.yaml", mqtt_port=mosquitto.port, prefix=prefix,
                               client_id=unique("hist-notify"),
                               influx={"api": "v1", "url": influxdb.url, "database": db})
-    notify = NotifySocket(tmp_path / "notify")
+    notify = notify_socket
     proc = HistorianProcess(config, tmp_path / "h.log")
-    os.environ["NOTIFY_SOCKET"] = str(notify.path)
-    os.environ["WATCHDOG_USEC"] = "1000000"  # fed every 0.5 s
-    try:
-        proc.start()
-    finally:
-        del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # fed every 0.5 s
+    proc.start()
     try:
         assert proc.proc is not None
         until(lambda: notify.saw("READY=1"), 20, what="READY=1")

@@ -54,3 +54,30 @@ def test_seqs_are_committed_with_the_rows_and_survive_restart(tmp_path: Path) ->
     box.put([("a", b"1"), ("a", b"2")], {"m1": 2})
     box.close()
     assert Outbox(path).next_seq("m1") == 3
+
+
+def test_depth_is_kept_in_step_with_the_table(tmp_path: Path) -> None:
+    """depth() is a kept count (the stats run every second): it must follow every
+    way rows come and go, including an ack repeated after a reconnect."""
+    path = tmp_path / "o.sqlite"
+    box = Outbox(path, max_bytes=50 * 104, max_age_s=3600)
+
+    def counted() -> int:
+        return int(box._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    fill(box, 40)
+    rows = box.peek(5)
+    box.ack(rows)
+    bytes_after = box.bytes
+    box.ack(rows)  # the same PUBACKs again: nothing more leaves
+    assert box.depth() == counted() == 35 and box.bytes == bytes_after
+    fill(box, 30, start=40)  # over the size bound: oldest dropped
+    assert box.dropped_total > 0
+    assert box.depth() == counted()
+    box._db.execute("UPDATE outbox SET created = created - 7200 WHERE id <= 30")
+    fill(box, 1, start=70)  # the age bound
+    assert box.depth() == counted()
+    assert box.oldest_age_s() < 60
+    depth = box.depth()
+    box.close()
+    assert Outbox(path).depth() == depth

@@ -3,16 +3,14 @@ broker; the clamps still apply; --dry-run decides without writing."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.processes import control, gateway, simulator
+from tests.processes import control, escogw, gateway, simulator
 from tests.services import Mosquitto
-from tests.sitefiles import ROOT, site_copy
+from tests.sitefiles import site_copy
 
 ALWAYS_COOL = """
 version: 1
@@ -25,11 +23,6 @@ schedules:
     group: offices
     every_day: [{at: "00:00", power: on, mode: cool, setpoint_c: 26, fan: auto}]
 """
-
-
-def escogw(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60)
 
 
 @pytest.mark.slow

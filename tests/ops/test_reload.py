@@ -3,15 +3,14 @@ while polling goes on — no reading is dropped (seqs stay contiguous)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import socket
 from pathlib import Path
 
 import pytest
 
 from tests.mqtt_probe import Probe
+from tests.notify import NotifySocket
 from tests.processes import gateway, simulator
 from tests.services import Mosquitto
 from tests.sitefiles import ROOT, site_copy
@@ -19,49 +18,43 @@ from tests.sitefiles import ROOT, site_copy
 
 @pytest.mark.slow
 def test_sighup_reloads_rules_without_dropping_a_reading(mosquitto: Mosquitto,
-                                                         tmp_path: Path) -> None:
+                                                         tmp_path: Path,
+                                                         notify_socket: NotifySocket) -> None:
     rules = tmp_path / "rules.yaml"
     shutil.copy(ROOT / "rules" / "demo-office.yaml", rules)
     site = site_copy(tmp_path, poll_interval_s=2, edit={"gateway": {"rules": str(rules)}})
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify"))
-    notify.settimeout(30)
-    os.environ["NOTIFY_SOCKET"] = str(tmp_path / "notify")
-    try:
-        with simulator(site):
-            probe = Probe(mosquitto.host, mosquitto.port, "escogw/demo-office/#",
-                          client_id="reload-probe", persistent=False)
-            gw = gateway(site, tmp_path / "outbox.sqlite", mosquitto.port)
-            gw.start()
-            try:
-                assert notify.recv(4096).startswith(b"READY=1")
-                probe.wait_for(lambda m: len(m) > 40)
-                # a valid change: reloaded, announced on control/event
-                rules.write_text(rules.read_text().replace("limit_kw: 32", "limit_kw: 33"))
-                gw.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
-                assert notify.recv(4096).startswith(b"RELOADING=1")
-                assert notify.recv(4096) == b"READY=1"
-                probe.wait_for(lambda m: any(t.endswith("control/event") and
-                                             b"rule set reloaded" in p for t, p, _ in m))
-                # an invalid file: refused with file:line, the previous set stays
-                rules.write_text(rules.read_text().replace("limit_kw: 33", "limit_kw: lots"))
-                gw.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
-                assert notify.recv(4096).startswith(b"RELOADING=1")
-                assert notify.recv(4096) == b"READY=1"
-                alarm = probe.wait_for(lambda m: any(
-                    t.endswith("control/event") and b"rules:invalid" in p for t, p, _ in m))
-                text = next(p for t, p, _ in alarm if b"rules:invalid" in p).decode()
-                assert f"{rules}:" in text and "limit_kw" in text
-                assert "stays in force" in text
-                n = len(probe.messages)
-                probe.wait_for(lambda m: len(m) > n + 40)  # polling went on
-                assert gw.alive()
-            finally:
-                gw.stop()
-                probe.close()
-    finally:
-        os.environ.pop("NOTIFY_SOCKET", None)
-        notify.close()
+    notify = notify_socket
+    with simulator(site):
+        probe = Probe(mosquitto.host, mosquitto.port, "escogw/demo-office/#",
+                      client_id="reload-probe", persistent=False)
+        gw = gateway(site, tmp_path / "outbox.sqlite", mosquitto.port)
+        gw.start()
+        try:
+            assert notify.recv().startswith("READY=1")
+            probe.wait_for(lambda m: len(m) > 40)
+            # a valid change: reloaded, announced on control/event
+            rules.write_text(rules.read_text().replace("limit_kw: 32", "limit_kw: 33"))
+            gw.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+            assert notify.recv().startswith("RELOADING=1")
+            assert notify.recv() == "READY=1"
+            probe.wait_for(lambda m: any(t.endswith("control/event") and
+                                         b"rule set reloaded" in p for t, p, _ in m))
+            # an invalid file: refused with file:line, the previous set stays
+            rules.write_text(rules.read_text().replace("limit_kw: 33", "limit_kw: lots"))
+            gw.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+            assert notify.recv().startswith("RELOADING=1")
+            assert notify.recv() == "READY=1"
+            alarm = probe.wait_for(lambda m: any(
+                t.endswith("control/event") and b"rules:invalid" in p for t, p, _ in m))
+            text = next(p for t, p, _ in alarm if b"rules:invalid" in p).decode()
+            assert f"{rules}:" in text and "limit_kw" in text
+            assert "stays in force" in text
+            n = len(probe.messages)
+            probe.wait_for(lambda m: len(m) > n + 40)  # polling went on
+            assert gw.alive()
+        finally:
+            gw.stop()
+            probe.close()
     seqs: dict[str, list[int]] = {}
     for msg in probe.json_on("/data"):
         seqs.setdefault(msg["device"], []).append(msg["seq"])

@@ -85,3 +85,19 @@ def test_every_setting_is_documented() -> None:
 
     missing = [k for k in keys(GatewaySettings) if f"`{k}`" not in doc]
     assert not missing
+
+
+def test_one_tls_context_for_every_mqtt_client() -> None:
+    """The gateway (aiomqtt), the historian and `escogw override` (paho) take the same
+    context, so `tls.insecure` means the same thing to all three."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from gateway.settings import TlsSettings
+
+    for insecure in (False, True):
+        context = TlsSettings(insecure=insecure).ssl_context()
+        assert context.check_hostname is not insecure
+        client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        client.tls_set_context(context)
+        assert client._tls_insecure is insecure  # what paho checks the host name by

@@ -4,7 +4,6 @@ the /metrics endpoint with real values from a run against the simulators."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,32 +15,16 @@ from gateway.daemon import Gateway
 from gateway.settings import GatewaySettings, MetricsSettings, MqttSettings, OutboxSettings
 from gateway.site import load_site
 from simulators.runner import SiteSimulator
+from tests.notify import NotifySocket
 from tests.services import Mosquitto, free_port
 from tests.sitefiles import site_copy
 
 
-class NotifySocket:
-    """What systemd would receive on $NOTIFY_SOCKET."""
-
-    def __init__(self, path: Path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.setblocking(False)
-        self.messages: list[str] = []
-
-    def drain(self) -> list[str]:
-        while True:
-            try:
-                self.messages.append(self.sock.recv(4096).decode())
-            except BlockingIOError:
-                return self.messages
-
-
 @pytest.fixture
-async def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                  mosquitto: Mosquitto) -> AsyncIterator[tuple[Gateway, NotifySocket, int]]:
-    notify = NotifySocket(tmp_path / "notify")
-    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+async def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto,
+                  notify_socket: NotifySocket
+                  ) -> AsyncIterator[tuple[Gateway, NotifySocket, int]]:
+    notify = notify_socket
     # checked every 1.2 s: above the loops' 1 s idle tick, as WatchdogSec=30s is in production
     monkeypatch.setenv("WATCHDOG_USEC", "2400000")
     site = load_site(site_copy(tmp_path, poll_interval_s=2))
@@ -96,7 +79,9 @@ async def test_watchdog_stops_when_a_poll_loop_hangs(running) -> None:  # type: 
 async def test_metrics_endpoint_has_real_values(running) -> None:  # type: ignore[no-untyped-def]
     gw, _, port = running
     await until(lambda: all(p.cycles >= 2 for p in gw.engine.pollers()) and gw.publisher.published)
-    await asyncio.sleep(1.1)  # one refresh of the outbox figures
+    refreshed = gw.progress()["outbox"]  # the outbox figures, refreshed once a second
+    before = refreshed()
+    await until(lambda: refreshed() > before)
     text = await asyncio.to_thread(
         lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read())
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
