@@ -32,19 +32,23 @@ import asyncio
 import multiprocessing
 import os
 import resource
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+# gateway.devservices and tests.processes are imported where used, by this (parent) process
+# only: the spawned gateway child re-imports this module, and its RSS is a figure.
+if TYPE_CHECKING:
+    from tests.processes import Proc
+
 LINKS = 10
 UNITS_PER_LINK = 50
 #: 30 of the SDM630's points: everything from voltage_l1_v (0x00) to max_demand_kw (0x56)
@@ -63,13 +67,6 @@ WINDOW_S = 10.0
 RTU_CYCLES = 3
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _site(links: dict[str, Any], devices: dict[str, Any], wire_time: bool) -> dict[str, Any]:
     return {
         "site": {"id": "bench", "floor_area_m2": 50_000, "occupants": 2000},
@@ -82,7 +79,9 @@ def _site(links: dict[str, Any], devices: dict[str, Any], wire_time: bool) -> di
 
 
 def site_500(folder: Path) -> Path:
-    links = {f"gw{i}": {"transport": "tcp", "host": "127.0.0.1", "port": _free_port(),
+    from gateway.devservices import free_port
+
+    links = {f"gw{i}": {"transport": "tcp", "host": "127.0.0.1", "port": free_port(),
                         "timeout_s": 1.0} for i in range(LINKS)}
     devices = {f"m{i}-{unit}": {"link": f"gw{i}", "profile": "eastron-sdm630", "unit_id": unit,
                                 "poll_interval_s": 1.0, "points": SDM630_POINTS,
@@ -110,31 +109,20 @@ def site_rtu(folder: Path) -> Path:
     return path
 
 
-class Simulators:
-    """`python -m simulators run --site FILE` in its own process, until closed."""
+@contextmanager
+def simulators(site: Path) -> Iterator[Proc]:
+    """`python -m simulators run --site FILE` in its own process, until the block ends;
+    ready once it says "simulating site ..." (every server listens)."""
+    from tests.processes import Proc
 
-    def __init__(self, site: Path):
-        self.log = site.with_suffix(".log")
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "simulators", "run", "--site", str(site),
-                 "--log-level", "WARNING"],
-                cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-        deadline = time.monotonic() + 60
-        # it says "simulating site ..." once every server listens
-        while "simulating site" not in self.log.read_text():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError(f"simulators did not start: {self.log.read_text()[-500:]}")
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+    proc = Proc([sys.executable, "-m", "simulators", "run", "--site", str(site),
+                 "--log-level", "WARNING"], site.with_suffix(".log"))
+    proc.start()
+    try:
+        proc.wait_log("simulating site", timeout=60)
+        yield proc
+    finally:
+        proc.stop()
 
 
 def _vm_rss_mb() -> float:
@@ -197,8 +185,7 @@ def _gateway_child(site_path: str, warmup_s: float, window_s: float, conn: Conne
 def measure_500(folder: Path, warmup_s: float = WARMUP_S,
                 window_s: float = WINDOW_S) -> dict[str, float]:
     site = site_500(folder)
-    sims = Simulators(site)
-    try:
+    with simulators(site):
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         child = context.Process(target=_gateway_child, name="bench-gateway",
@@ -208,8 +195,6 @@ def measure_500(folder: Path, warmup_s: float = WARMUP_S,
             raise RuntimeError("gateway child gave no result")
         result = ours.recv()
         child.join(10)
-    finally:
-        sims.close()
     if isinstance(result, str):
         raise RuntimeError(f"gateway child failed: {result}")
     figures: dict[str, float] = result
@@ -254,11 +239,8 @@ async def _rtu_cycles(site_path: Path, cycles: int) -> tuple[float, float]:
 
 def measure_rtu(folder: Path, cycles: int = RTU_CYCLES) -> dict[str, float]:
     site = site_rtu(folder)
-    sims = Simulators(site)
-    try:
+    with simulators(site):
         cycle, bound = asyncio.run(_rtu_cycles(site, cycles))
-    finally:
-        sims.close()
     print(f"rtu cycle {cycle:.3f} s, wire-time lower bound {bound:.3f} s", file=sys.stderr)
     return {"rtu_cycle_over_wire_bound": cycle / bound}
 

@@ -26,13 +26,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import urllib3
 
 from gateway.historian.config import HistorianSettings
 from gateway.historian.service import Historian
+from tests.historian_process import publish
 from tests.services import InfluxDB, Mosquitto
 
 DEVICES = 50
@@ -98,21 +98,6 @@ def _messages(prefix: str, n: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def _publish(broker: Mosquitto, messages: list[tuple[str, bytes]]) -> None:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex}")
-    client.max_inflight_messages_set(1000)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
-    for info in infos:
-        info.wait_for_publish(120)
-    client.disconnect()
-    client.loop_stop()
-
-
 def _settings(broker: Mosquitto, influx: InfluxDB, db: str) -> HistorianSettings:
     """The default configuration, pointed at the private broker and database."""
     return HistorianSettings.model_validate({
@@ -125,7 +110,7 @@ def _settings(broker: Mosquitto, influx: InfluxDB, db: str) -> HistorianSettings
 
 def historian_rate(broker: Mosquitto, influx: InfluxDB, db: str) -> float:
     """Drain a backlog of HISTORIAN_POINTS messages queued in the session."""
-    _publish(broker, _messages(PREFIX, HISTORIAN_POINTS))
+    publish(broker.host, broker.port, _messages(PREFIX, HISTORIAN_POINTS))
     historian = Historian(_settings(broker, influx, db))
     t0 = time.perf_counter()
     historian.start()

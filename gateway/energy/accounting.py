@@ -36,7 +36,7 @@ across restarts (``gateway.energy.service`` persists it).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -303,3 +303,10 @@ def site_meters(site: Site) -> list[MeterSpec]:
                              max(3 * dev.config.poll_interval_s, 60.0),
                              tags=dict(dev.config.tags)))
     return out
+
+
+def main_meters(meters: Sequence[MeterSpec]) -> list[str]:
+    """The devices whose electricity is the site's: meters tagged ``role: main``, else every
+    electricity meter (of ``site_meters``)."""
+    elec = [m for m in meters if m.unit == "kwh"]
+    return [m.device for m in elec if m.tags.get("role") == "main"] or [m.device for m in elec]

@@ -320,20 +320,14 @@ class Savings:
 
 
 def savings(model: BaselineModel, reporting: Sequence[tuple[DayObs, Decimal]],
-            adjust: NonRoutine = NonRoutine(),
-            baseline_price: Decimal | None = None) -> Savings:
+            adjust: NonRoutine = NonRoutine()) -> Savings:
     """Avoided energy and cost per reporting day: ``(observation, actual cost)`` pairs in."""
     factor = adjust.factor(model)
     out = []
     for obs, cost in reporting:
         base = model.predict(obs.cdd, obs.hdd, obs.workday)
         adjusted = max(base * factor + adjust.kwh_per_day, 0.0)
-        if baseline_price is not None:
-            price = baseline_price
-        elif obs.kwh > 0:
-            price = cost / Decimal(f"{obs.kwh:.6f}")
-        else:
-            price = Decimal(0)
+        price = cost / Decimal(f"{obs.kwh:.6f}") if obs.kwh > 0 else Decimal(0)
         out.append(DaySavings(obs.day, base, adjusted, obs.kwh, price,
                               Decimal(f"{adjusted:.6f}") * price, cost))
     return Savings(out)

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from gateway.acquisition.reading import Reading
 from gateway.control.calendar import WORKING, SiteCalendar
 from gateway.energy import svg
-from gateway.energy.accounting import IntervalAccountant, site_meters
+from gateway.energy.accounting import IntervalAccountant, main_meters, site_meters
 from gateway.energy.baseline import (
     BaselineModel,
     DayObs,
@@ -46,11 +46,11 @@ from gateway.energy.baseline import (
     Savings,
     Trusteeship,
     degree_days,
-    degree_days_hourly,
     fit_baseline,
     savings,
     trusteeship,
 )
+from gateway.energy.comfort import BAND_TEXT, comfort_band, outside_band
 from gateway.energy.influx import InfluxReader, Row, quote_ident, quote_str, rfc3339
 from gateway.energy.stats import KGCE_PER_KWH, DayTotals, InstitutionStats, site_stats
 from gateway.energy.tariff import Tariff, load_site_tariff, money
@@ -145,9 +145,7 @@ class Collector:
         self.site_id = site_id or site.id
         self.tz = site.tz
         meters = site_meters(site)
-        elec = [m for m in meters if m.unit == "kwh"]
-        self.main = {m.device for m in elec if m.tags.get("role") == "main"} or \
-            {m.device for m in elec}
+        self.main = set(main_meters(meters))
         self.water = {m.device for m in meters if m.unit == "m3"}
         self.calendar = SiteCalendar()
 
@@ -218,8 +216,7 @@ class Collector:
             "GROUP BY time(5m), device fill(none)")
         zone_of = {d.id: d.config.tags.get("zone") for d in self.site.devices.values()
                    if d.profile.kind == "hvac"}
-        out = Comfort(band_note="26–28 °C in the cooling months, 18–20 °C otherwise; "
-                                "occupied 08:00–18:00 on working days")
+        out = Comfort(band_note=f"{BAND_TEXT}; occupied 08:00–18:00 on working days")
         for r in rows:
             zone = zone_of.get(r.tags.get("device", ""))
             t = r.num("t")
@@ -227,12 +224,11 @@ class Collector:
                 continue
             local = r.time.astimezone(self.tz)
             day = local.date()
-            if self.calendar.national(day).type not in WORKING:
+            if self.calendar.day(day).type not in WORKING:
                 continue
             if not OCCUPIED[0] <= local.time() < OCCUPIED[1]:
                 continue
-            lo, hi = (26.0, 28.0) if local.month in cooling_months else (18.0, 20.0)
-            dev = lo - t if t < lo else t - hi if t > hi else 0.0
+            dev = outside_band(t, comfort_band(local.month in cooling_months))
             h = 5 / 60
             out.kh[zone] = out.kh.get(zone, 0.0) + dev * h
             out.hours[zone] = out.hours.get(zone, 0.0) + h
@@ -266,7 +262,7 @@ class Collector:
                 continue
             cdd, hdd = degree_days(temps[d])
             out.append(DayObs(d, totals.kwh, cdd, hdd,
-                              self.calendar.national(d).type in WORKING))
+                              self.calendar.day(d).type in WORKING))
         return out
 
 
@@ -295,10 +291,6 @@ def read_weather_csv(path: Path) -> dict[date, float]:
             raise ConfigError([Problem(str(path), n, "row", f"not a date,number row: {line!r}")
                                ]) from None
     return out
-
-
-def hourly_degree_days(temps: dict[date, list[float]]) -> dict[date, tuple[float, float]]:
-    return {d: degree_days_hourly(v) for d, v in temps.items() if v}
 
 
 def collect(opts: ReportOptions) -> ReportData:

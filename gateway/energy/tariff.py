@@ -156,18 +156,13 @@ class DemandCharge:
         """The month's demand charge for its maximum 15-min demand, CNY (None: unknown).
 
         Demand above ``approved_kw`` is billed at ``excess_factor`` × the price.
-        Capacity-based charges do not depend on demand: use ``capacity``.
+        A capacity-based charge (``capacity_kva``) does not depend on demand: None.
         """
         if self.price is None or self.basis != "max_demand_15min":
             return None
         if approved_kw is None or max_kw <= approved_kw:
             return max_kw * self.price
         return approved_kw * self.price + (max_kw - approved_kw) * self.price * self.excess_factor
-
-    def capacity(self, kva: Decimal) -> Decimal | None:
-        if self.price is None or self.basis != "capacity_kva":
-            return None
-        return kva * self.price
 
 
 class TariffVersion:
@@ -198,15 +193,14 @@ class Tariff:
     ``period_at`` satisfies the control loop's ``TariffPeriods`` protocol too.
     """
 
-    def __init__(self, spec: TariffFile, versions: list[TariffVersion], path: str = "",
-                 calendar: SiteCalendar | None = None):
+    def __init__(self, spec: TariffFile, versions: list[TariffVersion], path: str = ""):
         self.spec = spec
         self.id = spec.id
         self.path = path
         #: newest first
         self.versions = sorted(versions, key=lambda v: v.valid_from or date.min, reverse=True)
-        self.calendar = calendar or SiteCalendar()
-        self._day_types: dict[date, str] = {}
+        #: national day types only (no site closures); SiteCalendar.day caches them
+        self.calendar = SiteCalendar()
 
     @property
     def current(self) -> TariffVersion:
@@ -221,15 +215,9 @@ class Tariff:
 
     def day_type(self, day: date) -> str:
         """workday (调休 make-up days included), weekend or holiday, from the national calendar."""
-        t = self._day_types.get(day)
-        if t is None:
-            kind = self.calendar.national(day).type
-            t = "workday" if kind in (DayType.WORKDAY, DayType.MAKEUP_WORKDAY) else \
-                "holiday" if kind is DayType.HOLIDAY else "weekend"
-            if len(self._day_types) > 4000:
-                self._day_types.clear()
-            self._day_types[day] = t
-        return t
+        kind = self.calendar.day(day).type
+        return "workday" if kind in (DayType.WORKDAY, DayType.MAKEUP_WORKDAY) else \
+            "holiday" if kind is DayType.HOLIDAY else "weekend"
 
     def rate_at(self, local: datetime) -> Rate:
         """Period and price in force at a site-local time (naive or aware, read as local)."""
@@ -373,7 +361,7 @@ def _version(doc: SourceDoc, base: Loc, tariff_id: str, version: str, valid_from
                          charge, pricing)
 
 
-def parse_tariff(doc: SourceDoc, calendar: SiteCalendar | None = None) -> Tariff:
+def parse_tariff(doc: SourceDoc) -> Tariff:
     spec = doc.validate(TariffFile)
     problems: list[Problem] = []
     versions: list[TariffVersion] = []
@@ -406,15 +394,12 @@ def parse_tariff(doc: SourceDoc, calendar: SiteCalendar | None = None) -> Tariff
     if problems:
         problems.sort(key=lambda p: p.line or 0)
         raise ConfigError(problems)
-    return Tariff(spec, versions, doc.path, calendar)
+    return Tariff(spec, versions, doc.path)
 
 
-def load_tariff(path: str | Path, calendar: SiteCalendar | None = None) -> Tariff:
+def load_tariff(path: str | Path) -> Tariff:
     """Load and validate a tariff file; raises ConfigError with ``file:line`` problems."""
-    return parse_tariff(load_yaml(path), calendar)
-
-
-tariff_file = tariff_path  # one lookup for the control loop and the accountant
+    return parse_tariff(load_yaml(path))
 
 
 def load_site_tariff(tariff_id: str | None, tariffs_dir: Path | None = None,
@@ -429,14 +414,14 @@ def load_site_tariff(tariff_id: str | None, tariffs_dir: Path | None = None,
         raise ConfigError([Problem(where, None, "tariff", "the site names no tariff (site.tariff)"
                                                           ": energy cannot be priced")])
     if tariffs_dir is not None:
-        candidates = [tariff_file(tariff_id, tariffs_dir)]
+        candidates = [tariff_path(tariff_id, tariffs_dir)]
     else:
         candidates = []
         if site_path is not None:
             here = Path(site_path).resolve().parent
             candidates += [here / "tariffs" / f"{tariff_id}.yaml",
                            here.parent / "tariffs" / f"{tariff_id}.yaml"]
-        candidates.append(tariff_file(tariff_id))
+        candidates.append(tariff_path(tariff_id))
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
         raise ConfigError([Problem(where, None, "tariff", f"no tariff file {tariff_id}.yaml "
@@ -452,4 +437,4 @@ def money(value: Decimal) -> Decimal:
 
 
 __all__ = ["DAY_TYPES", "INTERVAL_MIN", "DemandCharge", "Rate", "Tariff", "TariffVersion",
-           "load_site_tariff", "load_tariff", "money", "parse_tariff", "tariff_file"]
+           "load_site_tariff", "load_tariff", "money", "parse_tariff"]

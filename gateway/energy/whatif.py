@@ -69,7 +69,8 @@ from gateway.control.engine import (
 from gateway.control.engine import Value as EngineValue
 from gateway.control.rules_model import load_rules
 from gateway.control.ruleset import PolicyConfig, RuleSet, UnitInfo
-from gateway.energy.accounting import Interval, IntervalAccountant, site_meters
+from gateway.energy.accounting import Interval, IntervalAccountant, main_meters, site_meters
+from gateway.energy.comfort import COOLING_BAND, comfort_band, outside_band
 from gateway.energy.tariff import Tariff, load_site_tariff
 from gateway.policy import SetpointPolicy
 from gateway.profile import Value
@@ -79,10 +80,9 @@ from simulators.physics import DayKind
 from simulators.sim_config import SiteSimulation, load_simulation
 from simulators.site_physics import SitePhysics
 
-NATIONAL_COOLING_MIN_C = 26.0
-NATIONAL_HEATING_MAX_C = 20.0
-COOLING_BAND = (26.0, 28.0)
-HEATING_BAND = (18.0, 20.0)
+#: the national limits: gateway.policy.SetpointPolicy's defaults
+NATIONAL_COOLING_MIN_C = SetpointPolicy.cooling_floor_c
+NATIONAL_HEATING_MAX_C = SetpointPolicy.heating_ceiling_c
 #: clamp rules of the engine that mean "the rule set asked for more than the limits allow"
 REGULATORY_CLAMPS = frozenset({"clamp:cooling-floor", "clamp:heating-ceiling", "clamp:no-auto"})
 Limits = Literal["national", "rules"]
@@ -186,14 +186,6 @@ def with_overrides(sim: SiteSimulation, weather: str | None,
     return SiteSimulation(sim.site, sim.config.model_copy(update=update), sim.devices)
 
 
-def main_meters(site: Site) -> tuple[list[str], list[str]]:
-    """(main electricity meters, AC sub-meters) by their ``role`` tag."""
-    elec = [m for m in site_meters(site) if m.unit == "kwh"]
-    main = [m.device for m in elec if m.tags.get("role") == "main"] or [m.device for m in elec]
-    ac = [m.device for m in elec if m.tags.get("role") == "ac"]
-    return main, ac
-
-
 class _ObservedEngine(ControlEngine):
     """The real engine, watching its own clamp layer: an *episode* starts when the regulatory
     clamp begins to decide a point of a unit (the rule set asked for more than the limits
@@ -260,13 +252,13 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
     if tariff is None and site.spec.site.tariff is not None:
         tariff = load_site_tariff(site.spec.site.tariff, site_path=site.path)
     engine = _ObservedEngine(rules)
-    national = SetpointPolicy(NATIONAL_COOLING_MIN_C, NATIONAL_HEATING_MAX_C,
-                              dict(rules.policy.exemptions))
+    national = SetpointPolicy(exemptions=dict(rules.policy.exemptions))
     rng = random.Random(seed)
 
     meters = site_meters(site)
     accountant = IntervalAccountant(meters, tz, tariff)
-    main, ac_meters = main_meters(site)
+    main = main_meters(meters)
+    ac_meters = [m.device for m in meters if m.unit == "kwh" and m.tags.get("role") == "ac"]
     polled = {d for d in rules.units}
     if rules.demand is not None:
         polled.add(rules.demand.meter)
@@ -281,7 +273,7 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
     t0, t_begin, t_end = start.timestamp(), begin.timestamp(), end.timestamp()
     total_steps = round((t_end - t0) / step_s)
     cooling = day.month in rules.policy.cooling_months
-    band = COOLING_BAND if cooling else HEATING_BAND
+    band = comfort_band(cooling)
 
     kp = Kpis(label or Path(rules_path).stem, day, floor_area_m2=site.spec.site.floor_area_m2)
     trace = Trace(band=band, demand_limit_kw=rules.demand.limit_kw if rules.demand else None)
@@ -401,12 +393,11 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
         if in_day:
             kp.steps += 1
             h = step_s / 3600.0
-            lo, hi = band
             hour = local.hour
             for rid, room in zones.items():
                 if room.occupancy.people_present > 0:
                     temp = room.t_air_c
-                    off = lo - temp if temp < lo else temp - hi if temp > hi else 0.0
+                    off = outside_band(temp, band)
                     if off:
                         disc[rid] += off * h
                         by_hour[hour] = by_hour.get(hour, 0.0) + off * h
@@ -522,10 +513,6 @@ class Comparison:
                 "whatif_site_cost_change_pct": round(change_pct(float(a.cost),
                                                                 float(b.cost)), 2),
                 "whatif_site_peak_change_pct": round(change_pct(a.peak_kw, b.peak_kw), 2)}
-
-
-def period_mean(values: Mapping[str, float]) -> float:
-    return sum(values.values()) / len(values) if values else 0.0
 
 
 # -- the plot ----------------------------------------------------------------------------------

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.clock import ScaledClock
+from gateway.control.tariff import tariff_path
 from gateway.daemon import Gateway
-from gateway.energy.tariff import load_tariff, tariff_file
+from gateway.energy.tariff import load_tariff
 from gateway.messages import parse_iso
 from gateway.settings import GatewaySettings, MetricsSettings, MqttSettings, OutboxSettings
 from gateway.site import load_site
@@ -69,7 +70,7 @@ async def test_the_gateway_publishes_intervals_that_match_its_counters(
     readings = sorted((parse_iso(d["ts"]), float(d["values"]["energy_import_kwh"]))
                       for d in probe.json_on("/main-meter/data")
                       if "energy_import_kwh" in d.get("values", {}))
-    tariff = load_tariff(tariff_file("hubei-general-ic"))
+    tariff = load_tariff(tariff_path("hubei-general-ic"))
     checked = 0
     for doc in good_intervals(probe.messages):
         a, b = parse_iso(doc["start"]), parse_iso(doc["end"])

@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -22,10 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-import yaml
-from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.bench_whatif import SHIPPED
 from gateway.acquisition.reading import Reading
@@ -37,10 +30,10 @@ from gateway.energy.tariff import load_site_tariff, money
 from gateway.energy.whatif import run_day
 from gateway.messages import Topics, data_payload
 from gateway.site import Site, load_site
+from tests.historian_process import HistorianProcess, historian_config, publish, unique, until
 from tests.services import InfluxDB, Mosquitto
 from tests.sitefiles import DEMO_SITE
 
-ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "escogw"
 #: the baseline model the June data follow (kWh/day)
 B0, BC, BW = 150.0, 20.0, 120.0
@@ -104,21 +97,6 @@ def build(site: Site) -> Published:
     return pub
 
 
-def publish(host: str, port: int, messages: list[tuple[str, bytes]]) -> None:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}",
-                         protocol=mqtt.MQTTv311)
-    client.max_inflight_messages_set(1000)
-    client.connect(host, port, keepalive=30)
-    client.loop_start()
-    try:
-        infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
-        for info in infos:
-            info.wait_for_publish(60)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
 def table(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(path.read_text("utf-8").splitlines()))
 
@@ -136,42 +114,26 @@ def filled(tmp_path_factory: pytest.TempPathFactory, mosquitto: Mosquitto,
     db = f"energy_{uuid.uuid4().hex[:8]}"
     influxdb.create_database(db)
     tmp = tmp_path_factory.mktemp("hist")
-    config = tmp / "historian.yaml"
-    config.write_text(yaml.safe_dump({
-        "mqtt": {"host": mosquitto.host, "port": mosquitto.port, "prefix": PREFIX,
-                 "client_id": f"hist-{uuid.uuid4().hex[:6]}", "keepalive_s": 10},
-        "influx": {"api": "v1", "url": influxdb.url, "database": db, "timeout_s": 10,
-                   "retry_initial_s": 0.2, "retry_max_s": 2.0},
-        "batch": {"max_points": 5000, "max_delay_s": 0.2}}))
-    log = open(tmp / "historian.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "historian", "--config",
-                             str(config)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    config = historian_config(
+        tmp / "historian.yaml", mqtt_port=mosquitto.port, prefix=PREFIX,
+        client_id=unique("hist"),
+        influx={"api": "v1", "url": influxdb.url, "database": db, "timeout_s": 10})
+    proc = HistorianProcess(config, tmp / "historian.log")
+    proc.start()
     try:
-        # subscribed? a state message of a probe device must reach InfluxDB first (the
-        # historian keeps its session, so once subscribed nothing published is missed)
-        probe = (f"{PREFIX}/demo-office/probe/state", json.dumps(
-            {"v": 1, "online": True, "state": "online", "since": "2026-06-01T00:00:00.000Z",
-             "error": None}).encode())
-        deadline = time.monotonic() + 30
-        while count(influxdb, db, "SELECT count(online) FROM device_state") == 0:
-            assert proc.poll() is None, (tmp / "historian.log").read_text()
-            assert time.monotonic() < deadline, "historian did not subscribe"
-            publish(mosquitto.host, mosquitto.port, [probe])
-            time.sleep(0.2)
+        # the historian keeps its session, so once subscribed nothing published is missed
+        proc.wait_log("event=subscribed", timeout=30)
         publish(mosquitto.host, mosquitto.port, pub.messages)
         electric = sum(1 for i in pub.intervals if i.unit == "kwh")
-        q = "SELECT count(kwh) FROM energy_interval"
-        deadline = time.monotonic() + 60
-        while count(influxdb, db, q) < electric or \
-                count(influxdb, db, "SELECT count(room_temp_c) FROM hvac") < 20 * 576:
-            assert proc.poll() is None, (tmp / "historian.log").read_text()
-            assert time.monotonic() < deadline, "the historian did not write everything"
-            time.sleep(0.1)
+
+        def written() -> bool:
+            assert proc.alive(), proc.log_text()
+            return count(influxdb, db, "SELECT count(kwh) FROM energy_interval") >= electric \
+                and count(influxdb, db, "SELECT count(room_temp_c) FROM hvac") >= 20 * 576
+
+        until(written, 60, interval=0.1, what="the historian to write everything")
     finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
+        proc.stop()
     return pub, db
 
 

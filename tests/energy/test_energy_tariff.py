@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from gateway.control.tariff import load_tariff as load_control_periods
-from gateway.energy.tariff import load_tariff, money, tariff_file
+from gateway.control.tariff import tariff_path
+from gateway.energy.tariff import load_tariff, money
 from gateway.sourcefile import ConfigError
 
-HUBEI = tariff_file("hubei-general-ic")
-FLAT = tariff_file("flat")
+HUBEI = tariff_path("hubei-general-ic")
+FLAT = tariff_path("flat")
 
 
 @pytest.mark.parametrize(("when", "period", "price"), [

@@ -4,7 +4,6 @@ naive set, on a virtual clock (no sockets); the KPIs; the plot; the CLI."""
 from __future__ import annotations
 
 import json
-import tempfile
 import xml.etree.ElementTree as ET
 from datetime import date
 from decimal import Decimal
@@ -178,9 +177,3 @@ def test_svg_charts_are_well_formed() -> None:
     ET.fromstring(bars.render())
     assert ticks(0, 10) == [0, 2, 4, 6, 8, 10]
     assert ticks(23.7, 31.2, 5)[0] == 24
-
-
-def test_bench_site_has_fifty_rooms() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        site = load_site(synthetic_site(Path(tmp)))
-    assert sum(1 for d in site.devices.values() if d.profile.kind == "hvac") == 50
