@@ -62,7 +62,8 @@ class GatewayCollector(Collector):
         for link_id, sched in self.gw.engine.schedulers.items():
             stats = sched.link.stats
             requests.add_metric([link_id], stats.requests)
-            for kind, n in stats.errors.items():
+            # copy: scrapes run in the HTTP thread while the event loop adds keys
+            for kind, n in stats.errors.copy().items():
                 errors.add_metric([link_id, kind], n)
             rtt.add_metric([link_id], stats.last_rtt_s)
             rtt_sum.add_metric([link_id], stats.rtt_sum_s)
@@ -118,7 +119,7 @@ class GatewayCollector(Collector):
                                 value=1 if pub.subscription_stale else 0)
         commands = CounterMetricFamily("escogw_commands", "MQTT commands by outcome",
                                        labels=["result"])
-        for result, n in gw.commands.counts.items():
+        for result, n in gw.commands.counts.copy().items():  # see stats.errors above
             commands.add_metric([result], n)
         yield commands
 
