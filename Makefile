@@ -55,7 +55,7 @@ test: $(STAMP)
 	$(VPY) -m pytest -q -rs $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(VPY) -m gateway.demo --site config/demo-site.yaml $(DEMO_ARGS)
+	$(VPY) -m devkit.demo --site config/demo-site.yaml $(DEMO_ARGS)
 
 bench: $(STAMP)
 	$(VPY) -m bench

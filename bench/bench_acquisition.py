@@ -79,7 +79,7 @@ def _site(links: dict[str, Any], devices: dict[str, Any], wire_time: bool) -> di
 
 
 def site_500(folder: Path) -> Path:
-    from gateway.devservices import free_port
+    from devkit.services import free_port
 
     links = {f"gw{i}": {"transport": "tcp", "host": "127.0.0.1", "port": free_port(),
                         "timeout_s": 1.0} for i in range(LINKS)}
@@ -138,9 +138,9 @@ def _cpu_s() -> float:
 
 
 async def _measure_gateway(site_path: str, warmup_s: float, window_s: float) -> dict[str, float]:
-    from gateway.acquisition.engine import AcquisitionEngine
-    from gateway.clock import SystemClock
-    from gateway.site import load_site
+    from gateway.acquisition.buses import AcquisitionEngine
+    from gateway.core.clock import SystemClock
+    from gateway.core.site import load_site
 
     engine = AcquisitionEngine(load_site(site_path), SystemClock())
     sub = engine.stream.subscribe(maxsize=100_000)
@@ -207,8 +207,8 @@ async def _rtu_cycles(site_path: Path, cycles: int) -> tuple[float, float]:
     from gateway.acquisition.link import ModbusLink
     from gateway.acquisition.reading import Reading
     from gateway.acquisition.scheduler import LinkScheduler
-    from gateway.clock import SystemClock
-    from gateway.site import load_site
+    from gateway.core.clock import SystemClock
+    from gateway.core.site import load_site
 
     site = load_site(site_path)
     budget = link_budget(site, "rs485")

@@ -25,11 +25,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from gateway.acquisition.reading import Reading
-from gateway.acquisition.scheduler import WriteOutcome
+from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.engine import ControlEngine
 from gateway.control.rules_model import load_rules
-from gateway.site import load_site
+from gateway.core.site import load_site
 
 TZ = ZoneInfo("Asia/Shanghai")
 UNITS = 1000

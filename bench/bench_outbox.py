@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.acquisition.reading import Reading
-from gateway.messages import Topics, data_payload
-from gateway.mqtt.publisher import Publisher
-from gateway.outbox import Outbox
-from gateway.outbox_writer import AsyncOutbox
-from gateway.profile import Value
-from gateway.settings import MqttSettings
+from gateway.core.profile import Value
+from gateway.core.settings import MqttSettings
+from gateway.uplink.messages import Topics, data_payload
+from gateway.uplink.outbox import Outbox
+from gateway.uplink.outbox_writer import AsyncOutbox
+from gateway.uplink.publisher import Publisher
 
 DEVICES = 500
 BACKLOG = 60_000

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.acquisition.planner import DevicePlan
-from gateway.profile import ProfileLibrary
-from gateway.site import load_site
-from gateway.sourcefile import ConfigError
+from gateway.core.profile import ProfileLibrary
+from gateway.core.site import load_site
+from gateway.core.sourcefile import ConfigError
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "config" / "demo-site.yaml"
 

@@ -37,8 +37,8 @@ from typing import Any
 
 import yaml
 
+from gateway.core.site import load_site
 from gateway.energy.whatif import Comparison, change_pct, run_day
-from gateway.site import load_site
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "config" / "demo-site.yaml"

@@ -20,20 +20,21 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import Metric
 
-from gateway import systemd
-from gateway.acquisition.engine import AcquisitionEngine
-from gateway.acquisition.scheduler import DevicePoller, LinkScheduler, WriteOutcome
+from gateway.acquisition.buses import AcquisitionEngine
+from gateway.acquisition.reading import WriteOutcome
+from gateway.acquisition.scheduler import DevicePoller, LinkScheduler
 from gateway.acquisition.stream import ReadingStream
-from gateway.clock import Clock, SystemClock
-from gateway.command_path import CommandHandler
-from gateway.commands import Command
-from gateway.messages import Topics, state_payload
-from gateway.mqtt.publisher import Publisher
-from gateway.outbox import Outbox
-from gateway.outbox_writer import AsyncOutbox, OutboxWriter
-from gateway.policy import SetpointPolicy
-from gateway.settings import GatewaySettings
-from gateway.site import Site
+from gateway.core import systemd
+from gateway.core.clock import Clock, SystemClock
+from gateway.core.policy import SetpointPolicy
+from gateway.core.settings import GatewaySettings
+from gateway.core.site import Site, rules_path_for
+from gateway.uplink.command_path import CommandHandler
+from gateway.uplink.commands import OperatorCommand
+from gateway.uplink.messages import Topics, state_payload
+from gateway.uplink.outbox import Outbox
+from gateway.uplink.outbox_writer import AsyncOutbox, OutboxWriter
+from gateway.uplink.publisher import Publisher
 
 if TYPE_CHECKING:
     from gateway.control.loop import ControlLoop
@@ -170,7 +171,7 @@ class Gateway:
         systemd.notify("READY=1")
         return problems
 
-    async def write_command(self, command: Command) -> WriteOutcome:
+    async def write_command(self, command: OperatorCommand) -> WriteOutcome:
         """Default command application: a verified write through the link queue."""
         return await self.engine.write(command.device, command.point, command.value,
                                        ttl_s=command.ttl_s)
@@ -190,7 +191,7 @@ class Gateway:
                        asyncio.create_task(self.publisher.run(), name="mqtt"),
                        asyncio.create_task(self._refresh_outbox_stats(), name="outbox-stats")]
         # energy/interval: the interval accountant (docs/energy.md), state beside the outbox
-        from gateway.energy.service import EnergyService
+        from gateway.energy.live import EnergyService
 
         self.energy = EnergyService.for_site(self.site, self.stream, self.outbox, self.topics,
                                              Path(self.settings.outbox.path).parent)
@@ -223,14 +224,6 @@ class Gateway:
 
 def _progress_of(sched: LinkScheduler) -> Callable[[], int]:
     return lambda: sched.progress
-
-
-def rules_path_for(site: Site, settings: GatewaySettings) -> Path | None:
-    """``gateway.rules`` of the settings, relative to the site file; None runs no control."""
-    if settings.rules is None:
-        return None
-    path = Path(settings.rules)
-    return path if path.is_absolute() else Path(site.path).parent / path
 
 
 async def run(site: Site, settings: GatewaySettings, ready: asyncio.Event | None = None,

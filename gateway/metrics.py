@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import (
@@ -21,16 +21,31 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from gateway.acquisition import AcquisitionEngine
 from gateway.acquisition.health import STATE_VALUE
+from gateway.core.site import Site
+from gateway.uplink import CommandHandler, OutboxWriter, Publisher
 
-if TYPE_CHECKING:
-    from gateway.daemon import Gateway
+
+class Observed(Protocol):
+    """What the collector reads from the running gateway (gateway.daemon.Gateway)."""
+
+    site: Site
+    engine: AcquisitionEngine
+    writer: OutboxWriter
+    publisher: Publisher
+    commands: CommandHandler
+    started_at: float
+    #: (depth, oldest age in s, dropped), refreshed by the daemon off the event loop
+    outbox_stats: tuple[int, float, int]
+
+    def extra_metrics(self) -> Iterator[Metric]: ...
 
 log = logging.getLogger("escogw.metrics")
 
 
 class GatewayCollector(Collector):
-    def __init__(self, gateway: Gateway):
+    def __init__(self, gateway: Observed):
         self.gw = gateway
         self._busy: dict[str, tuple[float, float]] = {}  # link → (busy_s, at)
 
@@ -124,7 +139,7 @@ class GatewayCollector(Collector):
         yield commands
 
 
-def serve(gateway: Gateway, host: str, port: int) -> CollectorRegistry:
+def serve(gateway: Observed, host: str, port: int) -> CollectorRegistry:
     """Start the /metrics endpoint in a daemon thread; returns its registry."""
     registry = CollectorRegistry()
     registry.register(GatewayCollector(gateway))

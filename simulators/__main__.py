@@ -17,8 +17,8 @@ import signal
 import sys
 from typing import Any
 
-from gateway.site import load_site
-from gateway.sourcefile import ConfigError
+from gateway.core.site import load_site
+from gateway.core.sourcefile import ConfigError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,7 +114,7 @@ async def _remote(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from gateway.clock import ScaledClock
+    from gateway.core.clock import ScaledClock
     from simulators.runner import SiteSimulator
     from simulators.view import render
 

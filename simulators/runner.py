@@ -17,9 +17,9 @@ from typing import Any
 
 import holidays
 
-from gateway.clock import Clock, ScaledClock
-from gateway.site import RtuLink, RtuOverTcpLink, Site, TcpLink, load_site
-from gateway.sourcefile import ConfigError, Problem
+from gateway.core.clock import Clock, ScaledClock
+from gateway.core.site import RtuLink, RtuOverTcpLink, Site, TcpLink, load_site
+from gateway.core.sourcefile import ConfigError, Problem
 from simulators.modbus.faults import FaultSpec, FaultSpecError, FaultSwitch
 from simulators.modbus.memory import UnitMemory
 from simulators.modbus.server import (

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway.site import Site
-from gateway.sourcefile import ConfigError, Problem
+from gateway.core.site import Site
+from gateway.core.sourcefile import ConfigError, Problem
 from simulators.physics.occupant_reaction import OccupantReaction
 
 

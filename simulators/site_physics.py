@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from gateway.profile import Value
-from gateway.semantics import FAN_CODES, MODE_CODES
+from gateway.core.profile import Value
+from gateway.core.semantics import FAN_CODES, MODE_CODES
 from simulators.physics import (
     Building,
     BuildingSpec,

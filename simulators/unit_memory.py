@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway.codec import CodecError
-from gateway.profile import BIT_TABLES, Point, Profile, RegisterRange, Value
+from gateway.core.codec import CodecError
+from gateway.core.profile import BIT_TABLES, Point, Profile, RegisterRange, Value
 from simulators.modbus.memory import (
     ILLEGAL_DATA_ADDRESS,
     ILLEGAL_DATA_VALUE,

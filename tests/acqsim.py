@@ -22,13 +22,13 @@ from typing import Any
 
 import yaml
 
-from gateway.acquisition.engine import AcquisitionEngine
+from gateway.acquisition.buses import AcquisitionEngine
 from gateway.acquisition.health import HealthPolicy
 from gateway.acquisition.reading import Reading
 from gateway.acquisition.stream import Subscription
-from gateway.clock import Clock, ManualClock, ScaledClock
-from gateway.profile import ProfileLibrary
-from gateway.site import Site, load_site
+from gateway.core.clock import Clock, ManualClock, ScaledClock
+from gateway.core.profile import ProfileLibrary
+from gateway.core.site import Site, load_site
 from simulators.runner import SiteSimulator
 from simulators.unit_memory import ProfileMemory
 from tests.services import free_port

@@ -108,7 +108,7 @@ class HistorianProcess(Proc):
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as resp:
             text = resp.read().decode()
-        from gateway.historian.metrics import flat_name
+        from gateway.historian.exporter import flat_name
 
         return {flat_name(sample.name, sample.labels): sample.value
                 for family in text_string_to_metric_families(text)

@@ -93,7 +93,7 @@ def simulator(site: Path) -> Iterator[Proc]:
 
 
 def escogw(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """One ``escogw`` command (``python -m gateway.cli``) to its end, output captured."""
+    """One ``escogw`` command (``python -m gateway.cli.main``) to its end, output captured."""
     return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
                           text=True, cwd=cwd, timeout=60)
 

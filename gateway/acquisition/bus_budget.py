@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from gateway.acquisition.planner import DevicePlan
-from gateway.site import RtuLink, RtuOverTcpLink, Site
-from gateway.sourcefile import Problem
+from gateway.core.site import RtuLink, RtuOverTcpLink, Site
+from gateway.core.sourcefile import Problem
 
 #: Above this share of the wire, retries and commands start to wait.
 WARN_UTILISATION = 0.7

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.profile import Point
+from gateway.core.profile import Point
 
 _TYPE_MAX = {"u16": 0xFFFF, "u32": 0xFFFF_FFFF, "u64": 0xFFFF_FFFF_FFFF_FFFF,
              "i16": 0x7FFF, "i32": 0x7FFF_FFFF, "i64": 0x7FFF_FFFF_FFFF_FFFF}

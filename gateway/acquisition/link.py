@@ -68,7 +68,7 @@ from pymodbus.framer import FramerType
 from pymodbus.framer.rtu import FramerRTU
 
 from gateway.acquisition.bus_budget import char_time_s, data_bytes, silent_interval_s
-from gateway.site import RtuLink, RtuOverTcpLink, TcpLink
+from gateway.core.site import RtuLink, RtuOverTcpLink, TcpLink
 
 log = logging.getLogger("escogw.link")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
-from gateway.profile import (
+from gateway.core.profile import (
     BIT_TABLES,
     READ_FUNCTION,
     TABLES,
@@ -33,7 +33,7 @@ from gateway.profile import (
 )
 
 if TYPE_CHECKING:
-    from gateway.site import Device
+    from gateway.core.site import Device
 
 Transport = Literal["tcp", "rtu", "rtu-over-tcp"]
 #: A learned boundary: no block holds both ``address - 1`` and ``address`` of ``table``.

@@ -1,11 +1,12 @@
-"""A reading: the values of one device from one poll, stamped with the time they were read."""
+"""What acquisition hands upward: a reading (one device's poll, stamped with its read
+time) and the outcome of a write."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.profile import Value
+from gateway.core.profile import Value
 
 
 @dataclass(slots=True)
@@ -28,3 +29,12 @@ class Reading:
     @property
     def complete(self) -> bool:
         return not self.failed
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """A write's result; ``applied`` is the value read back (None when not verified or failed)."""
+
+    ok: bool
+    error: str | None = None
+    applied: Value | None = None

@@ -45,11 +45,11 @@ from gateway.acquisition.link import (
     ShortReply,
 )
 from gateway.acquisition.planner import DevicePlan, ReadBlock
-from gateway.acquisition.reading import Reading
-from gateway.clock import Clock, sleep_or_wake
-from gateway.codec import CodecError
-from gateway.profile import Point, Value
-from gateway.site import Device
+from gateway.acquisition.reading import Reading, WriteOutcome
+from gateway.core.clock import Clock, sleep_or_wake
+from gateway.core.codec import CodecError
+from gateway.core.profile import Point, Value
+from gateway.core.site import Device
 
 log = logging.getLogger("escogw.scheduler")
 _T = TypeVar("_T")
@@ -63,14 +63,6 @@ UNIT_FAILURES = {0x04, 0x0A, 0x0B}
 
 ReadingSink = Callable[[Reading], Awaitable[None]]
 StateSink = Callable[["DevicePoller"], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class WriteOutcome:
-    ok: bool
-    error: str | None = None
-    #: the value read back after the write (None when not verified or failed)
-    applied: Value | None = None
 
 
 @dataclass

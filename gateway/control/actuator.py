@@ -15,9 +15,9 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol
 
-from gateway.acquisition.scheduler import WriteOutcome
-from gateway.control.engine import Command
-from gateway.profile import Value
+from gateway.acquisition.reading import WriteOutcome
+from gateway.control.engine import UnitCommand
+from gateway.core.profile import Value
 
 log = logging.getLogger("escogw.control")
 
@@ -34,8 +34,8 @@ class Actuator:
         self.sent = 0
         self.failed = 0
 
-    async def apply(self, commands: dict[str, list[Command]]
-                    ) -> list[tuple[Command, WriteOutcome]]:
+    async def apply(self, commands: dict[str, list[UnitCommand]]
+                    ) -> list[tuple[UnitCommand, WriteOutcome]]:
         """Send every command; the outcomes in the order they completed, per unit."""
         if not commands:
             return []
@@ -44,7 +44,7 @@ class Actuator:
         results = await asyncio.gather(*(self._unit(cmds) for cmds in commands.values()))
         return [pair for unit in results for pair in unit]
 
-    async def _unit(self, cmds: Iterable[Command]) -> list[tuple[Command, WriteOutcome]]:
+    async def _unit(self, cmds: Iterable[UnitCommand]) -> list[tuple[UnitCommand, WriteOutcome]]:
         out = []
         assert self.writer is not None
         for cmd in cmds:

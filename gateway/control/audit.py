@@ -17,12 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.acquisition.scheduler import WriteOutcome
-from gateway.control.engine import Alarm, Command, Notice
-from gateway.messages import iso
+from gateway.acquisition.reading import WriteOutcome
+from gateway.control.engine import Alarm, Notice, UnitCommand
+from gateway.uplink.messages import iso
 
 
-def change_record(cmd: Command, outcome: WriteOutcome | None, ts: datetime,
+def change_record(cmd: UnitCommand, outcome: WriteOutcome | None, ts: datetime,
                   dry_run: bool = False) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "v": 1, "kind": "change", "ts": iso(ts), "device": cmd.device, "point": cmd.point,

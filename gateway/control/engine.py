@@ -37,9 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from gateway.acquisition.reading import Reading
-from gateway.acquisition.scheduler import WriteOutcome
-from gateway.control.calendar import DayInfo, DayType
+from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.demand import Candidate, DemandAction, DemandController
 from gateway.control.overrides import Override, OverrideBook
 from gateway.control.protection import (
@@ -71,8 +69,9 @@ from gateway.control.ruleset import (
     SlotRule,
     UnitInfo,
 )
-from gateway.policy import COOLING_MODES, HEATING_MODES
-from gateway.semantics import FAN_CODES, MODE_CODES
+from gateway.core.calendar import DayInfo, DayType
+from gateway.core.policy import COOLING_MODES, HEATING_MODES
+from gateway.core.semantics import FAN_CODES, MODE_CODES
 
 AUTO = MODE_CODES["auto"]
 COOL = MODE_CODES["cool"]
@@ -90,7 +89,7 @@ Value = int | float
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
+class UnitCommand:
     device: str
     point: str
     value: Value
@@ -127,11 +126,11 @@ class Notice:
 class TickResult:
     ts: datetime
     #: device → its commands in the order to send them
-    commands: dict[str, list[Command]] = field(default_factory=dict)
+    commands: dict[str, list[UnitCommand]] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
 
-    def all_commands(self) -> list[Command]:
+    def all_commands(self) -> list[UnitCommand]:
         return [c for cmds in self.commands.values() for c in cmds]
 
 
@@ -511,7 +510,7 @@ class ControlEngine:
         return st.cur[p]
 
     def _unit(self, u: UnitInfo, st: UnitState, ctx: Ctx, level: int, result: TickResult,
-              trace: list[Opinion] | None) -> list[Command]:
+              trace: list[Opinion] | None) -> list[UnitCommand]:
         rules = self.rules
         now = ctx.now
         if now - st.ts > rules.safety.stale_after_s:
@@ -535,7 +534,7 @@ class ControlEngine:
         if st.held & ~held:
             st.marks = [None, None, None, None]  # a hold ended: back to the current step
         st.held = held
-        cmds: list[Command] | None = None
+        cmds: list[UnitCommand] | None = None
         inputs: dict[str, Any] | None = None
         tracks = self.tracks
         for p in range(4):
@@ -570,7 +569,7 @@ class ControlEngine:
                 cmds = []
             if inputs is None:
                 inputs = self._inputs(u, st, ctx, level)
-            cmds.append(Command(u.id, POINTS[p], v, c, LAYER_NAMES[w[0]], w[1], w[2],
+            cmds.append(UnitCommand(u.id, POINTS[p], v, c, LAYER_NAMES[w[0]], w[1], w[2],
                                 inputs, rules.engine.write_ttl_s))
         if cmds and len(cmds) > 1:
             # switching on: settings first, then power; switching off: power first
@@ -921,7 +920,7 @@ class ControlEngine:
 
     # -- outcomes and alarms ------------------------------------------------------------
 
-    def note_outcome(self, cmd: Command, outcome: WriteOutcome, at: datetime) -> list[Alarm]:
+    def note_outcome(self, cmd: UnitCommand, outcome: WriteOutcome, at: datetime) -> list[Alarm]:
         """The actuator reports a write's outcome; returns alarms raised or cleared."""
         st = self.states.get(cmd.device)
         if st is None:
@@ -959,7 +958,7 @@ class ControlEngine:
                     f"{self.rules.engine.retry_after_alarm_s / 60:g} min", at))
         return alarms
 
-    def note_dry_run(self, cmd: Command) -> None:
+    def note_dry_run(self, cmd: UnitCommand) -> None:
         """Dry run: the command was reported, not written; do not repeat it."""
         tr = self.tracks.get((cmd.device, POINTS.index(cmd.point)))
         if tr is not None:
@@ -1047,7 +1046,7 @@ def _hhmm(t: float | None, rules: RuleSet) -> str:
     return datetime.fromtimestamp(t, rules.tz).strftime("%H:%M")
 
 
-__all__ = ["Alarm", "Command", "ControlEngine", "DayType", "Notice", "TickResult"]
+__all__ = ["Alarm", "ControlEngine", "DayType", "Notice", "TickResult", "UnitCommand"]
 
 
 def _since(state: bool, on_since: float | None, off_since: float | None,

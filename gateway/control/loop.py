@@ -28,17 +28,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from gateway.acquisition.reading import Reading
-from gateway.acquisition.scheduler import WriteOutcome
-from gateway.clock import Clock, sleep_or_wake
+from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.actuator import Actuator, Writer
 from gateway.control.audit import AuditLog, alarm_record, change_record, notice_record
-from gateway.control.engine import Alarm, Command, ControlEngine, Notice, TickResult
+from gateway.control.engine import Alarm, ControlEngine, Notice, TickResult, UnitCommand
 from gateway.control.rules_model import load_rules
 from gateway.control.ruleset import CLAMP, LAYER_NAMES, OVERRIDE, POINTS, RuleSet
-from gateway.profile import Value
-from gateway.site import Site
-from gateway.sourcefile import ConfigError, Problem
+from gateway.core.clock import Clock, sleep_or_wake
+from gateway.core.profile import Value
+from gateway.core.site import Site
+from gateway.core.sourcefile import ConfigError, Problem
 
 log = logging.getLogger("escogw.control")
 
@@ -46,7 +45,7 @@ EventSink = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class OperatorCommand(Protocol):
-    """What ``gateway.commands.Command`` offers (id, device, point, value)."""
+    """What ``gateway.commands.UnitCommand`` offers (id, device, point, value)."""
 
     @property
     def id(self) -> str: ...
@@ -142,7 +141,7 @@ class ControlLoop:
             log.exception("outdoor temperature source failed")
             return None
 
-    async def _send(self, commands: dict[str, list[Command]]) -> list[tuple[Command,
+    async def _send(self, commands: dict[str, list[UnitCommand]]) -> list[tuple[UnitCommand,
                                                                           WriteOutcome]]:
         if not commands:
             return []

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from gateway.acquisition.reading import Reading
-from gateway.acquisition.scheduler import WriteOutcome
-from gateway.control.engine import Command, ControlEngine
+from gateway.acquisition.reading import Reading, WriteOutcome
+from gateway.control.engine import ControlEngine, UnitCommand
 from gateway.control.ruleset import POINTS, RuleSet
-from gateway.semantics import FAN_CODES, MODE_CODES
+from gateway.core.semantics import FAN_CODES, MODE_CODES
 
 
 @dataclass(frozen=True)
@@ -44,16 +43,16 @@ def _initial(rules: RuleSet, day: date) -> dict[str, dict[str, int | float]]:
 
 def simulate(rules: RuleSet, start: datetime, end: datetime, *, step_s: float = 60.0,
              outdoor_c: float | None = None,
-             on_command: Callable[[datetime, Command], None] | None = None,
+             on_command: Callable[[datetime, UnitCommand], None] | None = None,
              ) -> tuple[ControlEngine, dict[str, Reading],
-                        dict[str, dict[str, tuple[datetime, Command]]]]:
+                        dict[str, dict[str, tuple[datetime, UnitCommand]]]]:
     """Run the engine from ``start`` to ``end`` (inclusive); returns it, readings of the
     units' final state, and per unit the command that last set each point (with its time)."""
     engine = ControlEngine(rules)
     engine.set_kill_switch(None)
     state = _initial(rules, start.astimezone(rules.tz).date())
     latest: dict[str, Reading] = {}
-    last: dict[str, dict[str, tuple[datetime, Command]]] = {u: {} for u in rules.units}
+    last: dict[str, dict[str, tuple[datetime, UnitCommand]]] = {u: {} for u in rules.units}
     t = start
     seq = 0
     while t <= end:
@@ -93,7 +92,7 @@ def plan_day(rules: RuleSet, day: date, *, devices: Iterable[str] | None = None,
     start = {u: {k: v for k, v in r.values.items() if isinstance(v, int | float)}
              for u, r in latest.items() if u in wanted}
 
-    def keep(t: datetime, cmd: Command) -> None:
+    def keep(t: datetime, cmd: UnitCommand) -> None:
         if t >= begin and cmd.device in wanted:
             rows.append(PlanRow(t, cmd.device, cmd.point, cmd.before, cmd.value, cmd.layer,
                                 cmd.rule, cmd.reason))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
 from gateway.control.ruleset import ProtectionConfig
-from gateway.policy import COOLING_MODES, HEATING_MODES
+from gateway.core.policy import COOLING_MODES, HEATING_MODES
 
 NEVER = -math.inf
 

@@ -20,14 +20,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from gateway.control.calendar import (
-    DAY_TYPES,
-    Closure,
-    DayType,
-    OfficialYear,
-    OpenDay,
-    SiteCalendar,
-)
 from gateway.control.ruleset import (
     MODE,
     POINTS,
@@ -47,7 +39,19 @@ from gateway.control.ruleset import (
     UnitInfo,
     WindowRule,
 )
-from gateway.control.tariff import (
+from gateway.core.calendar import (
+    DAY_TYPES,
+    Closure,
+    DayType,
+    OfficialYear,
+    OpenDay,
+    SiteCalendar,
+)
+from gateway.core.policy import COOLING_MODES, HEATING_MODES
+from gateway.core.semantics import FAN_CODES, MODE_CODES, suggest
+from gateway.core.site import Site
+from gateway.core.sourcefile import ConfigError, Loc, Problem, SourceDoc, load_yaml
+from gateway.core.tou import (
     PERIOD_RANK,
     TARIFFS_DIR,
     TouPeriods,
@@ -55,10 +59,6 @@ from gateway.control.tariff import (
     parse_hhmm,
     tariff_path,
 )
-from gateway.policy import COOLING_MODES, HEATING_MODES
-from gateway.semantics import FAN_CODES, MODE_CODES, suggest
-from gateway.site import Site
-from gateway.sourcefile import ConfigError, Loc, Problem, SourceDoc, load_yaml
 
 MODE_NAMES = {code: name for name, code in MODE_CODES.items()}
 FAN_NAMES = {code: name for name, code in FAN_CODES.items()}

@@ -14,9 +14,9 @@ from datetime import date
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from gateway.control.calendar import DayType, SiteCalendar
-from gateway.control.tariff import TariffPeriods
-from gateway.policy import SetpointPolicy
+from gateway.core.calendar import DayType, SiteCalendar
+from gateway.core.policy import SetpointPolicy
+from gateway.core.tou import TariffPeriods
 
 #: the four points the control loop commands, in this order everywhere
 POINTS: tuple[str, ...] = ("power", "mode", "setpoint_c", "fan")

@@ -45,8 +45,8 @@ from zoneinfo import ZoneInfo
 
 from gateway.acquisition.counters import counter_span, counter_step
 from gateway.acquisition.reading import Reading
+from gateway.core.site import Site
 from gateway.energy.tariff import Tariff
-from gateway.site import Site
 
 INTERVAL_S = 900
 Quality = Literal["good", "interpolated", "partial", "reset"]
@@ -100,7 +100,7 @@ class Interval:
 
     def payload(self) -> dict[str, Any]:
         """The ``energy/interval`` message body (docs/mqtt.md), without ``v``."""
-        from gateway.messages import iso
+        from gateway.uplink.messages import iso
 
         out: dict[str, Any] = {"start": iso(self.start), "end": iso(self.end),
                                "device": self.device}

@@ -36,7 +36,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.acquisition.reading import Reading
-from gateway.control.calendar import WORKING, SiteCalendar
+from gateway.core.calendar import WORKING, SiteCalendar
+from gateway.core.site import Site, load_site
+from gateway.core.sourcefile import ConfigError, Problem
 from gateway.energy import svg
 from gateway.energy.accounting import IntervalAccountant, main_meters, site_meters
 from gateway.energy.baseline import (
@@ -54,8 +56,6 @@ from gateway.energy.comfort import BAND_TEXT, comfort_band, outside_band
 from gateway.energy.influx import InfluxReader, Row, quote_ident, quote_str, rfc3339
 from gateway.energy.stats import KGCE_PER_KWH, DayTotals, InstitutionStats, site_stats
 from gateway.energy.tariff import Tariff, load_site_tariff, money
-from gateway.site import Site, load_site
-from gateway.sourcefile import ConfigError, Problem
 
 PERIOD_ORDER = ("valley", "flat", "peak", "sharp")
 OCCUPIED = (time(8, 0), time(18, 0))

@@ -33,8 +33,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.control.calendar import DayType, SiteCalendar
-from gateway.control.tariff import (
+from gateway.core.calendar import DayType, SiteCalendar
+from gateway.core.sourcefile import ConfigError, Loc, Problem, SourceDoc, load_yaml
+from gateway.core.tou import (
     PERIODS,
     MonthPeriods,
     Period,
@@ -45,7 +46,6 @@ from gateway.control.tariff import (
     parse_span,
     tariff_path,
 )
-from gateway.sourcefile import ConfigError, Loc, Problem, SourceDoc, load_yaml
 
 #: accounting interval, minutes; every period boundary must be a multiple
 INTERVAL_MIN = 15

@@ -55,9 +55,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from gateway.acquisition.reading import Reading
-from gateway.acquisition.scheduler import WriteOutcome
-from gateway.control.calendar import WORKING
+from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.engine import (
     Because,
     ControlEngine,
@@ -69,13 +67,14 @@ from gateway.control.engine import (
 from gateway.control.engine import Value as EngineValue
 from gateway.control.rules_model import load_rules
 from gateway.control.ruleset import PolicyConfig, RuleSet, UnitInfo
+from gateway.core.calendar import WORKING
+from gateway.core.policy import SetpointPolicy
+from gateway.core.profile import Value
+from gateway.core.semantics import MODE_CODES
+from gateway.core.site import Site
 from gateway.energy.accounting import Interval, IntervalAccountant, main_meters, site_meters
 from gateway.energy.comfort import COOLING_BAND, comfort_band, outside_band
 from gateway.energy.tariff import Tariff, load_site_tariff
-from gateway.policy import SetpointPolicy
-from gateway.profile import Value
-from gateway.semantics import MODE_CODES
-from gateway.site import Site
 from simulators.physics import DayKind
 from simulators.sim_config import SiteSimulation, load_simulation
 from simulators.site_physics import SitePhysics

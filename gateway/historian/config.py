@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from gateway.settings import TlsSettings
-from gateway.sourcefile import load_yaml
+from gateway.core.settings import TlsSettings
+from gateway.core.sourcefile import load_yaml
 
 #: a site id or device id as the site file allows it (docs/mqtt.md)
 _ID = r"[a-z0-9][a-z0-9_-]{0,62}"

@@ -21,12 +21,12 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from gateway import systemd
+from gateway.core import systemd
+from gateway.core.sourcefile import ConfigError
 from gateway.historian import logfmt
 from gateway.historian.config import load_settings
 from gateway.historian.logfmt import event
 from gateway.historian.service import Historian
-from gateway.sourcefile import ConfigError
 
 log = logging.getLogger("escogw.historian")
 

@@ -31,13 +31,13 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from gateway.historian.config import HistorianSettings, MqttSettings
 from gateway.historian.convert import BadMessage, Converter
+from gateway.historian.exporter import HistorianMetrics
 from gateway.historian.logfmt import RateLimit, event
-from gateway.historian.metrics import HistorianMetrics
 from gateway.historian.mqttclient import DrainingClient, make_client
 from gateway.historian.pending import Entry, PendingWindow
 from gateway.historian.sink import Sink, SinkError, open_sink
 from gateway.historian.writer import Abandoned, Backoff, BatchWriter, Outcome
-from gateway.messages import Topics
+from gateway.uplink.messages import Topics
 
 log = logging.getLogger("escogw.historian")
 

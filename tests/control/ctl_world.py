@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.acquisition.reading import Reading
-from gateway.acquisition.scheduler import WriteOutcome
-from gateway.control.engine import Alarm, Command, ControlEngine, Notice, TickResult
+from gateway.acquisition.reading import Reading, WriteOutcome
+from gateway.control.engine import Alarm, ControlEngine, Notice, TickResult, UnitCommand
 from gateway.control.rules_model import load_rules
 from gateway.control.ruleset import RuleSet
-from gateway.site import Site, load_site
+from gateway.core.site import Site, load_site
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SITE = ROOT / "config" / "demo-site.yaml"
@@ -63,7 +62,7 @@ class World:
     meter_kw: float | None = None
     #: (device, point) whose writes fail
     fail: set[tuple[str, str]] = field(default_factory=set)
-    log: list[tuple[datetime, Command, bool]] = field(default_factory=list)
+    log: list[tuple[datetime, UnitCommand, bool]] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     outdoor_c: float | None = None
@@ -114,6 +113,6 @@ class World:
         self.tick()
 
     def commands(self, device: str | None = None, point: str | None = None
-                 ) -> list[tuple[datetime, Command, bool]]:
+                 ) -> list[tuple[datetime, UnitCommand, bool]]:
         return [(t, c, ok) for t, c, ok in self.log
                 if (device is None or c.device == device) and (point is None or c.point == point)]

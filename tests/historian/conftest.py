@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from hist_helpers import DemoData, demo_data, publish, unique, until
 
 from gateway.historian.config import HistorianSettings
 from gateway.historian.service import Historian
+from tests.historian.hist_helpers import DemoData, demo_data, publish, unique, until
 from tests.services import InfluxDB, Mosquitto
 
 DEMO_PREFIX = "escogw-demo"

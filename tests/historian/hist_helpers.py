@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gateway.acquisition.reading import Reading as GatewayReading
-from gateway.messages import Topics, data_payload, iso, state_payload
+from gateway.uplink.messages import Topics, data_payload, iso, state_payload
 
 # the publisher, configs, the historian process and waiting live in tests.historian_process
-# (the energy tests use them too); re-exported here for ``from hist_helpers import …``
+# (the energy tests use them too); re-exported here for the historian tests
 from tests.historian_process import (
     HistorianProcess,
     Message,
@@ -83,7 +83,7 @@ def demo_data(prefix: str = "escogw", hours: float = 2.0, step_s: int = 60,
     """Readings of every demo-site device every ``step_s`` for ``hours`` of simulated
     time (after ``warmup_h`` from the site file's simulation start, so offices are in use),
     plus device states, a few control events and 15-minute energy intervals."""
-    from gateway.site import load_site
+    from gateway.core.site import load_site
     from simulators.runner import SiteSimulator
 
     site = load_site(DEMO_SITE)

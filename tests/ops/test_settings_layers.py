@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import build_parser, load_settings
-from gateway.settings import env_overrides, flag_overrides, layered
-from gateway.sourcefile import ConfigError
+from gateway.cli.main import build_parser
+from gateway.cli.site_args import load_settings
+from gateway.core.settings import env_overrides, flag_overrides, layered
+from gateway.core.sourcefile import ConfigError
 from tests.sitefiles import site_copy
 
 
@@ -70,7 +71,7 @@ def test_env_reader_only_takes_prefixed_variables() -> None:
 def test_every_setting_is_documented() -> None:
     from pydantic import BaseModel
 
-    from gateway.settings import GatewaySettings
+    from gateway.core.settings import GatewaySettings
     from tests.sitefiles import ROOT
 
     doc = (ROOT / "docs" / "configuration.md").read_text()
@@ -93,7 +94,7 @@ def test_one_tls_context_for_every_mqtt_client() -> None:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from gateway.settings import TlsSettings
+    from gateway.core.settings import TlsSettings
 
     for insecure in (False, True):
         context = TlsSettings(insecure=insecure).ssl_context()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.core.settings import GatewaySettings, MetricsSettings, MqttSettings, OutboxSettings
+from gateway.core.site import load_site
 from gateway.daemon import Gateway
-from gateway.settings import GatewaySettings, MetricsSettings, MqttSettings, OutboxSettings
-from gateway.site import load_site
 from simulators.runner import SiteSimulator
 from tests.notify import NotifySocket
 from tests.services import Mosquitto, free_port

@@ -1,0 +1,194 @@
+"""What ``escogw read / write / scan`` do on the wire, through the same link and scheduler code
+as the running gateway (so the CLI shows exactly what the daemon would see)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from gateway.acquisition.link import DeviceException, LinkError, ModbusLink
+from gateway.acquisition.reading import Reading
+from gateway.acquisition.scheduler import LinkScheduler
+from gateway.core.clock import SystemClock
+from gateway.core.codec import CodecError
+from gateway.core.profile import Value
+from gateway.core.semantics import STANDARD_POINTS
+from gateway.core.site import Device, Site, load_site
+from gateway.core.sourcefile import ConfigError, Problem
+
+
+def _device(site: Site, device_id: str) -> Device:
+    device = site.devices.get(device_id)
+    if device is None:
+        raise ConfigError([Problem(site.path, None, "devices",
+                                   f"no device '{device_id}' (have: {', '.join(site.devices)})")])
+    return device
+
+
+def _scheduler_for(site: Site, device: Device, points: list[str] | None) -> LinkScheduler:
+    if points:
+        missing = [p for p in points if p not in device.profile.points]
+        if missing:
+            raise ConfigError([Problem(device.profile.path, None, "points",
+                                       f"profile {device.profile.id} has no point "
+                                       f"{', '.join(missing)}")])
+        device = Device(device.id, device.config.model_copy(update={"points": points}),
+                        device.profile)
+
+    async def discard(_: Reading) -> None:
+        return None
+
+    link = ModbusLink(device.link, site.spec.links[device.link])
+    return LinkScheduler(link, [device], SystemClock(), discard)
+
+
+def _display(name: str, value: Value, device: Device) -> str:
+    point = device.profile.points[name]
+    if point.names is not None and isinstance(value, int):
+        for label, code in (STANDARD_POINTS[name].codes or {}).items():
+            if code == value:
+                return label
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+async def read_device(config: str, device_id: str, points: list[str], as_json: bool) -> int:
+    site = load_site(config)
+    device = _device(site, device_id)
+    sched = _scheduler_for(site, device, points or None)
+    poller = sched.pollers[device.id]
+    try:
+        reading = await sched.poll(poller)
+    finally:
+        sched.link.close()
+    if as_json:
+        print(json.dumps({"device": reading.device, "ts": reading.ts.isoformat(),
+                          "values": reading.values, "failed": reading.failed,
+                          "flags": reading.flags}))
+    else:
+        from gateway.cli.table import print_table
+
+        rows = []
+        for name, point in device.profile.points.items():
+            if points and name not in points:
+                continue
+            if name in reading.values:
+                rows.append([name, _display(name, reading.values[name], device),
+                             point.unit or "", "good"])
+            else:
+                rows.append([name, "", point.unit or "", reading.failed.get(name, "failed")])
+        print(f"{device.id} ({device.profile.spec.vendor} {device.profile.spec.model}) "
+              f"read at {reading.ts.isoformat(timespec='seconds')}")
+        print_table(["point", "value", "unit", "quality"], rows)
+    return 0 if reading.values and not reading.failed else 1
+
+
+def _parse_value(text: str) -> Value:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+async def write_point(config: str, device_id: str, point_name: str, text: str,
+                      as_json: bool) -> int:
+    site = load_site(config)
+    device = _device(site, device_id)
+    points = device.profile.points_for(device.config.index)
+    point = points.get(point_name)
+    problem = None
+    if point is None:
+        problem = f"profile {device.profile.id} has no point '{point_name}'"
+    elif not point.writable:
+        problem = f"point '{point_name}' is read-only"
+    if problem is not None or point is None:
+        print(f"{device_id}.{point_name}: {problem}", file=sys.stderr)
+        return 2
+    sched = _scheduler_for(site, device, [point_name])
+    try:
+        future = sched.submit_write(device.id, point, _parse_value(text))
+    except CodecError as exc:
+        print(f"{device_id}.{point_name}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        await sched.serve_writes()
+        outcome = await future
+    finally:
+        sched.link.close()
+    result: dict[str, Any] = {"device": device_id, "point": point_name, "ok": outcome.ok,
+                              "error": outcome.error, "applied": outcome.applied}
+    if as_json:
+        print(json.dumps(result))
+    elif outcome.ok:
+        print(f"{device_id}.{point_name} = {outcome.applied} (read back)")
+    else:
+        print(f"{device_id}.{point_name}: {outcome.error}", file=sys.stderr)
+    return 0 if outcome.ok else 1
+
+
+def parse_units(spec: str) -> list[int]:
+    """``1-10,20`` → [1..10, 20]; ids 0..255."""
+    out: list[int] = []
+    for part in spec.split(","):
+        part = part.strip()
+        lo, _, hi = part.partition("-")
+        try:
+            a, b = int(lo), int(hi or lo)
+        except ValueError:
+            raise ValueError(f"'{part}' is not an id or a range like 1-10") from None
+        if not 0 <= a <= b <= 255:
+            raise ValueError(f"'{part}' is outside 0..255")
+        out.extend(range(a, b + 1))
+    return sorted(set(out))
+
+
+def _progress(done: int, total: int, found: list[int]) -> None:
+    width = 30
+    filled = width * done // total
+    bar = "#" * filled + "." * (width - filled)
+    ids = ", ".join(map(str, found[-8:])) or "none yet"
+    sys.stderr.write(f"\r[{bar}] {done}/{total}  answering: {ids}")
+    sys.stderr.flush()
+
+
+async def scan_link(config: str, link_id: str, units: list[int], timeout_s: float | None,
+                    as_json: bool) -> int:
+    site = load_site(config)
+    cfg = site.spec.links.get(link_id)
+    if cfg is None:
+        print(f"no link '{link_id}' (have: {', '.join(site.spec.links)})", file=sys.stderr)
+        return 2
+    if timeout_s is not None:
+        cfg = cfg.model_copy(update={"timeout_s": timeout_s})
+    link = ModbusLink(link_id, cfg)
+    found: list[dict[str, Any]] = []
+    show = sys.stderr.isatty() or not as_json
+    try:
+        for n, unit in enumerate(units, 1):
+            try:
+                await link.read(unit, "holding", 0, 1)
+                found.append({"unit_id": unit, "answer": "registers"})
+            except DeviceException as exc:
+                # any well-formed exception reply means a device is there, except
+                # a serial server's "target failed to respond"
+                if exc.code not in (0x0A, 0x0B):
+                    found.append({"unit_id": unit, "answer": f"exception {exc.code:02X}"})
+            except LinkError:
+                pass
+            if show:
+                _progress(n, len(units), [f["unit_id"] for f in found])
+    finally:
+        link.close()
+        if show:
+            sys.stderr.write("\n")
+    if as_json:
+        print(json.dumps({"link": link_id, "units": found}))
+    else:
+        from gateway.cli.table import print_table
+
+        print_table(["unit id", "answer"], [[f["unit_id"], f["answer"]] for f in found])
+    return 0 if found else 1

@@ -1,0 +1,219 @@
+"""``escogw report`` and ``escogw whatif`` (docs/energy.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from gateway.core.sourcefile import ConfigError, Problem
+
+if TYPE_CHECKING:
+    from gateway.energy.whatif import Kpis
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-07-15") from None
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def add_report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("report", help="energy, cost, demand, savings and comfort report "
+                                      "(HTML with plots, plus CSV) from InfluxDB")
+    p.add_argument("--config", "-c", required=True, help="site file (YAML)")
+    p.add_argument("--from", dest="start", type=_date, required=True, metavar="DATE",
+                   help="first day (site-local), e.g. 2026-07-01")
+    p.add_argument("--to", dest="end", type=_date, required=True, metavar="DATE",
+                   help="last day, inclusive")
+    p.add_argument("--influx", default="http://127.0.0.1:8086",
+                   help="InfluxDB URL (v1 /query), default %(default)s")
+    p.add_argument("--database", "--db", default="escogw", help="database (default %(default)s)")
+    p.add_argument("--username")
+    p.add_argument("--password", help="better: the ESCOGW_INFLUX_PASSWORD environment variable")
+    p.add_argument("--out", "-o", default="report", help="output folder (default %(default)s)")
+    p.add_argument("--rules", help="rule file: the demand limit is read from it")
+    p.add_argument("--demand-limit-kw", type=float, help="demand limit line (beats --rules)")
+    p.add_argument("--baseline", help="baseline model (JSON written by an earlier report)")
+    p.add_argument("--baseline-from", type=_date, metavar="DATE",
+                   help="fit the baseline on this period (with --baseline-to)")
+    p.add_argument("--baseline-to", type=_date, metavar="DATE")
+    p.add_argument("--weather", help="daily outdoor temperatures, CSV: date,mean_temp_c "
+                                     "(for the degree days of the baseline)")
+    p.add_argument("--outdoor", metavar="DEVICE.POINT",
+                   help="or: an outdoor temperature point stored in InfluxDB")
+    p.add_argument("--baseline-area-m2", type=float,
+                   help="floor area in the baseline period (non-routine adjustment)")
+    p.add_argument("--baseline-occupants", type=int,
+                   help="occupants in the baseline period (non-routine adjustment)")
+    p.add_argument("--fee-coefficient", type=_decimal, default=Decimal(1),
+                   help="trusteeship fee = adjusted baseline cost × this (default 1)")
+    p.add_argument("--om-cost", type=_decimal, default=Decimal(0),
+                   help="the ESCO's operation & maintenance cost over the period, CNY")
+    p.add_argument("--site-id", help="site tag in InfluxDB (default: the site file's id)")
+    p.set_defaults(handler=cmd_report)
+
+
+def add_whatif_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("whatif", help="simulate a day under rule sets (physics + the real "
+                                      "control engine) and compare their KPIs")
+    p.add_argument("--rules", required=True, help="rule file A")
+    p.add_argument("--vs", help="rule file B to compare against")
+    p.add_argument("--site", "--config", "-c", dest="site", required=True,
+                   help="site file with a simulation section")
+    p.add_argument("--day", type=_date, required=True, help="site-local date, e.g. 2026-07-15")
+    p.add_argument("--weather", help="weather CSV file, or a bundled name such as "
+                                     "wuhan-summer-hot (default: the site's simulation.weather)")
+    p.add_argument("--step", type=float, default=60.0, help="simulation step, s (default 60)")
+    p.add_argument("--warmup-days", type=int, default=1,
+                   help="days simulated before DAY with the same rules and weather (default 1)")
+    p.add_argument("--limits", choices=("national", "rules"), default="national",
+                   help="national (default): the 26/20 °C limits hold for every rule set, "
+                        "commands beyond them are clamped and counted; rules: each file's own")
+    p.add_argument("--seed", type=int, default=None,
+                   help="simulation seed: who comes in when, sensor noise (default: the "
+                        "site's simulation.seed); try several before trusting a difference")
+    p.add_argument("--write-failure", type=float, default=0.0, metavar="FRACTION",
+                   help="share of writes that fail (seeded), to exercise retries")
+    p.add_argument("--out", "-o", help="HTML plot file (default whatif-DAY.html)")
+    p.add_argument("--json", action="store_true", help="KPIs as JSON on stdout")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.set_defaults(handler=cmd_whatif)
+
+
+class ProgressBar:
+    def __init__(self, label: str, stream: TextIO, width: int = 30):
+        self.label = label
+        self.stream = stream
+        self.width = width
+        self.last = -1
+
+    def __call__(self, fraction: float) -> None:
+        pct = int(fraction * 100)
+        if pct == self.last:
+            return
+        self.last = pct
+        full = int(fraction * self.width)
+        bar = "█" * full + "░" * (self.width - full)
+        self.stream.write(f"\r{bar} {pct:3d}% {self.label}")
+        if fraction >= 1.0:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from gateway.core.site import load_site
+    from gateway.energy.whatif import Comparison, RunResult, comparison_html, run_day
+
+    if not 0.0 <= args.write_failure < 1.0:
+        raise ConfigError([Problem("command line", None, "--write-failure",
+                                   "a fraction in [0, 1)")])
+    site = load_site(args.site)
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    results: list[RunResult] = []
+    for path in [args.rules] + ([args.vs] if args.vs else []):
+        bar = ProgressBar(Path(path).stem, sys.stderr) if show else None
+        try:
+            results.append(run_day(site, path, args.day, weather=args.weather, step_s=args.step,
+                                   warmup_days=args.warmup_days, limits=args.limits,
+                                   write_failure=args.write_failure, progress=bar,
+                                   sim_seed=args.seed))
+        except ValueError as exc:  # weather files and simulation settings
+            raise ConfigError([Problem(str(path), None, "", str(exc))]) from None
+        except OSError as exc:
+            raise ConfigError([Problem(str(exc.filename or path), None, "",
+                                       f"cannot read: {exc.strerror}")]) from None
+    cmp = Comparison(results[0], results[1] if len(results) > 1 else None)
+    weather = args.weather or "the site's simulation.weather"
+    notes = [f"Site {site.id} ({args.site}), {args.day}, weather {weather}, step {args.step:g} s, "
+             f"{args.warmup_days} warm-up day(s), limits: {args.limits}"
+             + (f", seed {args.seed}." if args.seed is not None else "."),
+             "Discomfort: BOPTEST tdis over each zone's occupied time (people present), band "
+             f"{results[0].trace.band[0]:g}-{results[0].trace.band[1]:g} °C. Short cycles: a unit "
+             "on or off for less than 300 s. Clamp hits and regulatory violations: requests "
+             "beyond the national 26 °C / 20 °C limits (docs/energy.md)."]
+    out = Path(args.out or f"whatif-{args.day}.html")
+    out.write_text(comparison_html(cmp, f"What if — {args.day}", notes), encoding="utf-8")
+    if args.json:
+        print(json.dumps({"day": str(args.day), "limits": args.limits,
+                          "runs": [kpis_json(r.kpis) for r in results],
+                          "figures": cmp.figures() if cmp.b else None, "plot": str(out)},
+                         indent=2))
+    else:
+        print(cmp.text())
+        print(f"\nplot: {out}")
+    return 0
+
+
+def kpis_json(k: Kpis) -> dict[str, object]:
+    from dataclasses import asdict
+
+    out: dict[str, object] = asdict(k)
+    for key, value in list(out.items()):
+        if isinstance(value, Decimal):
+            out[key] = float(round(value, 2))
+        elif isinstance(value, date):
+            out[key] = value.isoformat()
+        elif isinstance(value, dict):
+            out[key] = {kk: _num(vv) for kk, vv in value.items()}
+        elif isinstance(value, float):
+            out[key] = round(value, 4)
+    out["discomfort_kh_per_zone"] = round(k.discomfort_kh_per_zone, 4)
+    out["energy_kwh_per_m2"] = round(k.energy_kwh_per_m2, 4)
+    out["starts_per_unit"] = round(k.starts_per_unit, 4)
+    return out
+
+
+def _num(v: object) -> object:
+    if isinstance(v, Decimal):
+        return float(round(v, 4))
+    if isinstance(v, float):
+        return round(v, 4)
+    return v
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from gateway.energy.report import ReportOptions, write_report
+
+    if args.end < args.start:
+        raise ConfigError([Problem("command line", None, "--to", "is before --from")])
+    if (args.baseline_from is None) != (args.baseline_to is None):
+        raise ConfigError([Problem("command line", None, "--baseline-from",
+                                   "give both --baseline-from and --baseline-to")])
+    import os
+
+    opts = ReportOptions(
+        site_path=Path(args.config), start=args.start, end=args.end, influx_url=args.influx,
+        database=args.database, username=args.username,
+        password=args.password or os.environ.get("ESCOGW_INFLUX_PASSWORD"),
+        out=Path(args.out), rules_path=Path(args.rules) if args.rules else None,
+        demand_limit_kw=args.demand_limit_kw,
+        baseline_path=Path(args.baseline) if args.baseline else None,
+        baseline_from=args.baseline_from, baseline_to=args.baseline_to,
+        weather_csv=Path(args.weather) if args.weather else None, outdoor=args.outdoor,
+        baseline_area_m2=args.baseline_area_m2, baseline_occupants=args.baseline_occupants,
+        fee_coefficient=args.fee_coefficient, om_cost=args.om_cost, site_id=args.site_id)
+    from gateway.energy.influx import InfluxError
+
+    try:
+        result = write_report(opts)
+    except InfluxError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 1
+    for line in result.summary:
+        print(line)
+    print(f"report: {result.html}")
+    return 0

@@ -1,0 +1,171 @@
+"""``escogw``: the gateway's command line.
+
+Output that people read is a table; ``--json`` gives scripts the same facts.
+Exit codes: 0 ok, 1 the operation failed (device silent, write refused), 2 bad
+input (config, arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from gateway.core.sourcefile import ConfigError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", required=True, help="site file (YAML)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="escogw", description=__doc__.splitlines()[0])
+    parser.add_argument("--log-level", default="WARNING",
+                        help="DEBUG, INFO, WARNING (default) or ERROR")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the gateway: poll, store, publish, take commands")
+    _add_config(p)
+    p.add_argument("--outbox", help="outbox file (default: gateway.outbox.path)")
+    p.add_argument("--mqtt-host")
+    p.add_argument("--mqtt-port", type=int)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a gateway setting, e.g. mqtt.port=1884 (beats ESCOGW_… "
+                        "environment variables, which beat the site file)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="run the control loop with writes off: it decides and reports only")
+    p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("override", help="hold a point of a unit through the running gateway "
+                                        "(an MQTT command; the rules' clamps still apply)")
+    _add_config(p)
+    p.add_argument("device")
+    p.add_argument("point")
+    p.add_argument("value", help="a number, or an enum name such as cool / on / high")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the result")
+    p.add_argument("--mqtt-host")
+    p.add_argument("--mqtt-port", type=int)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a gateway setting, as for run")
+    p.set_defaults(handler=_cmd_override)
+
+    p = sub.add_parser("check", help="validate a site file, its profiles and bus budgets")
+    _add_config(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_check)
+
+    p = sub.add_parser("read", help="poll one device once and print its points")
+    _add_config(p)
+    p.add_argument("device")
+    p.add_argument("points", nargs="*", help="standard point names (default: all)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_read)
+
+    p = sub.add_parser("write", help="write one declared writable point, then read it back")
+    _add_config(p)
+    p.add_argument("device")
+    p.add_argument("point")
+    p.add_argument("value", help="a number, or an enum name such as cool / on / high")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_write)
+
+    p = sub.add_parser("scan", help="find which unit ids answer on a link")
+    _add_config(p)
+    p.add_argument("--link", required=True)
+    p.add_argument("--units", default="1-247", help="ids to try, e.g. 1-10,20 (default 1-247)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_scan)
+
+    p = sub.add_parser("historian", help="write the site topics from MQTT into InfluxDB")
+    p.add_argument("--config", "-c", required=True, help="historian config (YAML)")
+    p.set_defaults(handler=_cmd_historian)
+
+    from gateway.cli.rules import add_rules_commands
+
+    add_rules_commands(sub.add_parser("rules", help="check, explain and plan the AC rules"))
+
+    from gateway.cli.energy import add_report_command, add_whatif_command
+
+    add_report_command(sub)  # escogw report (docs/energy.md)
+    add_whatif_command(sub)  # escogw whatif
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import logging
+
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `escogw read … | head`
+        sys.stderr.close()
+        return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from gateway.cli.site_args import load_settings
+    from gateway.daemon import run
+
+    site, settings = load_settings(args)
+    return asyncio.run(run(site, settings, dry_run=args.dry_run))
+
+
+def _cmd_override(args: argparse.Namespace) -> int:
+    from gateway.cli.override import send_override
+    from gateway.cli.site_args import load_settings
+
+    site, settings = load_settings(args)
+    return send_override(site, settings, args.device, args.point, args.value, args.timeout)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from gateway.cli.check import check
+
+    return check(args)
+
+
+def _cmd_read(args: argparse.Namespace) -> int:
+    from gateway.cli.device import read_device
+
+    return asyncio.run(read_device(args.config, args.device, args.points, args.json))
+
+
+def _cmd_write(args: argparse.Namespace) -> int:
+    from gateway.cli.device import write_point
+
+    return asyncio.run(write_point(args.config, args.device, args.point, args.value, args.json))
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from gateway.cli.device import parse_units, scan_link
+
+    try:
+        units = parse_units(args.units)
+    except ValueError as exc:
+        print(f"--units: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(scan_link(args.config, args.link, units, args.timeout, args.json))
+
+
+def _cmd_historian(args: argparse.Namespace) -> int:
+    from gateway.historian.run import main as run_historian
+
+    return run_historian(args.config)
+
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""``escogw override``: an operator override from the command line, through the broker.
+
+The CLI sends the same command message an operator's dashboard would
+(docs/mqtt.md) and waits for its result, so the running gateway's command path
+and control loop handle it — checks, clamps, expiry — exactly as for MQTT.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import uuid
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateway.core.settings import GatewaySettings
+from gateway.core.site import Site
+from gateway.uplink.messages import Topics
+
+
+def _value(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def send_override(site: Site, settings: GatewaySettings, device: str, point: str, value: str,
+                  timeout_s: float) -> int:
+    topics = Topics(settings.mqtt.prefix, site.id)
+    command_id = f"cli-{uuid.uuid4().hex[:10]}"
+    result: dict[str, object] = {}
+    done = threading.Event()
+
+    def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        body = json.loads(msg.payload)
+        if body.get("id") == command_id:
+            result.update(body)
+            done.set()
+
+    def on_connect(client: mqtt.Client, userdata: object, flags: object, rc: object,
+                   props: object) -> None:
+        client.subscribe(topics.cmd_result(device), qos=1)
+        client.subscribe(topics.cmd_result("gateway"), qos=1)
+        client.publish(f"{topics.base}/{device}/cmd",
+                       json.dumps({"id": command_id, "point": point, "value": _value(value),
+                                   "ttl_s": timeout_s}), qos=1)
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"escogw-cli-{command_id}")
+    m = settings.mqtt
+    if m.username:
+        client.username_pw_set(m.username, m.password.get_secret_value() if m.password else None)
+    if m.tls is not None:
+        client.tls_set_context(m.tls.ssl_context())  # honours tls.insecure, like the gateway
+    client.on_message = on_message
+    client.on_connect = on_connect
+    try:
+        client.connect(m.host, m.port, keepalive=30)
+    except OSError as exc:
+        print(f"cannot reach the broker at {m.host}:{m.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    client.loop_start()
+    answered = done.wait(timeout_s)
+    client.loop_stop()
+    client.disconnect()
+    if not answered:
+        print(f"no result from the gateway within {timeout_s:g} s (is it running and "
+              f"connected to {m.host}:{m.port}?)", file=sys.stderr)
+        return 1
+    if result.get("ok"):
+        print(f"{device}.{point} = {result.get('applied')} (override {command_id}; "
+              "it expires by itself and the schedule resumes)")
+        return 0
+    print(f"{device}.{point}: {result.get('error')}", file=sys.stderr)
+    return 1

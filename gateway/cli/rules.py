@@ -1,0 +1,171 @@
+"""``escogw rules check | explain | plan``: the rule set, offline, for the people who edit it.
+
+Exit codes as the rest of the CLI: 0 ok, 2 bad input (an invalid rule file: every
+problem printed as ``file:line: field: message``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from gateway.core.sourcefile import ConfigError, Problem
+
+
+def add_rules_commands(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", "-c", required=True, help="site file (YAML)")
+        p.add_argument("--rules", "-r", help="rule file (default: the site's gateway.rules, "
+                                             "else rules/<site id>.yaml)")
+        p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("check", help="validate a rule file against the site")
+    common(p)
+    p.set_defaults(handler=rules_check)
+
+    p = sub.add_parser("explain", help="which rule decides a unit's state, and why")
+    common(p)
+    p.add_argument("device")
+    p.add_argument("--at", help="site-local time: 2026-07-15T16:30, or 16:30 today "
+                               "(default: now)")
+    p.add_argument("--outdoor", type=float, help="assume this outdoor temperature, °C")
+    p.set_defaults(handler=rules_explain)
+
+    p = sub.add_parser("plan", help="every unit's command timeline for a day")
+    common(p)
+    p.add_argument("--date", required=True, help="site-local date, e.g. 2026-07-15")
+    p.add_argument("--device", action="append", help="only these units (repeatable)")
+    p.add_argument("--outdoor", type=float, help="assume this outdoor temperature, °C")
+    p.set_defaults(handler=rules_plan)
+
+
+def rules_path(args: argparse.Namespace, site: Any) -> Path:
+    if args.rules:
+        return Path(args.rules)
+    from gateway.core.site import rules_path_for  # the daemon's rule: one place decides
+
+    configured = rules_path_for(site, site.spec.gateway)
+    if configured is not None:
+        return configured
+    for folder in (Path(site.path).resolve().parent.parent / "rules", Path("rules")):
+        candidate = folder / f"{site.id}.yaml"
+        if candidate.is_file():
+            return candidate
+    raise ConfigError([Problem(site.path, None, "gateway.rules",
+                               f"no rule file given and no rules/{site.id}.yaml: use --rules")])
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from gateway.control.rules_model import load_rules
+    from gateway.core.site import load_site
+
+    site = load_site(args.config)
+    return load_rules(rules_path(args, site), site)
+
+
+def rules_check(args: argparse.Namespace) -> int:
+    rules = _load(args)
+    today = datetime.now(rules.tz).date()
+    alarm = rules.calendar.coverage_alarm(today)
+    summary = {
+        "ok": True, "rules": rules.path, "digest": rules.digest, "units": len(rules.units),
+        "groups": {g: len(m) for g, m in rules.groups.items()},
+        "schedules": [r.name for r in rules.slot_rules if r.kind == "schedule"],
+        "sweeps": [r.name for r in rules.slot_rules if r.kind == "sweep"],
+        "precool": [r.name for r in rules.precool],
+        "demand_limit_kw": rules.demand.limit_kw if rules.demand else None,
+        "exemptions": dict(rules.policy.exemptions),
+        "holiday_data": rules.calendar.coverage_text(),
+        "calendar_alarm": alarm,
+        "tariff": rules.tariff.describe() if rules.tariff is not None else None}
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
+    print(f"{rules.path}: ok — {len(rules.units)} AC units, "
+          f"{len(summary['schedules'])} schedules, {len(summary['sweeps'])} sweeps, "
+          f"{len(summary['precool'])} pre-cooling rules, demand limit "
+          f"{summary['demand_limit_kw'] or 'none'}")
+    print(f"  groups: {', '.join(f'{g} ({n})' for g, n in summary['groups'].items())}")
+    for zone, reason in rules.policy.exemptions.items():
+        print(f"  exempt zone {zone}: {reason}")
+    print(f"  holiday data: {summary['holiday_data']}")
+    if summary["tariff"]:
+        print(f"  tariff: {summary['tariff']}")
+    if alarm:
+        print(f"warning: {alarm}", file=sys.stderr)
+    return 0
+
+
+def parse_at(text: str | None, tz: Any) -> datetime:
+    if text is None:
+        return datetime.now(tz).replace(second=0, microsecond=0)
+    text = text.strip()
+    try:
+        if len(text) <= 5 and ":" in text:
+            t = time.fromisoformat(text)
+            return datetime.combine(datetime.now(tz).date(), t, tz)
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--at {text!r}: use 2026-07-15T16:30 or 16:30") from None
+    return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
+
+
+def rules_explain(args: argparse.Namespace) -> int:
+    from gateway.control.explain import explain_text
+    from gateway.control.plan import explain_at
+
+    rules = _load(args)
+    try:
+        at = parse_at(args.at, rules.tz)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.device not in rules.units:
+        print(f"no AC unit '{args.device}' (have: {', '.join(rules.units)})", file=sys.stderr)
+        return 2
+    info = explain_at(rules, args.device, at, args.outdoor)
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, default=str))
+    else:
+        print(explain_text(info))
+    return 0
+
+
+def rules_plan(args: argparse.Namespace) -> int:
+    from gateway.control.explain import plan_text
+    from gateway.control.plan import plan_day
+
+    rules = _load(args)
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        print(f"--date {args.date!r}: use 2026-07-15", file=sys.stderr)
+        return 2
+    unknown = [d for d in args.device or [] if d not in rules.units]
+    if unknown:
+        print(f"no AC unit {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    plan = plan_day(rules, day, devices=args.device, outdoor_c=args.outdoor)
+    rows = plan.rows
+    info = rules.calendar.day(day)
+    if args.json:
+        print(json.dumps({"date": day.isoformat(), "day_type": info.type.value,
+                          "reason": info.reason, "commands": [
+                              {"at": r.at.astimezone(rules.tz).isoformat(timespec="minutes"),
+                               "device": r.device, "point": r.point, "before": r.before,
+                               "after": r.after, "layer": r.layer, "rule": r.rule,
+                               "reason": r.reason} for r in rows],
+                          "start": plan.start}, ensure_ascii=False))
+        return 0
+    why = f" ({info.reason})" if info.reason != info.type.value else ""
+    print(f"{day.isoformat()}: {info.type.value}{why}")
+    if not info.covered:
+        print("  ! outside the holiday data: day type is a fallback", file=sys.stderr)
+    print(plan_text(rows, str(rules.tz), plan.start))
+    return 0

@@ -1,0 +1,499 @@
+"""Device profiles: one YAML file per device model in drivers/, the single source of a register map.
+
+The gateway decodes with a profile and the simulators lay out their registers
+from the same file. Loading validates the whole file and reports every mistake
+as ``file:line: field: message``; what comes out is a compiled ``Profile`` whose
+points carry precompiled decoders for the polling hot path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.core.codec import (
+    INTEGER_TYPES,
+    CodecError,
+    DataType,
+    Decoder,
+    Encoder,
+    Order,
+    decoder,
+    encoder,
+    register_count,
+)
+from gateway.core.datadirs import data_dir
+from gateway.core.semantics import STANDARD_POINTS, DeviceKind, suggest
+from gateway.core.sourcefile import ConfigError, Loc, Problem, SourceDoc, load_yaml
+
+Table = Literal["coil", "discrete", "holding", "input"]
+TABLES: tuple[Table, ...] = ("coil", "discrete", "holding", "input")
+BIT_TABLES = frozenset({"coil", "discrete"})
+#: Modbus read function code per table.
+READ_FUNCTION: dict[str, int] = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
+
+Value = int | float | str
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceInfo(_Strict):
+    """Where the register map comes from."""
+
+    document: str
+    url: str | None = None
+    notes: str | None = None
+
+
+class SerialDefaults(_Strict):
+    baudrate: int = Field(9600, ge=300, le=921_600)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+
+
+class LinkFacts(_Strict):
+    """What the device allows on the wire; the planner and scheduler obey these."""
+
+    serial: SerialDefaults = SerialDefaults()
+    max_read_registers: int = Field(125, ge=1, le=125)
+    max_read_bits: int = Field(2000, ge=1, le=2000)
+    #: Largest hole (registers) a merged read may bridge.
+    max_gap_registers: int = Field(16, ge=0, le=124)
+    #: Silence the device needs between two requests (Eastron: 60 ms).
+    min_gap_ms: float = Field(0, ge=0, le=10_000)
+    #: Typical time from the end of a request to the start of the reply.
+    turnaround_ms: float = Field(20, ge=0, le=10_000)
+
+
+class PerUnitLayout(_Strict):
+    """Multi-unit gateways (e.g. CoolMasterNet): unit ``i`` lives at base + (i - first) * stride.
+
+    Point addresses in such a profile are offsets inside one unit's block.
+    """
+
+    base: int = Field(ge=0, le=65535)
+    stride: int = Field(ge=1, le=65535)
+    first: int = Field(1, ge=0)
+    count: int = Field(ge=1, le=1024)
+
+
+class RegisterRange(_Strict):
+    """Inclusive range of wire addresses (offsets, for per-unit profiles) in one table."""
+
+    table: Table
+    start: int = Field(ge=0, le=65535)
+    end: int = Field(ge=0, le=65535)
+    reason: str | None = None
+
+
+class PointSpec(_Strict):
+    table: Table
+    address: int = Field(ge=0, le=65535)
+    type: DataType = "u16"
+    order: Order = "ABCD"
+    length: int | None = Field(None, ge=1, le=123)
+    bit: int | None = Field(None, ge=0, le=15)
+    scale: float = 1.0
+    offset: float = 0.0
+    unit: str | None = None
+    access: Literal["r", "rw"] = "r"
+    min: float | None = None
+    max: float | None = None
+    #: Standard name → the device's raw value (enumerated points only).
+    enum: dict[str, int] | None = None
+    description: str | None = None
+
+
+class PointDefaults(_Strict):
+    table: Table | None = None
+    type: DataType | None = None
+    order: Order | None = None
+
+
+class ProfileSpec(_Strict):
+    """The YAML file as written."""
+
+    vendor: str
+    model: str
+    kind: DeviceKind
+    source: SourceInfo
+    verified: list[str] = []
+    unverified: list[str] = []
+    link: LinkFacts = LinkFacts()
+    per_unit: PerUnitLayout | None = None
+    #: Ranges the device answers; reads outside them get exception 02.
+    #: Default: from the first to the last point of each table.
+    implemented: list[RegisterRange] | None = None
+    #: Ranges a merged read must never bridge (the device answers 02).
+    no_bridge: list[RegisterRange] = []
+    #: Value of unmapped registers inside an implemented range.
+    fill: int = Field(0, ge=0, le=0xFFFF)
+    #: Whether a read that starts on an unmapped register is refused with 02 (CoolMasterNet).
+    unmapped_start_is_error: bool = False
+    defaults: PointDefaults = PointDefaults()
+    points: dict[str, PointSpec]
+    #: An example site-file entry, for the reader of the profile.
+    example: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Point:
+    """One standard-named point of a device model, ready to decode and encode."""
+
+    name: str
+    table: Table
+    address: int
+    count: int
+    dtype: DataType
+    order: Order
+    scale: float
+    offset: float
+    unit: str | None
+    writable: bool
+    min: float | None
+    max: float | None
+    bit: int | None
+    counter: bool
+    #: raw device value → standard code, and back (enumerated points)
+    codes: dict[int, int] | None
+    raws: dict[int, int] | None
+    names: dict[str, int] | None
+    _decode: Decoder
+    _encode: Encoder
+
+    @property
+    def end(self) -> int:
+        """Last address occupied (inclusive)."""
+        return self.address + self.count - 1
+
+    def at(self, address: int) -> Point:
+        """The same point moved to another wire address (per-unit gateways)."""
+        fields = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        fields["address"] = address
+        return Point(**fields)
+
+    def decode(self, regs: Sequence[int]) -> Value:
+        """Exactly ``count`` registers (or one bit) → the standard value.
+
+        Raises CodecError for a value the profile cannot stand behind: an enum
+        value outside the map, NaN or infinity.
+        """
+        raw = self._decode(regs)
+        if self.bit is not None:
+            raw = (int(raw) >> self.bit) & 1
+        if self.codes is not None:
+            code = self.codes.get(int(raw))
+            if code is None:
+                raise CodecError(f"raw value {raw} is not in the profile's enum")
+            return code
+        if isinstance(raw, str):
+            return raw
+        if isinstance(raw, float):
+            if not math.isfinite(raw):
+                raise CodecError(f"not a finite number ({raw})")
+            if self.dtype == "f32":
+                # a float32 holds ~7 significant digits; drop the binary noise
+                # (230.1 arrives as 230.10000610351562)
+                raw = float(f"{raw:.7g}")
+        if self.scale != 1.0 or self.offset != 0.0:
+            return round(raw * self.scale + self.offset, 9)
+        return raw
+
+    def encode(self, value: Value, *, bounded: bool = True) -> list[int]:
+        """A standard value (number, enum name or enum code) → registers to write.
+
+        Raises CodecError for values outside the profile's bounds (unless
+        ``bounded`` is false: simulators laying out readings) or enum.
+        """
+        if self.names is not None and self.raws is not None:
+            if isinstance(value, str):
+                if value not in self.names:
+                    raise CodecError(f"'{value}' is not one of {sorted(self.names)}")
+                return self._encode(self.names[value])
+            if isinstance(value, bool) or not isinstance(value, int | float) or \
+                    int(value) != value or int(value) not in self.raws:
+                raise CodecError(f"{value!r} is not one of {sorted(self.names)}")
+            return self._encode(self.raws[int(value)])
+        if isinstance(value, str):
+            if self.dtype == "string":
+                return self._encode(value)
+            raise CodecError(f"needs a number, got text {value!r}")
+        if isinstance(value, bool):
+            value = int(value)
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise CodecError(f"needs a finite number, got {value!r}")
+        if bounded and self.min is not None and value < self.min:
+            raise CodecError(f"{value} is below the minimum {self.min:g}")
+        if bounded and self.max is not None and value > self.max:
+            raise CodecError(f"{value} is above the maximum {self.max:g}")
+        raw: float | int = (value - self.offset) / self.scale
+        if self.dtype in INTEGER_TYPES:
+            raw = round(raw)
+        if self.table in BIT_TABLES and raw not in (0, 1):
+            raise CodecError(f"a {self.table} is 0 or 1, not {value!r}")
+        return self._encode(raw)
+
+
+@dataclass(frozen=True, eq=False)
+class Profile:
+    """A validated device model."""
+
+    id: str
+    path: str
+    spec: ProfileSpec
+    points: dict[str, Point]
+
+    @property
+    def kind(self) -> DeviceKind:
+        return self.spec.kind
+
+    @property
+    def link(self) -> LinkFacts:
+        return self.spec.link
+
+    def unit_base(self, index: int | None) -> int:
+        """Wire address added to point addresses for one unit of a multi-unit gateway."""
+        layout = self.spec.per_unit
+        if layout is None:
+            return 0
+        if index is None:
+            raise ValueError(f"profile {self.id} serves several units: the device needs an index")
+        if not layout.first <= index < layout.first + layout.count:
+            last = layout.first + layout.count - 1
+            raise ValueError(f"index {index} outside {layout.first}..{last}")
+        return layout.base + (index - layout.first) * layout.stride
+
+    def points_for(self, index: int | None = None) -> dict[str, Point]:
+        """Points at their wire addresses for one unit (the profile's own for single devices)."""
+        base = self.unit_base(index)
+        if base == 0:
+            return self.points
+        return {name: p.at(p.address + base) if p.table not in BIT_TABLES else p
+                for name, p in self.points.items()}
+
+    def ranges_for(self, ranges: Sequence[RegisterRange], index: int | None) -> list[RegisterRange]:
+        base = self.unit_base(index)
+        return [r.model_copy(update={"start": r.start + base, "end": r.end + base})
+                if base and r.table not in BIT_TABLES else r for r in ranges]
+
+    def implemented(self, index: int | None = None) -> list[RegisterRange]:
+        """Ranges the device answers (explicit, or first..last point per table)."""
+        if self.spec.implemented is not None:
+            return self.ranges_for(self.spec.implemented, index)
+        out = []
+        for table in TABLES:
+            pts = [p for p in self.points.values() if p.table == table]
+            if pts:
+                out.append(RegisterRange(table=table, start=min(p.address for p in pts),
+                                         end=max(p.end for p in pts)))
+        return self.ranges_for(out, index)
+
+    def no_bridge(self, index: int | None = None) -> list[RegisterRange]:
+        return self.ranges_for(self.spec.no_bridge, index)
+
+
+def _expand_defaults(raw: Any) -> Any:
+    """Fill each point's table/type/order from the profile's ``defaults`` before validation."""
+    if not isinstance(raw, dict):
+        return raw
+    defaults = raw.get("defaults")
+    points = raw.get("points")
+    if not isinstance(defaults, dict) or not isinstance(points, dict):
+        return raw
+    merged = {}
+    for name, point in points.items():
+        if isinstance(point, dict):
+            point = {**{k: v for k, v in defaults.items() if k in ("table", "type", "order")},
+                     **point}
+        merged[name] = point
+    return {**raw, "points": merged}
+
+
+def _fits(p: PointSpec, raw: float) -> bool:
+    """Whether a raw (wire) value can be encoded in the point's registers."""
+    if p.table in BIT_TABLES:
+        return raw in (0, 1)
+    if p.type == "string" or not math.isfinite(raw):
+        return p.type == "string"
+    value: float | int = round(raw) if p.type in INTEGER_TYPES else raw
+    try:
+        encoder(p.type, p.order, p.length)(value)
+    except CodecError:
+        return False
+    return True
+
+
+def _check(spec: ProfileSpec, doc: SourceDoc) -> list[Problem]:
+    """Cross-field checks pydantic cannot express, each pointing at its field."""
+    problems: list[Problem] = []
+
+    def bad(loc: Loc, message: str) -> None:
+        problems.append(doc.problem(loc, message))
+
+    # (table, address) → the points using it, with the bit each one reads (None: all of it)
+    occupied: dict[tuple[str, int], list[tuple[str, int | None]]] = {}
+    for name, p in spec.points.items():
+        at: Loc = ("points", name)
+        std = STANDARD_POINTS.get(name)
+        if std is None:
+            bad(at, f"'{name}' is not a standard point name{suggest(name)}; "
+                    "see docs/semantic-model.md")
+            continue
+        if spec.kind not in std.kinds:
+            bad(at, f"'{name}' is a point of {'/'.join(sorted(std.kinds))} devices, "
+                    f"not of a {spec.kind}")
+        if p.unit is not None and p.unit != std.unit:
+            want = f"'{std.unit}'" if std.unit else "no unit (a plain number)"
+            fix = f"write '{std.unit}'" if std.unit and p.unit.lower() == std.unit.lower() \
+                else "convert with scale/offset"
+            bad((*at, "unit"), f"'{name}' is in {want}, not '{p.unit}'; {fix}")
+        if p.table in BIT_TABLES:
+            if p.type != "bits":
+                bad((*at, "type"), f"a {p.table} point has type bits, not {p.type}")
+            if p.bit is not None:
+                bad((*at, "bit"), f"a {p.table} is a single bit already; 'bit' picks a bit "
+                                  "of a register")
+        elif p.type == "bits" and p.bit is None:
+            bad((*at, "bit"), "a bits point in a register table needs 'bit' (0-15)")
+        if p.bit is not None and p.type not in ("bits", "u16"):
+            bad((*at, "bit"), "'bit' applies to a single 16-bit register (type bits or u16)")
+        if p.type == "string" and p.length is None:
+            bad((*at, "length"), "a string needs its length in registers")
+        if p.type != "string" and p.length is not None:
+            bad((*at, "length"), "'length' applies to strings only")
+        scale_ok = p.scale != 0 and math.isfinite(p.scale)
+        if not scale_ok:
+            bad((*at, "scale"), "scale must be a non-zero finite number")
+        if p.access == "rw":
+            if p.table not in ("holding", "coil"):
+                bad((*at, "access"), f"{p.table} registers are read-only on Modbus")
+            if p.bit is not None and p.table == "holding":
+                bad((*at, "access"), "a single bit of a register cannot be written safely")
+            if p.enum is None and std.codes is None and p.bit is None and p.type != "bits" \
+                    and (p.min is None or p.max is None):
+                bad((*at, "access"), "a writable point needs bounds (min and max) or an enum")
+        if p.min is not None and p.max is not None and p.min > p.max:
+            bad((*at, "min"), f"min {p.min:g} is above max {p.max:g}")
+        if p.access == "rw" and p.enum is None and scale_ok:
+            for key in ("min", "max"):
+                bound = getattr(p, key)
+                if bound is not None and not _fits(p, (bound - p.offset) / p.scale):
+                    bad((*at, key), f"{key} {bound:g} is {(bound - p.offset) / p.scale:g} on "
+                                    f"the wire, which does not fit in {p.type}")
+        if std.codes is not None:
+            if p.enum is None:
+                bad((*at, "enum"), f"'{name}' is enumerated: map each of "
+                                   f"{', '.join(std.codes)} that the device knows to its value")
+            else:
+                for key, raw in p.enum.items():
+                    if key not in std.codes:
+                        hint = suggest(key, list(std.codes))
+                        bad((*at, "enum", key), f"'{key}' is not a standard {name} value "
+                                                f"({', '.join(std.codes)}){hint}")
+                    elif not _fits(p, raw):
+                        where = f"a {p.table} (0 or 1)" if p.table in BIT_TABLES else p.type
+                        bad((*at, "enum", key), f"raw value {raw} does not fit in {where}")
+                if len(set(p.enum.values())) != len(p.enum):
+                    bad((*at, "enum"), "two names map to the same raw value")
+        elif p.enum is not None:
+            bad((*at, "enum"), f"'{name}' is not an enumerated point")
+        try:
+            count = 1 if p.table in BIT_TABLES else register_count(p.type, p.length)
+        except CodecError:
+            continue
+        last = p.address + count - 1
+        if last > 65535:
+            bad((*at, "address"), "the value runs past register 65535")
+        if spec.per_unit is not None and p.table not in BIT_TABLES and \
+                last >= spec.per_unit.stride:
+            bad((*at, "address"), f"offset {p.address} runs past the unit's block of "
+                                  f"{spec.per_unit.stride} registers")
+        if spec.implemented is not None and not any(
+                r.table == p.table and r.start <= p.address and last <= r.end
+                for r in spec.implemented):
+            bad((*at, "address"), f"{p.table} 0x{p.address:04X}..0x{last:04X} is outside "
+                                  f"every 'implemented' range of that table")
+        for a in range(p.address, last + 1):
+            users = occupied.setdefault((p.table, a), [])
+            clash = next((other for other, other_bit in users
+                          if p.bit is None or other_bit is None or other_bit == p.bit), None)
+            if clash is not None:
+                bad((*at, "address"), f"overlaps '{clash}' at {p.table} 0x{a:04X}")
+                break
+            users.append((name, p.bit))
+    for key in ("no_bridge", "implemented"):
+        for i, r in enumerate(getattr(spec, key) or []):
+            if r.start > r.end:
+                bad((key, i, "start"), f"start 0x{r.start:04X} is after end 0x{r.end:04X}")
+    return problems
+
+
+def _compile_point(name: str, p: PointSpec) -> Point:
+    std = STANDARD_POINTS[name]
+    dtype: DataType = "bits" if p.table in BIT_TABLES else p.type
+    codes = raws = names = None
+    if p.enum is not None and std.codes is not None:
+        codes = {raw: std.codes[key] for key, raw in p.enum.items()}
+        raws = {std.codes[key]: raw for key, raw in p.enum.items()}
+        names = dict(p.enum)
+    return Point(
+        name=name, table=p.table, address=p.address,
+        count=1 if p.table in BIT_TABLES else register_count(p.type, p.length),
+        dtype=dtype, order=p.order, scale=p.scale, offset=p.offset, unit=p.unit,
+        writable=p.access == "rw", min=p.min, max=p.max, bit=p.bit, counter=std.counter,
+        codes=codes, raws=raws, names=names,
+        _decode=decoder(dtype, p.order, p.length), _encode=encoder(dtype, p.order, p.length),
+    )
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Load and validate one profile; raises ConfigError listing every problem."""
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError([doc.problem((), "a profile is a mapping (vendor:, model:, kind:, "
+                                           "source:, points: …)")])
+    spec = doc.validate(ProfileSpec, _expand_defaults(doc.data))
+    problems = _check(spec, doc)
+    if problems:
+        raise ConfigError(problems)
+    points = {name: _compile_point(name, p) for name, p in spec.points.items()}
+    return Profile(Path(path).stem, str(path), spec, points)
+
+
+DRIVERS_DIR = data_dir("drivers")
+
+
+def profile_path(profile_id: str, drivers: Path | None = None) -> Path:
+    return (drivers or DRIVERS_DIR) / f"{profile_id}.yaml"
+
+
+def available_profiles(drivers: Path | None = None) -> list[str]:
+    return sorted(p.stem for p in (drivers or DRIVERS_DIR).glob("*.yaml"))
+
+
+class ProfileLibrary:
+    """Profiles by id, each loaded once from a drivers folder."""
+
+    def __init__(self, drivers: Path | None = None):
+        self.drivers = drivers or DRIVERS_DIR
+        self._cache: dict[str, Profile] = {}
+
+    def get(self, profile_id: str) -> Profile:
+        """Raises KeyError for an unknown id and ConfigError for an invalid file."""
+        if profile_id not in self._cache:
+            path = profile_path(profile_id, self.drivers)
+            if not path.is_file():
+                raise KeyError(profile_id)
+            self._cache[profile_id] = load_profile(path)
+        return self._cache[profile_id]
+
+    def ids(self) -> list[str]:
+        return available_profiles(self.drivers)

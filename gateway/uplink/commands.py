@@ -1,0 +1,124 @@
+"""Commands from MQTT: parsed, checked against the profile and the policy, or refused with a reason.
+
+Nothing from outside writes a raw register: a command names a standard point
+that the device's profile declares writable, with a value inside the profile's
+bounds and the site's setpoint policy. Every refusal says why; nothing here
+raises past ``parse_command`` except ``CommandRefused``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.acquisition.reading import Reading
+from gateway.core.codec import CodecError
+from gateway.core.policy import SetpointPolicy
+from gateway.core.profile import Value
+from gateway.core.semantics import STANDARD_POINTS
+from gateway.core.site import Site
+
+MAX_PAYLOAD = 4096
+MAX_TTL_S = 86_400.0
+DEFAULT_TTL_S = 60.0
+_FIELDS = {"id", "point", "value", "ttl_s"}
+
+
+@dataclass(frozen=True)
+class OperatorCommand:
+    id: str
+    device: str
+    point: str
+    #: the standard value: a number, or an enum's standard code
+    value: Value
+    ttl_s: float
+
+
+class CommandRefused(Exception):
+    def __init__(self, reason: str, command_id: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.command_id = command_id
+
+
+def parse_command(site: Site, device_id: str, payload: bytes,
+                  latest: Mapping[str, Reading], policy: SetpointPolicy) -> OperatorCommand:
+    """Validate one command message for ``device_id``; raises CommandRefused."""
+    if len(payload) > MAX_PAYLOAD:
+        raise CommandRefused(f"payload larger than {MAX_PAYLOAD} bytes")
+    try:
+        body: Any = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CommandRefused(f"payload is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise CommandRefused("payload must be a JSON object")
+    cid = body.get("id")
+    if not isinstance(cid, str) or not 1 <= len(cid) <= 64:
+        raise CommandRefused("id: a string of 1 to 64 characters is required")
+    unknown = sorted(set(body) - _FIELDS)
+    if unknown:
+        raise CommandRefused(f"unknown field(s): {', '.join(map(str, unknown))}", cid)
+    device = site.devices.get(device_id)
+    if device is None:
+        raise CommandRefused(f"no device '{device_id}' at this site", cid)
+    name = body.get("point")
+    if not isinstance(name, str):
+        raise CommandRefused("point: a standard point name is required", cid)
+    point = device.profile.points_for(device.config.index).get(name)
+    if point is None:
+        raise CommandRefused(f"point: device '{device_id}' has no point '{name}'", cid)
+    if not point.writable:
+        raise CommandRefused(f"point: '{name}' is not writable", cid)
+    ttl = body.get("ttl_s", DEFAULT_TTL_S)
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl) \
+            or not 0 < ttl <= MAX_TTL_S:
+        raise CommandRefused(f"ttl_s: a number of seconds in (0, {MAX_TTL_S:g}] is required", cid)
+    value = _standard_value(name, body.get("value"), cid)
+    try:
+        point.encode(value)  # profile bounds and enum
+    except CodecError as exc:
+        raise CommandRefused(f"value: {exc}", cid) from None
+    _check_policy(device_id, name, value, site, latest, policy, cid)
+    return OperatorCommand(cid, device_id, name, value, float(ttl))
+
+
+def _standard_value(name: str, raw: Any, cid: str) -> Value:
+    codes = STANDARD_POINTS[name].codes
+    if codes is not None:
+        if isinstance(raw, bool) and name == "power":
+            return int(raw)
+        if isinstance(raw, str):
+            if raw not in codes:
+                raise CommandRefused(f"value: '{raw}' is not one of {', '.join(codes)}", cid)
+            return codes[raw]
+        if isinstance(raw, int) and not isinstance(raw, bool) and raw in codes.values():
+            return raw
+        raise CommandRefused(f"value: one of {', '.join(codes)} is required", cid)
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise CommandRefused("value: a finite number is required", cid)
+    return raw
+
+
+def _check_policy(device_id: str, name: str, value: Value, site: Site,
+                  latest: Mapping[str, Reading], policy: SetpointPolicy, cid: str) -> None:
+    if name not in ("setpoint_c", "mode"):
+        return
+    zone = site.devices[device_id].config.tags.get("zone")
+    reading = latest.get(device_id)
+    current = reading.values if reading is not None else {}
+    mode = value if name == "mode" else current.get("mode")
+    setpoint = value if name == "setpoint_c" else current.get("setpoint_c")
+    problem = policy.violation(zone, _as_int(mode), _as_float(setpoint))
+    if problem is not None:
+        raise CommandRefused(f"policy: {problem}", cid)
+
+
+def _as_int(v: Value | None) -> int | None:
+    return int(v) if isinstance(v, int | float) else None
+
+
+def _as_float(v: Value | None) -> float | None:
+    return float(v) if isinstance(v, int | float) else None

@@ -1,0 +1,86 @@
+"""Moves readings from the in-process stream into the outbox, a batch per transaction.
+
+The outbox's SQLite calls run on one worker thread (fsync must not stall the
+event loop); everything that touches the outbox goes through ``AsyncOutbox``
+so the connection is only ever used from that thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from gateway.acquisition.reading import Reading
+from gateway.acquisition.stream import Subscription
+from gateway.core.site import Site
+from gateway.uplink.messages import Topics, data_payload
+from gateway.uplink.outbox import Outbox, Row
+
+T = TypeVar("T")
+
+
+class AsyncOutbox:
+    def __init__(self, outbox: Outbox):
+        self.outbox = outbox
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        #: set whenever rows were added, so the publisher wakes up
+        self.added = asyncio.Event()
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    async def put(self, messages: list[tuple[str, bytes]],
+                  seqs: dict[str, int] | None = None) -> int:
+        dropped = await self._call(lambda: self.outbox.put(messages, seqs))
+        self.added.set()
+        return dropped
+
+    async def peek(self, limit: int, after_id: int = 0) -> list[Row]:
+        return await self._call(lambda: self.outbox.peek(limit, after_id))
+
+    async def ack(self, rows: list[Row]) -> None:
+        await self._call(lambda: self.outbox.ack(rows))
+
+    async def stats(self) -> tuple[int, float, int]:
+        """(depth, oldest age s, dropped total)."""
+        return await self._call(lambda: (self.outbox.depth(), self.outbox.oldest_age_s(),
+                                         self.outbox.dropped_total))
+
+    async def close(self) -> None:
+        await self._call(self.outbox.close)
+        self._pool.shutdown(wait=True)
+
+
+class OutboxWriter:
+    """Commits readings as data messages; assigns each device's seq at commit."""
+
+    def __init__(self, site: Site, outbox: AsyncOutbox, topics: Topics,
+                 subscription: Subscription, max_batch: int = 500):
+        self.outbox = outbox
+        self.topics = topics
+        self.sub = subscription
+        self.max_batch = max_batch
+        self._meta = {d.id: (d.profile.kind, dict(d.config.tags)) for d in site.devices.values()}
+        self.committed = 0
+
+    async def run(self) -> None:
+        while True:
+            batch = [await self.sub.get()]
+            while len(batch) < self.max_batch and not self.sub.queue.empty():
+                batch.append(self.sub.queue.get_nowait())
+            await self.commit(batch)
+
+    async def commit(self, batch: list[Reading]) -> None:
+        seqs: dict[str, int] = {}
+        messages = []
+        for reading in batch:
+            seq = seqs.get(reading.device, self.outbox.outbox.next_seq(reading.device) - 1) + 1
+            seqs[reading.device] = seq
+            reading.seq = seq
+            kind, tags = self._meta.get(reading.device, ("unknown", {}))
+            messages.append((self.topics.data(reading.device),
+                             data_payload(reading, seq, kind, tags)))
+        await self.outbox.put(messages, seqs)
+        self.committed += len(batch)

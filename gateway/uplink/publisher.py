@@ -1,0 +1,202 @@
+"""The uplink: drains the outbox to the broker, keeps retained states, receives commands.
+
+aiomqtt 2.x (paho-mqtt 2.x underneath), QoS 1, a persistent session with a
+fixed client id. A row leaves the outbox only after its PUBACK, and only the
+acknowledged prefix of a window is removed, so per-device order survives an
+outage (a message may arrive twice — the historian's writes are idempotent —
+but never out of order).
+
+Every (re)connect: ``online`` (retained; Last Will ``offline``), every device's
+retained state, and the command subscription again — brokers drop
+subscriptions with a clean session, and Telegraf's silent stall came from not
+resubscribing. A heartbeat the gateway sends to its own command topics proves
+the subscription works; when it stops arriving while connected, that is an
+alarm and the connection is rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import aiomqtt
+
+from gateway.core.settings import MqttSettings
+from gateway.uplink.messages import Topics
+from gateway.uplink.outbox import Row
+from gateway.uplink.outbox_writer import AsyncOutbox
+
+log = logging.getLogger("escogw.mqtt")
+
+CommandSink = Callable[[str, bytes], Coroutine[Any, Any, None]]
+
+
+class _Stopped(Exception):
+    """Ends a connection's task group when the publisher is stopped."""
+
+
+class SubscriptionStalled(Exception):
+    """Connected, but our own heartbeat no longer comes back through the subscription."""
+
+
+class Publisher:
+    def __init__(self, settings: MqttSettings, site_id: str, outbox: AsyncOutbox,
+                 on_command: CommandSink):
+        self.settings = settings
+        self.topics = Topics(settings.prefix, site_id)
+        self.outbox = outbox
+        self.on_command = on_command
+        self.client_id = settings.client_id or f"escogw-{site_id}"
+        #: retained device states (topic → payload), republished after every connect
+        self.states: dict[str, bytes] = {}
+        self.connected = False
+        self.connects = 0
+        self.published = 0
+        self.subscription_stale = False
+        #: incremented by every turn of the publish loops, for the watchdog
+        self.ticks = 0
+        self._client: aiomqtt.Client | None = None
+        self._last_heartbeat_rx = 0.0
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- public -----------------------------------------------------------------
+
+    async def set_state(self, topic: str, payload: bytes) -> None:
+        """Remember a retained state and publish it now if connected."""
+        self.states[topic] = payload
+        client = self._client
+        if client is not None and self.connected:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.publish(topic, payload, qos=1, retain=True,
+                                     timeout=self.settings.publish_timeout_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Connect, work, reconnect with back-off and jitter — until stopped."""
+        delay = self.settings.reconnect_min_s
+        while not self._stop.is_set():
+            try:
+                await self._session()
+                delay = self.settings.reconnect_min_s
+            except (aiomqtt.MqttError, SubscriptionStalled, OSError) as exc:
+                log.warning("mqtt: %s; reconnecting in %.1f s", exc, delay)
+            finally:
+                self.connected = False
+                self._client = None
+            if self._stop.is_set():
+                break
+            await self._pause(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, self.settings.reconnect_max_s)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait before reconnecting, ticking every second (the watchdog's proof of life)."""
+        end = time.monotonic() + seconds
+        while not self._stop.is_set() and (left := end - time.monotonic()) > 0:
+            self.ticks += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), min(left, 1.0))
+
+    # -- one connection ---------------------------------------------------------
+
+    def _client_for(self) -> aiomqtt.Client:
+        s = self.settings
+        tls_context = s.tls.ssl_context() if s.tls is not None else None
+        return aiomqtt.Client(
+            s.host, s.port, identifier=self.client_id, clean_session=False,
+            username=s.username,
+            password=s.password.get_secret_value() if s.password else None,
+            will=aiomqtt.Will(self.topics.gateway_state, b"offline", qos=1, retain=True),
+            keepalive=s.keepalive_s, timeout=s.publish_timeout_s,
+            max_inflight_messages=s.window, tls_context=tls_context,
+            logger=logging.getLogger("escogw.mqtt.client"))
+
+    async def _session(self) -> None:
+        client = self._client_for()
+        async with client:
+            client.pending_calls_threshold = 100_000  # we bound the window ourselves
+            self._client = client
+            await client.subscribe(self.topics.commands, qos=1)
+            await client.publish(self.topics.gateway_state, b"online", qos=1, retain=True)
+            for topic, payload in list(self.states.items()):
+                await client.publish(topic, payload, qos=1, retain=True)
+            self.connected = True
+            self.connects += 1
+            self.subscription_stale = False
+            self._last_heartbeat_rx = time.monotonic()
+            log.info("mqtt: connected to %s:%d as %s", self.settings.host, self.settings.port,
+                     self.client_id)
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._drain(client))
+                    group.create_task(self._listen(client))
+                    group.create_task(self._heartbeat(client))
+                    group.create_task(self._until_stopped())
+            except* _Stopped:
+                # a clean stop sends no Last Will, so say it ourselves
+                with contextlib.suppress(aiomqtt.MqttError):
+                    await client.publish(self.topics.gateway_state, b"offline", qos=1,
+                                         retain=True, timeout=2)
+
+    async def _until_stopped(self) -> None:
+        await self._stop.wait()
+        raise _Stopped
+
+    async def _drain(self, client: aiomqtt.Client) -> None:
+        window = self.settings.window
+        while True:
+            self.ticks += 1
+            self.outbox.added.clear()
+            rows = await self.outbox.peek(window)
+            if not rows:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.outbox.added.wait(), 1.0)
+                continue
+            results = await asyncio.gather(
+                *(client.publish(r.topic, r.payload, qos=1) for r in rows),
+                return_exceptions=True)
+            done: list[Row] = []
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, BaseException):
+                    break  # keep order: only the acknowledged prefix leaves the outbox
+                done.append(row)
+            await self.outbox.ack(done)
+            self.published += len(done)
+            failure = next((r for r in results if isinstance(r, BaseException)), None)
+            if failure is not None:
+                raise aiomqtt.MqttError(f"publish failed: {failure}")
+
+    async def _listen(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            topic = str(message.topic)
+            payload = message.payload if isinstance(message.payload, bytes) \
+                else str(message.payload or "").encode()
+            if topic == self.topics.heartbeat:
+                self._last_heartbeat_rx = time.monotonic()
+                continue
+            task = asyncio.create_task(self.on_command(topic, payload))
+            self._tasks.add(task)  # a write may take a while; keep receiving meanwhile
+            task.add_done_callback(self._tasks.discard)
+
+    async def _heartbeat(self, client: aiomqtt.Client) -> None:
+        period = self.settings.heartbeat_s
+        n = 0
+        while True:
+            n += 1
+            await client.publish(self.topics.heartbeat,
+                                 json.dumps({"heartbeat": n}).encode(), qos=1)
+            await asyncio.sleep(period)
+            silent = time.monotonic() - self._last_heartbeat_rx
+            if silent > 2.5 * period:
+                self.subscription_stale = True
+                log.error("mqtt: connected but the command subscription has been silent for "
+                          "%.0f s (heartbeat every %.0f s): resubscribing", silent, period)
+                raise SubscriptionStalled("command subscription stalled")

@@ -1,0 +1,226 @@
+"""``escogw report`` against a real InfluxDB filled by the real historian (``escogw historian``
+as a subprocess, fed over a real Mosquitto).
+
+What is published is what the gateway would publish: two days of the demo site under the
+shipped rules (the what-if co-simulation's readings, every 5 minutes, as ``{device}/data``)
+with the accountant's ``energy/interval`` messages, and four weeks of June intervals of the
+main meter shaped by a known daily model (the baseline period)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bench.bench_whatif import SHIPPED
+from gateway.acquisition.reading import Reading
+from gateway.core.calendar import WORKING, SiteCalendar
+from gateway.core.site import Site, load_site
+from gateway.energy.accounting import Interval, IntervalAccountant, site_meters
+from gateway.energy.baseline import degree_days
+from gateway.energy.live import interval_message
+from gateway.energy.tariff import load_site_tariff, money
+from gateway.energy.whatif import run_day
+from gateway.uplink.messages import Topics, data_payload
+from tests.historian_process import HistorianProcess, historian_config, publish, unique, until
+from tests.services import InfluxDB, Mosquitto
+from tests.sitefiles import DEMO_SITE
+
+PREFIX = "escogw"
+#: the baseline model the June data follow (kWh/day)
+B0, BC, BW = 150.0, 20.0, 120.0
+
+
+@dataclass
+class Published:
+    messages: list[tuple[str, bytes]] = field(default_factory=list)
+    intervals: list[Interval] = field(default_factory=list)
+    #: water meter readings (local time, m³)
+    water: list[tuple[datetime, float]] = field(default_factory=list)
+    temps: dict[date, float] = field(default_factory=dict)
+
+
+def june_temp(d: date) -> float:
+    return 26.4 + ((d.day * 3) % 8) * 0.9
+
+
+def build(site: Site) -> Published:
+    pub = Published()
+    topics = Topics(PREFIX, site.id)
+    tariff = load_site_tariff(site.spec.site.tariff)
+    tz = site.tz
+    # -- June: the baseline period, main meter only, counter every 15 minutes
+    acc = IntervalAccountant([m for m in site_meters(site) if m.device == "main-meter"], tz,
+                             tariff)
+    cal = SiteCalendar()
+    t = datetime(2026, 6, 1, tzinfo=tz)
+    value = 5000.0
+    seq = 0
+    acc.add(Reading("main-meter", t.astimezone(UTC), seq, {"energy_import_kwh": value}))
+    while t < datetime(2026, 6, 29, tzinfo=tz):
+        d = t.date()
+        pub.temps[d] = june_temp(d)
+        cdd, _ = degree_days(june_temp(d))
+        day_kwh = B0 + BC * cdd + BW * (cal.national(d).type in WORKING)
+        t += timedelta(minutes=15)
+        value += day_kwh / 96
+        seq += 1
+        pub.intervals += acc.add(Reading("main-meter", t.astimezone(UTC), seq,
+                                         {"energy_import_kwh": value}))
+    # -- July 14-15: the demo site under the shipped rules, as the gateway publishes it
+    live = IntervalAccountant(site_meters(site), tz, tariff)
+    kinds = {d.id: (d.profile.kind, dict(d.config.tags)) for d in site.devices.values()}
+    counter = {"n": 0}
+
+    def observe(at: datetime, latest: Mapping[str, Reading]) -> None:
+        counter["n"] += 1
+        if at.minute % 5:
+            return
+        for dev, r in latest.items():
+            kind, tags = kinds[dev]
+            pub.messages.append((topics.data(dev), data_payload(r, counter["n"], kind, tags)))
+            pub.intervals.extend(live.add(r))
+            if dev == "water-meter":
+                pub.water.append((at.astimezone(tz), float(r.values["volume_m3"])))
+
+    run_day(site, SHIPPED, date(2026, 7, 15), weather="wuhan-summer-hot", observer=observe)
+    pub.temps[date(2026, 7, 14)] = pub.temps[date(2026, 7, 15)] = 32.3
+    pub.messages += [interval_message(topics, i) for i in pub.intervals]
+    return pub
+
+
+def table(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.read_text("utf-8").splitlines()))
+
+
+def count(influxdb: InfluxDB, db: str, q: str) -> int:
+    rows = influxdb.points(q, db)
+    return int(rows[0]["count"]) if rows else 0
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory, mosquitto: Mosquitto,
+           influxdb: InfluxDB) -> tuple[Published, str]:
+    site = load_site(DEMO_SITE)
+    pub = build(site)
+    db = f"energy_{uuid.uuid4().hex[:8]}"
+    influxdb.create_database(db)
+    tmp = tmp_path_factory.mktemp("hist")
+    config = historian_config(
+        tmp / "historian.yaml", mqtt_port=mosquitto.port, prefix=PREFIX,
+        client_id=unique("hist"),
+        influx={"api": "v1", "url": influxdb.url, "database": db, "timeout_s": 10})
+    proc = HistorianProcess(config, tmp / "historian.log")
+    proc.start()
+    try:
+        # the historian keeps its session, so once subscribed nothing published is missed
+        proc.wait_log("event=subscribed", timeout=30)
+        publish(mosquitto.host, mosquitto.port, pub.messages)
+        electric = sum(1 for i in pub.intervals if i.unit == "kwh")
+
+        def written() -> bool:
+            assert proc.alive(), proc.log_text()
+            return count(influxdb, db, "SELECT count(kwh) FROM energy_interval") >= electric \
+                and count(influxdb, db, "SELECT count(room_temp_c) FROM hvac") >= 20 * 576
+
+        until(written, 60, interval=0.1, what="the historian to write everything")
+    finally:
+        proc.stop()
+    return pub, db
+
+
+def test_report_from_influxdb(filled: tuple[Published, str], influxdb: InfluxDB,
+                              tmp_path: Path) -> None:
+    from gateway.cli import main
+
+    pub, db = filled
+    weather = tmp_path / "weather.csv"
+    weather.write_text("date,mean_temp_c\n" + "".join(f"{d},{t}\n"
+                                                      for d, t in sorted(pub.temps.items())))
+    out = tmp_path / "report"
+    rc = main(["report", "--config", str(DEMO_SITE), "--from", "2026-07-14", "--to",
+               "2026-07-15", "--influx", influxdb.url, "--db", db, "--out", str(out),
+               "--rules", str(SHIPPED), "--baseline-from", "2026-06-01", "--baseline-to",
+               "2026-06-28", "--weather", str(weather), "--fee-coefficient", "0.95"])
+    assert rc == 0
+    tz = load_site(DEMO_SITE).tz
+    # daily energy and cost: the sum of the main meter's intervals of each local day
+    daily = {r["date"]: r for r in table(out / "daily.csv")}
+    assert set(daily) == {"2026-07-14", "2026-07-15"}
+    for day in ("2026-07-14", "2026-07-15"):
+        mine = [i for i in pub.intervals if i.device == "main-meter"
+                and i.start.astimezone(tz).date().isoformat() == day]
+        assert len(mine) == 96 and int(daily[day]["intervals"]) == 96
+        assert float(daily[day]["kwh"]) == pytest.approx(sum(i.amount for i in mine), abs=1e-3)
+        cost = money(sum((i.cost for i in mine if i.cost is not None), Decimal(0)))
+        assert Decimal(daily[day]["cost_cny"]) == cost  # to the cent
+        assert float(daily[day]["peak_15min_kw"]) == pytest.approx(
+            max(i.demand_kw or 0 for i in mine), abs=1e-3)
+        by_period = sum(float(daily[day][f"kwh_{p}"]) for p in ("valley", "flat", "peak",
+                                                                 "sharp"))
+        # each column is rounded to 0.001 kWh in the CSV: four roundings may add up
+        assert by_period == pytest.approx(float(daily[day]["kwh"]), abs=4 * 5e-4 + 1e-9)
+        # water from the counter readings (the historian stores no m3 intervals)
+        first = [v for t, v in pub.water if t.date().isoformat() == day]
+        assert float(daily[day]["water_m3"]) == pytest.approx(max(first) - min(first), rel=0.05)
+    # the baseline fitted on June recovers the model the data were made from
+    model = json.loads((out / "baseline.json").read_text())
+    assert model["intercept"] == pytest.approx(B0, abs=0.01)
+    assert model["cdd26"] == pytest.approx(BC, abs=0.01)
+    assert model["workday"] == pytest.approx(BW, abs=0.01)
+    assert model["dropped"] == ["hdd18"] and model["accepted"] is True
+    assert model["fit"]["cv_rmse_pct"] < 0.01
+    savings = table(out / "savings.csv")
+    assert [s["date"] for s in savings] == ["2026-07-14", "2026-07-15"]
+    for s in savings:  # CDD 6.3, workday: 150 + 126 + 120 = 396 kWh
+        assert float(s["adjusted_baseline_kwh"]) == pytest.approx(396.0, abs=0.01)
+        assert float(s["avoided_kwh"]) == pytest.approx(396.0 - float(daily[s["date"]]["kwh"]),
+                                                        abs=0.01)
+    # statistics at 0.1229 kgce/kWh over 1200 m² and 62 people
+    year = table(out / "statistics_year.csv")[0]
+    kwh = sum(float(r["kwh"]) for r in daily.values())
+    assert float(year["kgce"]) == pytest.approx(kwh * 0.1229, abs=0.01)
+    assert float(year["kgce_per_m2"]) == pytest.approx(kwh * 0.1229 / 1200, abs=1e-4)
+    assert float(year["kgce_per_person"]) == pytest.approx(kwh * 0.1229 / 62, abs=1e-3)
+    assert float(year["water_m3_per_person"]) > 0
+    # comfort: the 19 zones that are not exempt (srv201 is), both days are workdays
+    comfort = table(out / "comfort.csv")
+    assert len(comfort) == 2 and len(comfort[0]) == 1 + 19 and "srv201" not in comfort[0]
+    html = (out / "report.html").read_text()
+    for title in ("Energy by tariff period", "Cost by tariff period",
+                  "Daily peak 15-minute demand", "15-minute demand", "limit 32 kW",
+                  "Actual energy against the adjusted baseline", "Cumulative avoided cost",
+                  "Discomfort per zone", "Trusteeship view", "kgce/m²"):
+        assert title in html, title
+    svgs = html.split("<svg")[1:]
+    assert len(svgs) == 7
+    for part in svgs:
+        ET.fromstring("<svg" + part.split("</svg>")[0] + "</svg>")
+    assert "<script" not in html and "http://" not in html.replace(influxdb.url, "").replace(
+        "http://www.w3.org/2000/svg", "")
+
+
+def test_report_without_baseline_still_reports(filled: tuple[Published, str],
+                                               influxdb: InfluxDB, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    _, db = filled
+    rc = main(["report", "-c", str(DEMO_SITE), "--from", "2026-06-01", "--to", "2026-06-03",
+               "--influx", influxdb.url, "--db", db, "--out", str(tmp_path / "r"),
+               "--demand-limit-kw", "40"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "3 days" in text and "limit 40 kW" in text
+    assert not (tmp_path / "r" / "savings.csv").exists()
+    rc = main(["report", "-c", str(DEMO_SITE), "--from", "2026-06-01", "--to", "2026-06-03",
+               "--influx", "http://127.0.0.1:9", "--db", db, "--out", str(tmp_path / "x")])
+    assert rc == 1
