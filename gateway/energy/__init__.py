@@ -2,7 +2,7 @@
 
 - ``tariff``      prices by time-of-use period, month and day type; demand charge; versions
 - ``accounting``  15-minute intervals from the meters' counters (wrap, reset, gaps)
-- ``service``     the accountant inside ``escogw run``: stream → ``energy/interval``
+- ``live``        the accountant inside ``escogw run``: stream → ``energy/interval``
 - ``stats``       the public-institution statistics (kWh, kgce per m² and per person)
 - ``baseline``    daily CDD26 / HDD18 / workday regression, ASHRAE Guideline 14 checks,
                   savings and the trusteeship view

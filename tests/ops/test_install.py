@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ def test_build_install_reinstall_uninstall(tmp_path: Path) -> None:
     subprocess.run([str(ROOT / "scripts" / "build-wheels"), str(wheels)], check=True,
                    cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
                    capture_output=True)
-    assert any(p.name.startswith("esco_gateway-") for p in wheels.glob("*.whl"))
+    ours = [p for p in wheels.glob("*.whl") if p.name.startswith("esco_gateway-")]
+    assert len(ours) == 1
+    assert_site_box_only(ours[0])
     prefix, etc, units = tmp_path / "opt" / "escogw", tmp_path / "etc", tmp_path / "units"
     install = [str(ROOT / "scripts" / "install-offline"), str(wheels), "--prefix", str(prefix),
                "--etc", str(etc), "--units", str(units), "--no-systemctl"]
@@ -37,3 +40,15 @@ def test_build_install_reinstall_uninstall(tmp_path: Path) -> None:
     assert not prefix.exists()
     assert not (units / "escogw.service").exists()
     assert (etc / "site.yaml.example").exists()  # configuration is kept
+
+
+def assert_site_box_only(wheel: Path) -> None:
+    """The wheel carries what runs on a site box: no dev kit, nothing that starts processes
+    (Mosquitto, InfluxDB and the demo are launched by devkit/, which stays in the checkout)."""
+    names = zipfile.ZipFile(wheel).namelist()
+    packages = {n.split("/", 1)[0] for n in names if n.endswith(".py")}
+    assert packages == {"gateway", "simulators"}, packages
+    for name in names:
+        if name.endswith(".py"):
+            text = zipfile.ZipFile(wheel).read(name).decode()
+            assert "subprocess" not in text and "Popen" not in text, name
