@@ -43,6 +43,28 @@ class CodecError(ValueError):
     """A value that cannot be represented in (or read from) the registers given."""
 
 
+_F32 = struct.Struct(">f")
+_F32_MIN_NORMAL = 1.1754943508222875e-38
+
+
+def shortest_f32(value: float) -> float:
+    """The shortest decimal that reads back as the same float32.
+
+    230.1 arrives as 230.10000610351562 and is published as 230.1; a counter at
+    123468.75 kWh keeps every digit (a fixed 7 significant digits would make it
+    123468.8, up to 0.5 kWh off at a large site's 1,234,567.8). For a normal float32
+    ``.6g`` already gives the shortest form of anything that needs six digits or
+    fewer (its relative error is far below the sixth digit); subnormals carry less
+    precision and are tried from one digit. No float32 needs more than nine.
+    """
+    bits = _F32.pack(value)
+    for digits in (6, 7, 8) if abs(value) >= _F32_MIN_NORMAL else range(1, 9):
+        candidate = float(f"{value:.{digits}g}")
+        if _F32.pack(candidate) == bits:
+            return candidate
+    return float(f"{value:.9g}")
+
+
 def register_count(dtype: DataType, length: int | None = None) -> int:
     """Registers one value of ``dtype`` occupies (``length`` for strings)."""
     if dtype == "string":

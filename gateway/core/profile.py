@@ -26,6 +26,7 @@ from gateway.core.codec import (
     decoder,
     encoder,
     register_count,
+    shortest_f32,
 )
 from gateway.core.datadirs import data_dir
 from gateway.core.semantics import STANDARD_POINTS, DeviceKind, suggest
@@ -199,10 +200,8 @@ class Point:
         if isinstance(raw, float):
             if not math.isfinite(raw):
                 raise CodecError(f"not a finite number ({raw})")
-            if self.dtype == "f32":
-                # a float32 holds ~7 significant digits; drop the binary noise
-                # (230.1 arrives as 230.10000610351562)
-                raw = float(f"{raw:.7g}")
+            if self.dtype == "f32":  # drop the binary noise, keep every digit it holds
+                raw = shortest_f32(raw)
         if self.scale != 1.0 or self.offset != 0.0:
             return round(raw * self.scale + self.offset, 9)
         return raw

@@ -8,6 +8,7 @@ same bug in the test.
 from __future__ import annotations
 
 import math
+import struct
 from typing import get_args
 
 import pytest
@@ -25,6 +26,7 @@ from gateway.core.codec import (
     encode,
     encoder,
     register_count,
+    shortest_f32,
 )
 
 INT_RANGES: dict[DataType, tuple[int, int]] = {
@@ -290,3 +292,35 @@ def test_register_counts() -> None:
     assert [register_count(t) for t in ("u16", "i16", "bits", "u32", "i32", "f32",
                                         "u64", "i64", "f64")] == [1, 1, 1, 2, 2, 2, 4, 4, 4]
     assert register_count("string", 7) == 7
+
+
+# --- a decoded float32 keeps every digit its register holds (issue 14, finding 10) ---
+
+@pytest.mark.parametrize(("value", "published"), [
+    (123468.75, 123468.75),      # 7 significant digits made this 123468.8
+    (1234567.8, 1234567.8),      # float32 1234567.75: the shortest decimal that reads back
+    (230.1, 230.1),              # binary noise dropped: 230.10000610351562
+    (0.1, 0.1),
+    (49.99, 49.99),
+])
+def test_f32_keeps_every_digit_and_drops_the_noise(value: float, published: float) -> None:
+    assert shortest_f32(decode(encode(value, "f32"), "f32")) == published
+
+
+def test_a_meter_counter_decodes_to_the_shortest_exact_decimal() -> None:
+    from gateway.core.profile import ProfileLibrary
+
+    point = ProfileLibrary().get("eastron-sdm630").points["energy_import_kwh"]
+    assert point.decode(encode(123468.75, "f32")) == 123468.75
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_shortest_f32_reads_back_bit_for_bit(bits: int) -> None:
+    value = struct.unpack(">f", bits.to_bytes(4, "big"))[0]
+    if not math.isfinite(value):
+        return
+    out = shortest_f32(value)
+    assert struct.pack(">f", out) == struct.pack(">f", value)
+    first = next(c for c in (float(f"{value:.{d}g}") for d in range(1, 10))
+                 if struct.pack(">f", c) == struct.pack(">f", value))
+    assert out == first  # no shorter decimal reads back as the same float32
