@@ -5,6 +5,12 @@ reported as ``file:line: field: message``. PyYAML's composer keeps the line of
 each node; we walk the node tree once, build plain Python data and remember the
 line of every path. Validation errors (pydantic's ``loc`` tuples or our own
 checks) are then mapped back to the nearest line.
+
+Any bytes must come back as a ``file:line`` problem in bounded time and memory:
+files are capped in size, nesting is measured on PyYAML's event stream (its
+parser is iterative, its composer recursive) before anything is composed, and
+building the data refuses an alias that contains itself and stops at a budget
+of values, so an alias bomb costs milliseconds instead of gigabytes.
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ from pydantic import BaseModel, ValidationError
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
+
+#: Limits of a file people edit: the largest shipped file is under 10 kB.
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 48
+MAX_VALUES = 50_000
 
 
 @dataclass(frozen=True)
@@ -127,23 +138,36 @@ class _Composer(yaml.SafeLoader):
 def load_yaml(path: str | Path) -> SourceDoc:
     """Parse a YAML file, keeping the line of every value.
 
-    Raises ConfigError for unreadable files, YAML syntax errors and duplicate
-    keys (PyYAML silently keeps the last one; an operator never means that).
+    Raises ConfigError for unreadable, oversized or non-UTF-8 files, YAML syntax
+    errors, nesting deeper than MAX_DEPTH, aliases that contain themselves or
+    expand past MAX_VALUES, and duplicate keys (PyYAML silently keeps the last
+    one; an operator never means that).
     """
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ConfigError([Problem(name, None, "", f"cannot read file: {exc.strerror}")]) from None
+    if len(raw) > MAX_BYTES:
+        raise ConfigError([Problem(name, None, "", f"larger than {MAX_BYTES // 1024} KiB; "
+                                   "a file people edit is never that big")])
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(name, None, "", f"not UTF-8 text: {exc.reason}")]) from None
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError([Problem(name, line, "", f"not UTF-8 text: {exc.reason}")]) from None
     return parse_yaml(text, name)
 
 
 def parse_yaml(text: str, name: str) -> SourceDoc:
-    loader = _Composer(text)
     try:
-        node = loader.get_single_node()
+        _check_nesting(text, name)
+        loader = _Composer(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
@@ -152,24 +176,87 @@ def parse_yaml(text: str, name: str) -> SourceDoc:
             # PyYAML notices late; say where the unfinished construct began.
             message += f" ({exc.context} that began at line {exc.context_mark.line + 1})"
         raise ConfigError([Problem(name, line, "", message)]) from None
+    except yaml.reader.ReaderError as exc:  # a NUL or another character YAML forbids
+        line = text[:exc.position].count("\n") + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ConfigError([Problem(name, line, "", f"character U+{char:04X} is not allowed "
+                                   "in YAML text")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(name, None, "", f"YAML syntax: {exc}")]) from None
-    finally:
-        loader.dispose()
     doc = SourceDoc(name, None)
     if node is None:
         doc.data = {}
         return doc
     problems: list[Problem] = []
-    doc.data = _build(node, (), doc, problems, loader)
+    budget = _Budget(name)
+    doc.data = _build(node, (), doc, problems, loader, budget)
     if problems:
         raise ConfigError(problems)
     return doc
 
 
+def _check_nesting(text: str, name: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before the recursive composer sees it."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
+                raise ConfigError([Problem(name, line, "",
+                                           f"nested deeper than {MAX_DEPTH} levels")])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+class _Budget:
+    """What building one file may cost: values made, and the nodes on the current path
+    (an alias inside its own anchor would recurse for ever)."""
+
+    __slots__ = ("name", "on_path", "values")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.values = 0
+        self.on_path: set[int] = set()
+
+    def enter(self, node: yaml.Node) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise ConfigError([Problem(self.name, node.start_mark.line + 1, "",
+                                       f"expands to more than {MAX_VALUES} values "
+                                       "(aliases repeating aliases?)")])
+        if id(node) in self.on_path:
+            raise ConfigError([Problem(self.name, node.start_mark.line + 1, "",
+                                       "an alias refers to the collection that contains it")])
+
+
 def _build(node: yaml.Node, loc: Loc, doc: SourceDoc, problems: list[Problem],
-           loader: _Composer) -> Any:
+           loader: _Composer, budget: _Budget) -> Any:
+    budget.enter(node)
     doc.lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.CollectionNode):
+        budget.on_path.add(id(node))
+        try:
+            return _build_collection(node, loc, doc, problems, loader, budget)
+        finally:
+            budget.on_path.discard(id(node))
+    try:
+        return _build_scalar(node, loader)
+    except ValueError as exc:  # a value YAML resolves but cannot build, e.g. 2026-09-31
+        why = f"{len(node.value)} digits is no number anyone means" \
+            if node.tag == "tag:yaml.org,2002:int" else str(exc)
+        problems.append(Problem(doc.path, node.start_mark.line + 1, format_loc(loc),
+                                f"'{_short(node.value)}' is not a valid value: {why}"))
+        return None
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _build_collection(node: yaml.CollectionNode, loc: Loc, doc: SourceDoc,
+                      problems: list[Problem], loader: _Composer, budget: _Budget) -> Any:
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
@@ -190,17 +277,11 @@ def _build(node: yaml.Node, loc: Loc, doc: SourceDoc, problems: list[Problem],
                                         f"duplicate key (first at line {doc.lines[(*loc, key)]})"))
                 continue
             doc.lines[(*loc, key)] = key_node.start_mark.line + 1
-            out[key] = _build(value_node, (*loc, key), doc, problems, loader)
+            out[key] = _build(value_node, (*loc, key), doc, problems, loader, budget)
             doc.lines[(*loc, key)] = key_node.start_mark.line + 1
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*loc, i), doc, problems, loader) for i, item in enumerate(node.value)]
-    try:
-        return _build_scalar(node, loader)
-    except ValueError as exc:  # a value YAML resolves but cannot build, e.g. 2026-09-31
-        problems.append(Problem(doc.path, node.start_mark.line + 1, format_loc(loc),
-                                f"'{node.value}' is not a valid value: {exc}"))
-        return None
+    return [_build(item, (*loc, i), doc, problems, loader, budget)
+            for i, item in enumerate(node.value)]
 
 
 def _build_scalar(node: yaml.Node, loader: _Composer) -> Any:
