@@ -50,6 +50,12 @@ class CommandHandler:
             log.warning("command for %s refused: %s", device, exc.reason)
             await self._result(device, exc.command_id, False, exc.reason, None)
             return
+        except Exception as exc:  # a parser bug must still answer, and must not kill the task
+            self.counts["refused"] += 1
+            log.exception("command for %s could not be parsed", device)
+            await self._result(device, None, False, f"internal error: {type(exc).__name__}",
+                               None)
+            return
         self.counts["accepted"] += 1
         try:
             outcome = await self.apply(command)

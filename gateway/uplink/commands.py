@@ -22,7 +22,10 @@ from gateway.core.semantics import STANDARD_POINTS
 from gateway.core.site import Site
 
 MAX_PAYLOAD = 4096
+MIN_TTL_S = 1.0
 MAX_TTL_S = 86_400.0
+#: longer integers are no setpoint or TTL anyone means, and would overflow a float
+MAX_INT_DIGITS = 18
 DEFAULT_TTL_S = 60.0
 _FIELDS = {"id", "point", "value", "ttl_s"}
 
@@ -47,35 +50,34 @@ class CommandRefused(Exception):
 def parse_command(site: Site, device_id: str, payload: bytes,
                   latest: Mapping[str, Reading], policy: SetpointPolicy) -> OperatorCommand:
     """Validate one command message for ``device_id``; raises CommandRefused."""
-    if len(payload) > MAX_PAYLOAD:
-        raise CommandRefused(f"payload larger than {MAX_PAYLOAD} bytes")
-    try:
-        body: Any = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CommandRefused(f"payload is not JSON: {exc}") from None
+    body = _decode(payload)
     if not isinstance(body, dict):
         raise CommandRefused("payload must be a JSON object")
     cid = body.get("id")
     if not isinstance(cid, str) or not 1 <= len(cid) <= 64:
         raise CommandRefused("id: a string of 1 to 64 characters is required")
+    if not _is_unicode(cid):
+        raise CommandRefused("id: not valid Unicode (a lone surrogate escape)")
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
-        raise CommandRefused(f"unknown field(s): {', '.join(map(str, unknown))}", cid)
+        names = ", ".join(k if _is_unicode(k) else ascii(k) for k in unknown)
+        raise CommandRefused(f"unknown field(s): {names}", cid)
     device = site.devices.get(device_id)
     if device is None:
         raise CommandRefused(f"no device '{device_id}' at this site", cid)
     name = body.get("point")
-    if not isinstance(name, str):
+    if not isinstance(name, str) or not _is_unicode(name):
         raise CommandRefused("point: a standard point name is required", cid)
     point = device.profile.points_for(device.config.index).get(name)
     if point is None:
-        raise CommandRefused(f"point: device '{device_id}' has no point '{name}'", cid)
+        raise CommandRefused(f"point: device '{device_id}' has no point {_quoted(name)}", cid)
     if not point.writable:
         raise CommandRefused(f"point: '{name}' is not writable", cid)
     ttl = body.get("ttl_s", DEFAULT_TTL_S)
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl) \
-            or not 0 < ttl <= MAX_TTL_S:
-        raise CommandRefused(f"ttl_s: a number of seconds in (0, {MAX_TTL_S:g}] is required", cid)
+            or not MIN_TTL_S <= ttl <= MAX_TTL_S:
+        raise CommandRefused(f"ttl_s: a number of seconds from {MIN_TTL_S:g} to {MAX_TTL_S:g} "
+                             "is required", cid)
     value = _standard_value(name, body.get("value"), cid)
     try:
         point.encode(value)  # profile bounds and enum
@@ -85,6 +87,44 @@ def parse_command(site: Site, device_id: str, payload: bytes,
     return OperatorCommand(cid, device_id, name, value, float(ttl))
 
 
+def _decode(payload: bytes) -> Any:
+    """JSON with every way to make the parser raise something else turned into a refusal."""
+    if len(payload) > MAX_PAYLOAD:
+        raise CommandRefused(f"payload larger than {MAX_PAYLOAD} bytes")
+    try:
+        return json.loads(payload.decode("utf-8"), parse_int=_bounded_int,
+                          parse_constant=_no_constant)
+    except RecursionError:
+        raise CommandRefused("payload is not JSON: nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise CommandRefused(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    except ValueError as exc:
+        raise CommandRefused(f"payload is not JSON: {exc}") from None
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not a number")
+
+
+def _is_unicode(text: str) -> bool:
+    """False for a string holding a lone surrogate (JSON allows the escape \\ud800)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _quoted(text: str) -> str:
+    return f"'{text}'" if _is_unicode(text) else ascii(text)
+
+
 def _standard_value(name: str, raw: Any, cid: str) -> Value:
     codes = STANDARD_POINTS[name].codes
     if codes is not None:
@@ -92,7 +132,8 @@ def _standard_value(name: str, raw: Any, cid: str) -> Value:
             return int(raw)
         if isinstance(raw, str):
             if raw not in codes:
-                raise CommandRefused(f"value: '{raw}' is not one of {', '.join(codes)}", cid)
+                raise CommandRefused(f"value: {_quoted(raw)} is not one of {', '.join(codes)}",
+                                     cid)
             return codes[raw]
         if isinstance(raw, int) and not isinstance(raw, bool) and raw in codes.values():
             return raw
