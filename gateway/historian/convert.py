@@ -7,8 +7,9 @@ topics the historian does not store give no lines.
 - ``{p}/{site}/{device}/data`` → measurement = payload ``kind``; tags site,
   device and the payload's ``tags``; fields ``values``; time ``ts``
 - ``{p}/{site}/{device}/state`` → ``device_state``: online, state_code; time ``since``
-- ``{p}/{site}/control/event`` → ``control_event``: tags device, point, rule;
-  fields before, after, reason; time ``ts``
+- ``{p}/{site}/control/event`` → ``control_event``: tags device, point, rule, kind
+  (device and point left out for site-level alarms and notices);
+  fields before, after, active (alarms), reason; time ``ts``
 - ``{p}/{site}/energy/interval`` → ``energy_interval``: tags device, period;
   fields kwh, cost, price, demand_kw, month_peak_kw, m3; time ``start``
 """
@@ -172,9 +173,12 @@ def device_state(site: str, device: str, doc: dict[str, Any]) -> Points:
 
 def control_event(site: str, doc: dict[str, Any]) -> Points:
     ts_ms = parse_ts(doc.get("ts"))
-    tags = {"site": site, "device": _tag(doc, "device"), "point": _tag(doc, "point"),
-            "rule": _tag(doc, "rule", required=False)}
-    fields = lineproto.float_fields({"before": doc.get("before"), "after": doc.get("after")})
+    # alarms and notices may concern the whole site (device null) and no point
+    tags = {"site": site, "device": _tag(doc, "device", required=False),
+            "point": _tag(doc, "point", required=False),
+            "rule": _tag(doc, "rule", required=False), "kind": _tag(doc, "kind", required=False)}
+    fields = lineproto.float_fields({"before": doc.get("before"), "after": doc.get("after"),
+                                     "active": doc.get("active")})
     reason = doc.get("reason")
     if isinstance(reason, str):
         fields.append(f"reason={lineproto.escape_string_field(reason)}")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gateway.acquisition.reading import Reading as GatewayReading
+from gateway.control.audit import Alarm, alarm_record
 from gateway.uplink.messages import Topics, data_payload, iso, state_payload
 
 # the publisher, configs, the historian process and waiting live in tests.historian_process
@@ -128,6 +129,9 @@ def demo_data(prefix: str = "escogw", hours: float = 2.0, step_s: int = 60,
                    "reason": "cooling setpoint below 26 °C raised to the floor",
                    "inputs": {"room_temp_c": 27.1}}
             data.extra.append((topics.control_event, json.dumps(doc).encode()))
+    # a site-level alarm (no device, no point), as the control loop publishes it
+    alarm = alarm_record(Alarm("calendar:coverage", None, "2027 is not covered", True, start))
+    data.extra.append((topics.control_event, json.dumps(alarm).encode()))
     data.end = sim.sim_time
     degraded = state_payload("degraded", start + (data.end - start) / 2, "2 of 5 timeouts")
     data.extra.append((topics.state("water-meter"), degraded))

@@ -48,7 +48,7 @@ def test_measurements_tags_and_field_types(demo_influx: tuple[DemoData, str],
     assert tags["water"] == {"site", "device", "building", "role"}
     assert tags["hvac"] == {"site", "device", "building", "floor", "zone", "use"}
     assert tags["device_state"] == {"site", "device"}
-    assert tags["control_event"] == {"site", "device", "point", "rule"}
+    assert tags["control_event"] == {"site", "device", "point", "rule", "kind"}
     assert tags["energy_interval"] == {"site", "device", "period"}
     fields = influxdb.query("SHOW FIELD KEYS", db)["results"][0]["series"]
     types = {(s["name"], f): t for s in fields for f, t in s["values"]}
@@ -85,9 +85,12 @@ def test_states_events_and_intervals(demo_influx: tuple[DemoData, str],
     assert all(row["online"] == 1.0 for row in states.values())
     events = influxdb.points('SELECT * FROM "control_event"', db)
     assert len(events) == sum(1 for t, _ in demo.extra if t.endswith("/control/event"))
-    assert {e["rule"] for e in events} == {"clamp:cooling-floor"}
+    assert {e["rule"] for e in events} == {"clamp:cooling-floor", "calendar:coverage"}
+    changes = [e for e in events if e["rule"] == "clamp:cooling-floor"]
     assert all(e["before"] == 24.0 and e["after"] == 26.0 and "26 °C" in e["reason"]
-               for e in events)
+               for e in changes)
+    [alarm] = [e for e in events if e["rule"] == "calendar:coverage"]  # site-level: stored
+    assert alarm["kind"] == "alarm" and alarm["active"] == 1.0 and alarm["device"] is None
     intervals = [json.loads(p) for t, p in demo.extra if t.endswith("/energy/interval")]
     rows = stored(influxdb, db, "energy_interval")
     assert len(rows) == len(intervals) >= 7

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -119,6 +120,21 @@ def test_a_control_event_keeps_its_reason_as_a_string() -> None:
         'before=24.0,after=26.0,reason="below 26 °C, \\"raised\\"" 1784073600000']
 
 
+def test_a_site_level_alarm_is_stored_not_dropped() -> None:
+    """Issue 14, finding 8: ``device: null`` made every alarm and notice a bad message."""
+    from gateway.control.audit import Alarm, Notice, alarm_record, notice_record
+
+    at = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
+    alarm = alarm_record(Alarm("calendar:coverage", None, "2027 is not covered", True, at))
+    assert convert("escogw/s1/control/event", json.dumps(alarm).encode()) == [
+        'control_event,kind=alarm,rule=calendar:coverage,site=s1 active=1.0,'
+        'reason="2027 is not covered" 1796518800000']
+    notice = notice_record(Notice(at, "ac-r101", "demand:shed", "shed one step", {}))
+    assert convert("escogw/s1/control/event", json.dumps(notice).encode()) == [
+        'control_event,device=ac-r101,kind=notice,rule=demand:shed,site=s1 '
+        'reason="shed one step" 1796518800000']
+
+
 def test_an_energy_interval_is_stamped_with_its_start() -> None:
     doc = payload(start="2026-07-15T00:00:00.000Z", end="2026-07-15T00:15:00.000Z",
                   device="main-meter", kwh=12.34, period="peak", price=1.12, cost=13.82,
@@ -174,8 +190,8 @@ def test_bad_state_event_and_interval_payloads() -> None:
     c = Converter()
     with pytest.raises(BadMessage, match="state"):
         c.convert("escogw/s1/m1/state", payload(since="2026-07-15T00:00:00Z"))
-    with pytest.raises(BadMessage, match="'device'"):
-        c.convert("escogw/s1/control/event", payload(ts="2026-07-15T00:00:00Z", point="p"))
+    with pytest.raises(BadMessage, match="ts"):  # site-level events may lack a device, not a time
+        c.convert("escogw/s1/control/event", payload(point="p", reason="r"))
     with pytest.raises(BadMessage, match="neither"):
         c.convert("escogw/s1/control/event",
                   payload(ts="2026-07-15T00:00:00Z", device="d", point="p", after="cool"))
