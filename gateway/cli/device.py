@@ -3,19 +3,26 @@ as the running gateway (so the CLI shows exactly what the daemon would see)."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from gateway.acquisition.link import DeviceException, LinkError, ModbusLink
-from gateway.acquisition.reading import Reading
+from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.acquisition.scheduler import LinkScheduler
+from gateway.control.audit import AuditLog, write_record
+from gateway.control.rules_model import load_rules
 from gateway.core.clock import SystemClock
 from gateway.core.codec import CodecError
+from gateway.core.policy import SetpointPolicy
 from gateway.core.profile import Value
 from gateway.core.semantics import STANDARD_POINTS
-from gateway.core.site import Device, Site, load_site
+from gateway.core.site import Device, Site, load_site, rules_path_for
 from gateway.core.sourcefile import ConfigError, Problem
+from gateway.uplink.commands import CommandRefused, parse_command
 
 
 def _device(site: Site, device_id: str) -> Device:
@@ -96,6 +103,10 @@ def _parse_value(text: str) -> Value:
 
 async def write_point(config: str, device_id: str, point_name: str, text: str,
                       as_json: bool) -> int:
+    """One write with the checks an MQTT command gets (declared writable, the profile's
+    bounds, the setpoint policy against the unit's state read just before), audited
+    like the daemon's writes. A commissioning engineer uses this with no daemon running,
+    so it is the last place a 22 °C cooling setpoint could slip through."""
     site = load_site(config)
     device = _device(site, device_id)
     points = device.profile.points_for(device.config.index)
@@ -108,17 +119,29 @@ async def write_point(config: str, device_id: str, point_name: str, text: str,
     if problem is not None or point is None:
         print(f"{device_id}.{point_name}: {problem}", file=sys.stderr)
         return 2
-    sched = _scheduler_for(site, device, [point_name])
-    try:
-        future = sched.submit_write(device.id, point, _parse_value(text))
+    try:  # the profile's bounds and enum need no wire: refuse before opening the link
+        point.encode(_parse_value(text))
     except CodecError as exc:
         print(f"{device_id}.{point_name}: {exc}", file=sys.stderr)
         return 2
+    state = [p for p in ("mode", "setpoint_c") if p in points and p != point_name]
+    sched = _scheduler_for(site, device, [point_name, *state])
     try:
+        before = await sched.poll(sched.pollers[device.id])
+        body = json.dumps({"id": "escogw-write", "point": point_name,
+                           "value": _parse_value(text)}).encode()
+        command = parse_command(site, device_id, body, {device_id: before}, _policy(site))
+    except CommandRefused as exc:
+        sched.link.close()
+        print(f"{device_id}.{point_name}: {exc.reason}", file=sys.stderr)
+        return 2
+    try:
+        future = sched.submit_write(device.id, point, command.value)
         await sched.serve_writes()
         outcome = await future
     finally:
         sched.link.close()
+    _audit(site, device_id, point_name, before.values.get(point_name), command.value, outcome)
     result: dict[str, Any] = {"device": device_id, "point": point_name, "ok": outcome.ok,
                               "error": outcome.error, "applied": outcome.applied}
     if as_json:
@@ -128,6 +151,36 @@ async def write_point(config: str, device_id: str, point_name: str, text: str,
     else:
         print(f"{device_id}.{point_name}: {outcome.error}", file=sys.stderr)
     return 0 if outcome.ok else 1
+
+
+def _policy(site: Site) -> SetpointPolicy:
+    """The site's rule file's limits and exemptions; the national limits with no
+    exemption when the site has no rule file, or one that does not load."""
+    path = rules_path_for(site, site.spec.gateway)
+    if path is None:
+        return SetpointPolicy()
+    try:
+        return load_rules(path, site).setpoint_policy()
+    except ConfigError as exc:
+        print(f"warning: {path} does not load ({len(exc.problems)} problem(s)); "
+              "checking the national limits with no exemption", file=sys.stderr)
+        return SetpointPolicy()
+
+
+def _audit(site: Site, device_id: str, point: str, before: Value | None, after: Value,
+           outcome: WriteOutcome) -> None:
+    """The daemon's audit file (beside the outbox), so a site's writes are in one place."""
+    path = Path(site.spec.gateway.outbox.path).parent / "control-audit.jsonl"
+    try:
+        log = AuditLog(path)
+    except OSError as exc:
+        print(f"warning: not audited, cannot open {path}: {exc.strerror}", file=sys.stderr)
+        return
+    try:
+        log.write(write_record(device_id, point, before, after, outcome,
+                               datetime.now(UTC), who=f"escogw write ({getpass.getuser()})"))
+    finally:
+        log.close()
 
 
 def parse_units(spec: str) -> list[int]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.acquisition.reading import WriteOutcome
 from gateway.control.engine import Alarm, Notice, UnitCommand
+from gateway.core.profile import Value
 from gateway.uplink.messages import iso
 
 
@@ -43,6 +44,15 @@ def notice_record(n: Notice) -> dict[str, Any]:
 def alarm_record(a: Alarm) -> dict[str, Any]:
     return {"v": 1, "kind": "alarm", "ts": iso(a.ts), "device": a.device, "point": None,
             "rule": a.key, "reason": a.message, "active": a.active, "inputs": {}}
+
+
+def write_record(device: str, point: str, before: Value | None, after: Value,
+                 outcome: WriteOutcome, ts: datetime, who: str) -> dict[str, Any]:
+    """A write made outside the control loop (``escogw write``), in the loop's own format."""
+    return {"v": 1, "kind": "change", "ts": iso(ts), "device": device, "point": point,
+            "before": before, "after": after, "rule": "operator:cli", "layer": "cli",
+            "reason": who, "inputs": {}, "ok": outcome.ok, "error": outcome.error,
+            "applied": outcome.applied}
 
 
 class AuditLog:

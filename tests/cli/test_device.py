@@ -78,7 +78,8 @@ def test_the_engine_refuses_a_site_whose_polls_cannot_fit() -> None:
 
 @pytest.fixture
 async def demo(tmp_path: Path) -> AsyncIterator[tuple[Path, SiteSimulator]]:
-    path = site_copy(tmp_path)
+    path = site_copy(tmp_path, edit={"gateway": {"outbox": {
+        "path": str(tmp_path / "state" / "outbox.sqlite")}}})
     sim = SiteSimulator(load_site(path), clock=ManualClock(START))  # frozen physics
     async with sim:
         yield path, sim
@@ -121,16 +122,33 @@ async def test_write_only_declared_points_within_bounds(
         assert err.startswith("ac-m101.") and message in err, (args, err)
     assert memory.get("ac-m101", "setpoint_c") == 26.0  # nothing reached the device
 
-    code, out, err = await escogw("write", "-c", str(path), "ac-m101", "setpoint_c", "24.5",
+    # issue 14, finding 9: the policy holds here too — ac-m101 runs cool at 26 °C
+    code, out, err = await escogw("write", "-c", str(path), "ac-m101", "setpoint_c", "24.5")
+    assert code == 2
+    assert err.strip() == ("ac-m101.setpoint_c: policy: cooling setpoint 24.5 °C is below "
+                           "the 26 °C floor")
+    code, out, err = await escogw("write", "-c", str(path), "ac-m101", "mode", "heat")
+    assert code == 2 and "heating setpoint 26 °C is above the 20 °C ceiling" in err
+    assert memory.get("ac-m101", "setpoint_c") == 26.0 and memory.tables["holding"][0] != 4
+
+    code, out, err = await escogw("write", "-c", str(path), "ac-m101", "setpoint_c", "27.5",
                                   "--json")
     assert code == 0, err
     assert json.loads(out) == {"device": "ac-m101", "point": "setpoint_c", "ok": True,
-                               "error": None, "applied": 24.5}
-    assert memory.get("ac-m101", "setpoint_c") == 24.5
-    code, out, err = await escogw("write", "-c", str(path), "ac-m101", "mode", "heat")
-    assert code == 0, err
+                               "error": None, "applied": 27.5}
+    assert memory.get("ac-m101", "setpoint_c") == 27.5
+    # cool → heat by steps that never leave the policy: fan, then 20 °C, then heat
+    for point, value in (("mode", "fan"), ("setpoint_c", "20"), ("mode", "heat")):
+        code, out, err = await escogw("write", "-c", str(path), "ac-m101", point, value)
+        assert code == 0, (point, err)
     assert out.startswith("ac-m101.mode = ")
     assert memory.tables["holding"][0] == 4  # LG's code for heat
+    audit = [json.loads(line) for line in (path.parent / "state" / "control-audit.jsonl")
+             .read_text().splitlines()]
+    assert [(r["point"], r["after"], r["rule"]) for r in audit] == [
+        ("setpoint_c", 27.5, "operator:cli"), ("mode", 2, "operator:cli"),
+        ("setpoint_c", 20, "operator:cli"), ("mode", 1, "operator:cli")]
+    assert audit[0]["before"] == 26.0 and all(r["ok"] for r in audit)
 
 
 async def test_scan_finds_the_units_on_the_rs485_line(demo: tuple[Path, SiteSimulator]) -> None:
