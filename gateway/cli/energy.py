@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 from gateway.core.sourcefile import ConfigError, Problem
 
 if TYPE_CHECKING:
-    from gateway.energy.whatif import Kpis
+    from gateway.energy.kpis import Kpis
 
 
 def _date(text: str) -> date:

@@ -2,7 +2,8 @@
 
 It sends the engine's commands through a ``Writer`` — the ``AcquisitionEngine``
 (each write queued on its link ahead of polls, then read back) in the gateway,
-a fake in unit tests. One unit's commands go in order (settings before
+``PhysicsWriter`` (gateway/energy/virtual_site.py: the simulated units) in
+``escogw whatif``, a fake in unit tests. One unit's commands go in order (settings before
 switching on); different units go concurrently, and each link's scheduler
 serialises its own bus. Refusals (unknown point, value outside the profile)
 come back as failed outcomes, never as exceptions.

@@ -8,7 +8,9 @@
                   savings and the trusteeship view
 - ``influx``      InfluxQL reads (v1 ``/query``) for the report
 - ``report``      ``escogw report``: HTML with SVG plots, plus CSV
-- ``whatif``      ``escogw whatif``: physics and the real control engine on a virtual clock
+- ``whatif``      ``escogw whatif``: a day of a virtual site under a rule set, compared
+- ``virtual_site`` the simulator's physics, the real engine and actuator on a virtual clock
+- ``kpis``        the what-if's KPIs, one collector each
 - ``svg``         a small typed SVG chart module (no plotting dependency)
 
 Reference: docs/energy.md.

@@ -1,61 +1,37 @@
-"""What-if evaluation of rule sets: the simulator's physics and the real control engine on a
-virtual clock — no sockets, no sleeping — and BOPTEST-style KPIs.
+"""What-if evaluation of rule sets: a ``VirtualSite`` (the simulator's physics, the real
+control engine and the daemon's actuator on a virtual clock — no sockets, no sleeping) steps
+through a day while ``DayKpis`` collects BOPTEST-style KPIs (gateway/energy/kpis.py: each
+KPI is defined there, once) and a ``Trace`` samples the plot's series.
 
-Each step (``step_s``, default 60 s of simulated time):
+Each step (``step_s``, default 60 s of simulated time): readings are synthesised from the
+physics and feed the gateway's ``IntervalAccountant`` (15-minute kWh, tariff period, cost,
+demand); the engine ticks; its commands go through the actuator to the simulated units and
+the engine hears the read-back (a seeded share of writes can be made to fail,
+``write_failure``, to exercise retries and alarms); the building advances. The evaluated day
+runs from site-local midnight to midnight after ``warmup_days`` of the same rules and
+weather.
 
-1. readings are synthesised from the physics, as the devices would report them
-   (``SitePhysics.device_values``, only the points of each device's profile);
-2. ``ControlEngine.tick`` (the same engine ``escogw run`` uses) turns them into
-   commands;
-3. the commands go straight to the physics AC units (``SitePhysics.apply_write``)
-   and the engine is told the read-back value (``note_outcome``); a seeded share
-   of writes can be made to fail (``write_failure``) to exercise retries;
-4. the building advances one step; the meters' counters feed the same
-   ``IntervalAccountant`` as the gateway (15-minute kWh, tariff period, cost,
-   demand).
-
-Regulatory limits: with ``limits="national"`` (the default) the engine runs
-under the stricter of the rule file's limits and the national ones (国办发
-〔2007〕42号: cooling not below 26 °C, heating not above 20 °C; exemptions as
-the file declares them, with reasons). A rule set that asks for more — the
-naive set's 24 °C — has those commands raised by the engine's clamp layer:
-each such command counts as a **clamp hit** and as a **regulatory violation**
-(a command that would have breached the limits), and the units run at the
-clamped value. With ``limits="rules"`` each file's own limits apply; commands
-that reach a unit outside the national limits are counted as violations.
-
-KPIs (``Kpis``), over the evaluated day (site-local midnight to midnight, after
-``warmup_days`` of the same rules and weather):
-
-- energy, cost, peak 15-minute demand of the site's main meters (``role: main``,
-  else every electricity meter), and the AC share (``role: ac`` meters, else the
-  units' own energy);
-- thermal discomfort ``tdis`` (BOPTEST): Σ over zones of ∫|deviation from the
-  comfort band| dt over the zone's occupied time, / number of zones, in K·h per
-  zone. Band 26–28 °C in the cooling months of the rule set, 18–20 °C
-  otherwise; a zone is a room with occupants; it is occupied while the
-  simulation has people in it; the temperature is the room's air temperature;
-- compressor starts (per unit per day), short cycles (a unit switched on for
-  less than ``min_on_s`` or off for less than ``min_off_s``, 300 s each by
-  default — the same thresholds for every rule set), clamp hits, regulatory
-  violations, commands, unmet commands (writes that did not take after the
-  engine's retries: its ``write:<device>:<point>`` alarms).
+Regulatory limits: with ``limits="national"`` (the default) the engine runs under the
+stricter of the rule file's limits and the national ones (国办发〔2007〕42号: cooling not below
+26 °C, heating not above 20 °C; exemptions as the file declares them, with reasons). A rule
+set that asks for more — the naive set's 24 °C — has those commands raised by the engine's
+clamp layer (clamp hits, and violations), and the units run at the clamped value. With
+``limits="rules"`` each file's own limits apply; units that run outside the national limits
+are violations.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-import math
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from gateway.acquisition.reading import Reading, WriteOutcome
+from gateway.acquisition.reading import Reading
 from gateway.control.engine import (
     Because,
     ControlEngine,
@@ -67,17 +43,14 @@ from gateway.control.engine import (
 from gateway.control.engine import Value as EngineValue
 from gateway.control.rules_model import load_rules
 from gateway.control.ruleset import PolicyConfig, RuleSet, UnitInfo
-from gateway.core.calendar import WORKING
 from gateway.core.policy import SetpointPolicy
-from gateway.core.profile import Value
-from gateway.core.semantics import MODE_CODES
 from gateway.core.site import Site
-from gateway.energy.accounting import Interval, IntervalAccountant, main_meters, site_meters
-from gateway.energy.comfort import COOLING_BAND, comfort_band, outside_band
+from gateway.energy.comfort import COOLING_BAND
+from gateway.energy.kpis import DayKpis, Kpis
 from gateway.energy.tariff import Tariff, load_site_tariff
-from simulators.physics import DayKind
+from gateway.energy.virtual_site import VirtualSite
+from simulators.physics import Building, SimRoom
 from simulators.sim_config import SiteSimulation, load_simulation
-from simulators.site_physics import SitePhysics
 
 #: the national limits: gateway.policy.SetpointPolicy's defaults
 NATIONAL_COOLING_MIN_C = SetpointPolicy.cooling_floor_c
@@ -86,53 +59,6 @@ NATIONAL_HEATING_MAX_C = SetpointPolicy.heating_ceiling_c
 REGULATORY_CLAMPS = frozenset({"clamp:cooling-floor", "clamp:heating-ceiling", "clamp:no-auto"})
 Limits = Literal["national", "rules"]
 Progress = Callable[[float], None]
-
-
-@dataclass
-class Kpis:
-    label: str
-    day: date
-    #: site (main meters)
-    energy_kwh: float = 0.0
-    cost: Decimal = Decimal(0)
-    peak_kw: float = 0.0
-    cost_by_period: dict[str, Decimal] = field(default_factory=dict)
-    kwh_by_period: dict[str, float] = field(default_factory=dict)
-    #: air conditioning only
-    ac_energy_kwh: float = 0.0
-    ac_cost: Decimal = Decimal(0)
-    ac_peak_kw: float = 0.0
-    floor_area_m2: float = 0.0
-    zones: int = 0
-    discomfort_kh: float = 0.0
-    discomfort_by_zone: dict[str, float] = field(default_factory=dict)
-    #: local hour → K·h summed over the zones (where in the day the discomfort is)
-    discomfort_by_hour: dict[int, float] = field(default_factory=dict)
-    occupied_zone_hours: float = 0.0
-    units: int = 0
-    compressor_starts: int = 0
-    short_cycles: int = 0
-    clamp_hits: int = 0
-    violations: int = 0
-    commands: int = 0
-    unmet_commands: int = 0
-    #: times occupants switched their room's units back on (too warm or cold)
-    occupant_switch_ons: int = 0
-    failed_writes: int = 0
-    wall_s: float = 0.0
-    steps: int = 0
-
-    @property
-    def discomfort_kh_per_zone(self) -> float:
-        return self.discomfort_kh / self.zones if self.zones else 0.0
-
-    @property
-    def energy_kwh_per_m2(self) -> float:
-        return self.energy_kwh / self.floor_area_m2 if self.floor_area_m2 else 0.0
-
-    @property
-    def starts_per_unit(self) -> float:
-        return self.compressor_starts / self.units if self.units else 0.0
 
 
 @dataclass
@@ -152,6 +78,26 @@ class Trace:
     demand: list[tuple[float, float]] = field(default_factory=list)
     demand_limit_kw: float | None = None
     band: tuple[float, float] = COOLING_BAND
+
+    def sample(self, hour: float, building: Building, zones: Mapping[str, SimRoom]) -> None:
+        """The building ``hour`` hours after midnight."""
+        self.hours.append(hour)
+        self.power_kw.append(building.total_power_kw)
+        self.ac_power_kw.append(building.ac_power_kw)
+        self.outdoor_c.append(building.outdoor_temp_c)
+        for rid, room in zones.items():
+            self.temps.setdefault(rid, []).append(room.t_air_c)
+
+    def close(self, begin: datetime, demand: Mapping[float, float], tariff: Tariff | None
+              ) -> None:
+        """The day's 15-minute demand (window start, epoch s → kW) and tariff periods."""
+        t_begin = begin.timestamp()
+        self.demand = sorted(((k - t_begin) / 3600.0, v) for k, v in demand.items())
+        if tariff is not None:
+            for k in range(96):
+                at = begin + timedelta(minutes=15 * k)
+                p = tariff.rate_at(at.replace(tzinfo=None)).period
+                self.periods.append((k / 4, (k + 1) / 4, p))
 
 
 @dataclass
@@ -213,16 +159,6 @@ class _ObservedEngine(ControlEngine):
         return want, who, picks
 
 
-class _Cycles:
-    """On/off history of one unit for the short-cycle count."""
-
-    __slots__ = ("power", "since")
-
-    def __init__(self, power: bool, since: float):
-        self.power = power
-        self.since = since
-
-
 def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | None = None,
             label: str | None = None, step_s: float = 60.0, warmup_days: int = 1,
             limits: Limits = "national", tariff: Tariff | None = None,
@@ -236,7 +172,8 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
     ``sim_seed`` replaces the site's ``simulation.seed`` (who comes in when,
     sensor noise); ``seed`` drives only the simulated write failures.
     ``observer`` sees every step's synthesised readings (warm-up included), as the
-    gateway would have published them.
+    gateway would have published them. Runs its own event loop (the actuator is async):
+    call it from synchronous code.
     """
     if not 1.0 <= step_s <= 900.0 or 900.0 % step_s:
         raise ValueError("step_s must divide 15 minutes (1..900 s)")
@@ -244,200 +181,56 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
     rules = rules or load_rules(rules_path, site)
     if limits == "national":
         rules = national_limits(rules)
-    sim = with_overrides(load_simulation(site), weather, sim_seed)
-    physics = SitePhysics(sim)
-    building = physics.building
-    tz = site.tz
     if tariff is None and site.spec.site.tariff is not None:
         tariff = load_site_tariff(site.spec.site.tariff, site_path=site.path)
     engine = _ObservedEngine(rules)
-    national = SetpointPolicy(exemptions=dict(rules.policy.exemptions))
-    rng = random.Random(seed)
-
-    meters = site_meters(site)
-    accountant = IntervalAccountant(meters, tz, tariff)
-    main = main_meters(meters)
-    ac_meters = [m.device for m in meters if m.unit == "kwh" and m.tags.get("role") == "ac"]
-    polled = {d for d in rules.units}
-    if rules.demand is not None:
-        polled.add(rules.demand.meter)
-    polled.update(m.device for m in meters)
-    outdoor_ref = rules.outdoor
-    points = {d: set(site.devices[d].profile.points) for d in polled if d in site.devices}
-    zone_of = {uid: u.zone for uid, u in rules.units.items()}
-
+    vsite = VirtualSite(site, engine, with_overrides(load_simulation(site), weather, sim_seed),
+                        write_failure=write_failure, seed=seed)
+    tz = site.tz
     begin = datetime(day.year, day.month, day.day, tzinfo=tz)
-    start = begin - timedelta(days=warmup_days)
     end = begin + timedelta(days=1)
-    t0, t_begin, t_end = start.timestamp(), begin.timestamp(), end.timestamp()
+    t0 = (begin - timedelta(days=warmup_days)).timestamp()
+    t_begin, t_end = begin.timestamp(), end.timestamp()
     total_steps = round((t_end - t0) / step_s)
-    cooling = day.month in rules.policy.cooling_months
-    band = comfort_band(cooling)
+    kpis = DayKpis(label or Path(rules_path).stem, day, site, rules, vsite.building, tariff,
+                   begin, end, min_on_s=min_on_s, min_off_s=min_off_s)
+    zones = kpis.discomfort.zones
+    trace = Trace(band=kpis.band, demand_limit_kw=rules.demand.limit_kw if rules.demand else None)
 
-    kp = Kpis(label or Path(rules_path).stem, day, floor_area_m2=site.spec.site.floor_area_m2)
-    trace = Trace(band=band, demand_limit_kw=rules.demand.limit_kw if rules.demand else None)
-    zones = {rid: r for rid, r in building.rooms.items() if r.occupancy.occupants > 0}
-    kp.zones = len(zones)
-    kp.units = len(building.units)
-    disc = dict.fromkeys(zones, 0.0)
-    by_hour: dict[int, float] = {}
-    cycles = {uid: _Cycles(u.power, -math.inf) for uid, u in building.units.items()}
-    starts0: dict[str, int] = {}
-    switch_ons0 = 0
-    unit_energy0 = 0.0
-    alarmed: set[str] = set()
-    breaching: set[str] = set()
-    day_kinds: dict[date, DayKind] = {}
-
-    def day_kind(d: date) -> DayKind:
-        k = day_kinds.get(d)
-        if k is None:
-            k = day_kinds[d] = DayKind.WORKDAY if rules.calendar.day(d).type in WORKING \
-                else DayKind.OFF_DAY
-        return k
-
-    def readings(t: datetime, seq: int) -> dict[str, Reading]:
-        out = {}
-        for dev in polled:
-            allowed = points.get(dev)
-            values: dict[str, Value] = {k: v for k, v in physics.device_values(dev).items()
-                                        if allowed is None or k in allowed}
-            out[dev] = Reading(dev, t, seq, values)
-        if outdoor_ref is not None:
-            out[outdoor_ref.device] = Reading(outdoor_ref.device, t, seq,
-                                              {outdoor_ref.point: building.outdoor_temp_c})
-        return out
-
-    demand_by_start: dict[float, float] = {}
-    ac_demand: dict[float, float] = {}
-
-    def closed(intervals: list[Interval], in_day: bool) -> None:
-        if not in_day:
-            return
-        for iv in intervals:
-            if not t_begin <= iv.start.timestamp() < t_end:
-                continue
-            if iv.device in main:
-                kp.energy_kwh += iv.amount
-                if iv.cost is not None:
-                    kp.cost += iv.cost
-                    p = iv.period or "flat"
-                    kp.cost_by_period[p] = kp.cost_by_period.get(p, Decimal(0)) + iv.cost
-                    kp.kwh_by_period[p] = kp.kwh_by_period.get(p, 0.0) + iv.amount
-                k = iv.start.timestamp()
-                demand_by_start[k] = demand_by_start.get(k, 0.0) + (iv.demand_kw or 0.0)
-            elif iv.device in ac_meters:
-                kp.ac_energy_kwh += iv.amount
-                if iv.cost is not None:
-                    kp.ac_cost += iv.cost
-                k = iv.start.timestamp()
-                ac_demand[k] = ac_demand.get(k, 0.0) + (iv.demand_kw or 0.0)
-
-    seq = 0
-    next_sample = t_begin
-    for n in range(total_steps):
-        ts = t0 + n * step_s
-        t = datetime.fromtimestamp(ts, UTC)
-        local = t.astimezone(tz)
-        in_day = ts >= t_begin
-        if in_day and not starts0:
-            engine.counting = True
-            starts0 = {uid: u.compressor_starts for uid, u in building.units.items()}
-            unit_energy0 = sum(u.energy_kwh for u in building.units.values())
-            switch_ons0 = building.occupant_switch_ons
-        seq += 1
-        latest = readings(t, seq)
-        if observer is not None:
-            observer(t, latest)
-        for m in meters:
-            closed(accountant.add(latest[m.device]), in_day)
-        result = engine.tick(t, latest)
-        for cmd in result.all_commands():
-            if in_day:
-                kp.commands += 1
-            unit = building.units.get(cmd.device)
-            if write_failure > 0 and rng.random() < write_failure:
-                outcome = WriteOutcome(False, "simulated write failure")
-                if in_day:
-                    kp.failed_writes += 1
-            else:
-                physics.apply_write(cmd.device, cmd.point, cmd.value)
-                applied: Value | None = None
-                if unit is not None:
-                    applied = {"power": 1 if unit.power else 0,
-                               "mode": MODE_CODES[str(unit.mode)],
-                               "setpoint_c": round(unit.setpoint_c, 1)}.get(cmd.point, cmd.value)
-                outcome = WriteOutcome(True, None, applied)
-            for alarm in engine.note_outcome(cmd, outcome, t):
-                if alarm.active and alarm.key.startswith("write:") and alarm.key not in alarmed:
-                    alarmed.add(alarm.key)
-                    if in_day:
-                        kp.unmet_commands += 1
-        for uid, u in building.units.items():
-            c = cycles[uid]
-            if u.power != c.power:
-                held = ts - c.since
-                if in_day and held < (min_on_s if c.power else min_off_s):
-                    kp.short_cycles += 1
-                c.power, c.since = u.power, ts
-            breach = u.power and national.violation(
-                zone_of.get(uid), MODE_CODES[str(u.mode)], u.setpoint_c) is not None
-            if breach and uid not in breaching and in_day:
-                kp.violations += 1  # a unit runs outside the national limits (a new episode)
-            if breach:
-                breaching.add(uid)
-            else:
-                breaching.discard(uid)
-        physics.step(step_s, local.replace(tzinfo=None), day_kind(local.date()))
-        if in_day:
-            kp.steps += 1
-            h = step_s / 3600.0
-            hour = local.hour
-            for rid, room in zones.items():
-                if room.occupancy.people_present > 0:
-                    temp = room.t_air_c
-                    off = outside_band(temp, band)
-                    if off:
-                        disc[rid] += off * h
-                        by_hour[hour] = by_hour.get(hour, 0.0) + off * h
-                    kp.occupied_zone_hours += h
-            if ts >= next_sample:
+    async def steps() -> None:  # one event loop for the day: the actuator's awaits are calls
+        next_sample = t_begin
+        for n in range(total_steps):
+            ts = t0 + n * step_s
+            t = datetime.fromtimestamp(ts, UTC)
+            in_day = ts >= t_begin
+            if in_day and not kpis.counting:
+                kpis.start()
+                engine.counting = True
+            latest = vsite.read(t)
+            if observer is not None:
+                observer(t, latest)
+            kpis.read(latest)
+            writes = await vsite.control(t, latest)
+            kpis.actuated(ts, (outcome for _, outcome in writes.outcomes), writes.alarms)
+            vsite.advance(t, step_s)
+            kpis.stepped(t.astimezone(tz).hour, step_s)
+            if in_day and ts >= next_sample:
                 next_sample += sample_s
-                trace.hours.append((ts + step_s - t_begin) / 3600.0)
-                trace.power_kw.append(building.total_power_kw)
-                trace.ac_power_kw.append(building.ac_power_kw)
-                trace.outdoor_c.append(building.outdoor_temp_c)
-                for rid, room in zones.items():
-                    trace.temps.setdefault(rid, []).append(room.t_air_c)
-        if progress is not None and n % 60 == 0:
-            progress((n + 1) / total_steps)
+                trace.sample((ts + step_s - t_begin) / 3600.0, vsite.building, zones)
+            if progress is not None and n % 60 == 0:
+                progress((n + 1) / total_steps)
+
+    asyncio.run(steps())
     # the last interval closes with a reading at midnight
     t = datetime.fromtimestamp(t_end, UTC)
-    final = readings(t, seq + 1)
+    final = vsite.read(t)
     if observer is not None:
         observer(t, final)
-    for m in meters:
-        closed(accountant.add(final[m.device]), True)
+    kpis.read(final)
     if progress is not None:
         progress(1.0)
-    if not ac_meters:
-        kp.ac_energy_kwh = sum(u.energy_kwh for u in building.units.values()) - unit_energy0
-    kp.clamp_hits = engine.episodes
-    kp.violations += engine.episodes
-    kp.peak_kw = max(demand_by_start.values(), default=0.0)
-    kp.ac_peak_kw = max(ac_demand.values(), default=0.0)
-    kp.compressor_starts = sum(u.compressor_starts - starts0.get(uid, 0)
-                               for uid, u in building.units.items())
-    kp.occupant_switch_ons = building.occupant_switch_ons - switch_ons0
-    kp.discomfort_by_zone = disc
-    kp.discomfort_by_hour = dict(sorted(by_hour.items()))
-    kp.discomfort_kh = sum(disc.values())
-    trace.demand = sorted(((k - t_begin) / 3600.0, v) for k, v in demand_by_start.items())
-    if tariff is not None:
-        for k in range(96):
-            at = begin + timedelta(minutes=15 * k)
-            p = tariff.rate_at(at.replace(tzinfo=None)).period
-            trace.periods.append((k / 4, (k + 1) / 4, p))
+    kp = kpis.finish(engine.episodes)
+    trace.close(begin, kpis.meters.site_demand, tariff)
     kp.wall_s = time.perf_counter() - wall0
     return RunResult(kp, trace, rules)
 

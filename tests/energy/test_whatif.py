@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bench.bench_whatif import NAIVE, SHIPPED, scaled_rules, synthetic_site
+from gateway.acquisition.reading import WriteOutcome
 from gateway.cli import main
+from gateway.control.actuator import Actuator
+from gateway.control.engine import Alarm, ControlEngine, UnitCommand
+from gateway.control.rules_model import load_rules
+from gateway.core.profile import Value
 from gateway.core.site import Site, load_site
 from gateway.energy.svg import BarChart, HLine, LineChart, Series, Stack, period_bands, ticks
+from gateway.energy.virtual_site import VirtualSite
 from gateway.energy.whatif import Comparison, RunResult, run_day
+from simulators.sim_config import load_simulation
 from tests.sitefiles import DEMO_SITE
 
 DAY = date(2026, 7, 15)
@@ -126,6 +133,70 @@ def test_writes_that_never_take_are_unmet_commands(site: Site) -> None:
     k = run_day(site, NAIVE, DAY, weather=WEATHER, write_failure=0.999, warmup_days=0).kpis
     assert k.failed_writes > 0
     assert k.unmet_commands == 19  # every scheduled unit's power command, alarmed once
+
+
+def test_the_whatif_writes_through_the_daemons_actuator(site: Site,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every write goes through ``gateway.control.actuator.Actuator`` (``escogw run``'s write
+    path): its outcomes are the what-if's commands and failed writes, and what took reads
+    back from the simulated units."""
+    seen: list[tuple[UnitCommand, WriteOutcome]] = []
+    apply = Actuator.apply
+
+    async def spy(self: Actuator, commands: dict[str, list[UnitCommand]]
+                  ) -> list[tuple[UnitCommand, WriteOutcome]]:
+        out = await apply(self, commands)
+        seen.extend(out)
+        return out
+
+    monkeypatch.setattr(Actuator, "apply", spy)
+    k = run_day(site, NAIVE, DAY, weather=WEATHER, warmup_days=0, write_failure=0.3,
+                seed=3).kpis
+    assert len(seen) == k.commands > 0
+    failed = [o for _, o in seen if not o.ok]
+    assert len(failed) == k.failed_writes > 0
+    assert {o.error for o in failed} == {"simulated write failure"}
+    assert all(o.applied == c.value for c, o in seen if o.ok)
+
+
+async def test_a_unit_that_ignores_a_write_is_retried_then_alarmed(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in ``escogw run`` (tests/control/test_loop.py): the read-back shows the write did
+    not take, the engine retries ``max_attempts`` times, then raises its ``write:`` alarm; a
+    write the unit refuses is the actuator's failed outcome, not a crash."""
+    vsite = VirtualSite(site, ControlEngine(load_rules(NAIVE, site)), load_simulation(site))
+    apply_write = vsite.physics.apply_write
+
+    def faulty(device: str, point: str, value: Value) -> None:
+        if (device, point) == ("ac-r102", "power"):
+            return  # the unit ignores it
+        if device == "ac-r103":
+            raise ValueError("out of range")
+        apply_write(device, point, value)
+
+    monkeypatch.setattr(vsite.physics, "apply_write", faulty)
+    outcomes: list[tuple[UnitCommand, WriteOutcome]] = []
+    alarms: list[Alarm] = []
+    t = datetime(2026, 7, 15, 7, 59, tzinfo=site.tz)
+    for _ in range(12):
+        step = await vsite.control(t, vsite.read(t))
+        outcomes += step.outcomes
+        alarms += step.alarms
+        vsite.advance(t, 60.0)
+        t += timedelta(seconds=60)
+    tries = [o for c, o in outcomes if (c.device, c.point) == ("ac-r102", "power")]
+    assert len(tries) == vsite.engine.rules.engine.max_attempts == 3
+    assert all(o.error == "read-back shows 0, wrote 1" and o.applied == 0 for o in tries)
+    raised = {a.key: a.message for a in alarms if a.active}
+    assert set(raised) == {"write:ac-r102:power", "write:ac-r103:power",
+                           "write:ac-r103:setpoint_c"}
+    assert "not applied after 3 attempts (read-back shows 0, wrote 1)" in \
+        raised["write:ac-r102:power"]
+    refused = [o for c, o in outcomes if c.device == "ac-r103"]
+    assert refused and all(o.error == "refused: out of range" for o in refused)
+    assert vsite.actuator.sent == len(outcomes)
+    assert vsite.actuator.failed == len(tries) + len(refused)
+    assert vsite.building.units["ac-r101"].power  # the writes that took, took
 
 
 def test_fifty_rooms_in_a_few_seconds(tmp_path: Path) -> None:

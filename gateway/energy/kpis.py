@@ -1,0 +1,325 @@
+"""The what-if's KPIs (BOPTEST-style), each defined once: by the collector that counts it.
+
+``DayKpis`` watches one run of a virtual site step by step and fills ``Kpis``. The
+collectors follow the site from the first step (a unit switched on in the warm-up is not
+a new switch at midnight; a write alarm raised in the warm-up is not unmet again) but
+count only from ``start()`` on: site-local midnight of the evaluated day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from gateway.acquisition.reading import Reading, WriteOutcome
+from gateway.control.ruleset import RuleSet
+from gateway.core.policy import SetpointPolicy
+from gateway.core.semantics import MODE_CODES
+from gateway.core.site import Site
+from gateway.energy.accounting import Interval, IntervalAccountant, main_meters, site_meters
+from gateway.energy.comfort import Band, comfort_band, outside_band
+from gateway.energy.tariff import Tariff
+from simulators.physics import AcUnit, Building, SimRoom
+
+
+@dataclass
+class Kpis:
+    """One rule set's day; which collector defines each figure is noted beside it."""
+
+    label: str
+    day: date
+    #: site (main meters): MeterKpis
+    energy_kwh: float = 0.0
+    cost: Decimal = Decimal(0)
+    peak_kw: float = 0.0
+    cost_by_period: dict[str, Decimal] = field(default_factory=dict)
+    kwh_by_period: dict[str, float] = field(default_factory=dict)
+    #: air conditioning only: MeterKpis (UnitCounters without an AC meter)
+    ac_energy_kwh: float = 0.0
+    ac_cost: Decimal = Decimal(0)
+    ac_peak_kw: float = 0.0
+    floor_area_m2: float = 0.0
+    #: Discomfort
+    zones: int = 0
+    discomfort_kh: float = 0.0
+    discomfort_by_zone: dict[str, float] = field(default_factory=dict)
+    #: local hour → K·h summed over the zones (where in the day the discomfort is)
+    discomfort_by_hour: dict[int, float] = field(default_factory=dict)
+    occupied_zone_hours: float = 0.0
+    #: UnitCounters
+    units: int = 0
+    compressor_starts: int = 0
+    #: ShortCycles
+    short_cycles: int = 0
+    #: Violations
+    clamp_hits: int = 0
+    violations: int = 0
+    #: Writes
+    commands: int = 0
+    unmet_commands: int = 0
+    #: times occupants switched their room's units back on (too warm or cold): UnitCounters
+    occupant_switch_ons: int = 0
+    failed_writes: int = 0
+    wall_s: float = 0.0
+    steps: int = 0
+
+    @property
+    def discomfort_kh_per_zone(self) -> float:
+        return self.discomfort_kh / self.zones if self.zones else 0.0
+
+    @property
+    def energy_kwh_per_m2(self) -> float:
+        return self.energy_kwh / self.floor_area_m2 if self.floor_area_m2 else 0.0
+
+    @property
+    def starts_per_unit(self) -> float:
+        return self.compressor_starts / self.units if self.units else 0.0
+
+
+class AlarmLike(Protocol):
+    """What ``Writes`` reads of the engine's alarms."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+
+
+class MeterKpis:
+    """Energy, cost and peak 15-minute demand: the meters' counter readings go through the
+    gateway's own ``IntervalAccountant``; the intervals that start within the day count.
+
+    - site: the main meters (``main_meters``: ``role: main``, else every electricity
+      meter) — kWh, Σ kWh × price (by tariff period), and the highest 15-minute window of
+      the summed interval demand;
+    - air conditioning: the same over the ``role: ac`` meters; a site without one gets the
+      units' own energy (``UnitCounters``) and no AC cost or peak.
+    """
+
+    def __init__(self, kp: Kpis, site: Site, tariff: Tariff | None, begin: datetime,
+                 end: datetime):
+        self.kp = kp
+        self.meters = site_meters(site)
+        self.accountant = IntervalAccountant(self.meters, site.tz, tariff)
+        self.main = main_meters(self.meters)
+        self.ac = [m.device for m in self.meters if m.unit == "kwh" and m.tags.get("role") == "ac"]
+        self.begin, self.end = begin.timestamp(), end.timestamp()
+        #: window start (epoch s) → demand summed over the meters, kW
+        self.site_demand: dict[float, float] = {}
+        self.ac_demand: dict[float, float] = {}
+
+    def read(self, latest: Mapping[str, Reading]) -> None:
+        for m in self.meters:
+            self._closed(self.accountant.add(latest[m.device]))
+
+    def _closed(self, intervals: Iterable[Interval]) -> None:
+        kp = self.kp
+        for iv in intervals:
+            k = iv.start.timestamp()
+            if not self.begin <= k < self.end:
+                continue
+            if iv.device in self.main:
+                kp.energy_kwh += iv.amount
+                if iv.cost is not None:
+                    kp.cost += iv.cost
+                    p = iv.period or "flat"
+                    kp.cost_by_period[p] = kp.cost_by_period.get(p, Decimal(0)) + iv.cost
+                    kp.kwh_by_period[p] = kp.kwh_by_period.get(p, 0.0) + iv.amount
+                self.site_demand[k] = self.site_demand.get(k, 0.0) + (iv.demand_kw or 0.0)
+            elif iv.device in self.ac:
+                kp.ac_energy_kwh += iv.amount
+                if iv.cost is not None:
+                    kp.ac_cost += iv.cost
+                self.ac_demand[k] = self.ac_demand.get(k, 0.0) + (iv.demand_kw or 0.0)
+
+    def finish(self) -> None:
+        self.kp.peak_kw = max(self.site_demand.values(), default=0.0)
+        self.kp.ac_peak_kw = max(self.ac_demand.values(), default=0.0)
+
+
+class Discomfort:
+    """Thermal discomfort ``tdis`` (BOPTEST), K·h: per zone, ∫ the room air temperature's
+    distance outside the comfort band (``comfort.outside_band``: 26–28 °C in the rule set's
+    cooling months, 18–20 °C otherwise) dt over the zone's occupied time. A zone is a room
+    with occupants; it is occupied while the simulation has people in it. The headline
+    figure is the sum over the zones / zones (``Kpis.discomfort_kh_per_zone``)."""
+
+    def __init__(self, kp: Kpis, rooms: Mapping[str, SimRoom], band: Band):
+        self.kp = kp
+        self.band = band
+        self.zones = {rid: r for rid, r in rooms.items() if r.occupancy.occupants > 0}
+        kp.zones = len(self.zones)
+        kp.discomfort_by_zone = dict.fromkeys(self.zones, 0.0)
+
+    def stepped(self, hour: int, dt_s: float) -> None:
+        """The building has just advanced ``dt_s`` within site-local ``hour``."""
+        kp, by_zone, by_hour = self.kp, self.kp.discomfort_by_zone, self.kp.discomfort_by_hour
+        h = dt_s / 3600.0
+        for rid, room in self.zones.items():
+            if room.occupancy.people_present > 0:
+                off = outside_band(room.t_air_c, self.band)
+                if off:
+                    by_zone[rid] += off * h
+                    by_hour[hour] = by_hour.get(hour, 0.0) + off * h
+                kp.occupied_zone_hours += h
+
+    def finish(self) -> None:
+        kp = self.kp
+        kp.discomfort_by_hour = dict(sorted(kp.discomfort_by_hour.items()))
+        kp.discomfort_kh = sum(kp.discomfort_by_zone.values())
+
+
+class ShortCycles:
+    """Short cycles: a unit switched on for less than ``min_on_s`` or off for less than
+    ``min_off_s`` (300 s each by default — the same thresholds for every rule set); each
+    such switch counts once, whoever switched (the engine or the occupants)."""
+
+    def __init__(self, kp: Kpis, units: Mapping[str, AcUnit], min_on_s: float,
+                 min_off_s: float):
+        self.kp = kp
+        self.units = units
+        self.min_on_s, self.min_off_s = min_on_s, min_off_s
+        #: unit → (power, since when)
+        self._held = {uid: (u.power, float("-inf")) for uid, u in units.items()}
+
+    def observe(self, ts: float, counting: bool) -> None:
+        held = self._held
+        for uid, u in self.units.items():
+            power, since = held[uid]
+            if u.power != power:
+                if counting and ts - since < (self.min_on_s if power else self.min_off_s):
+                    self.kp.short_cycles += 1
+                held[uid] = (u.power, ts)
+
+
+class Violations:
+    """Regulatory violations (国办发〔2007〕42号: cooling not below 26 °C, heating not above
+    20 °C; ``SetpointPolicy`` with the rule set's exemptions), one per episode:
+
+    - a unit running outside the national limits (possible with ``limits="rules"``);
+    - a clamp hit: the engine's regulatory clamp deciding a point of a unit (the rule set
+      asked for more than the limits allow; counted by the what-if's engine, whether or
+      not a write followed).
+    """
+
+    def __init__(self, kp: Kpis, units: Mapping[str, AcUnit], rules: RuleSet):
+        self.kp = kp
+        self.units = units
+        self.national = SetpointPolicy(exemptions=dict(rules.policy.exemptions))
+        self.zone_of = {uid: u.zone for uid, u in rules.units.items()}
+        self._breaching: set[str] = set()
+
+    def observe(self, counting: bool) -> None:
+        for uid, u in self.units.items():
+            breach = u.power and self.national.violation(
+                self.zone_of.get(uid), MODE_CODES[str(u.mode)], u.setpoint_c) is not None
+            if breach:
+                if uid not in self._breaching and counting:
+                    self.kp.violations += 1
+                self._breaching.add(uid)
+            else:
+                self._breaching.discard(uid)
+
+    def finish(self, clamp_episodes: int) -> None:
+        self.kp.clamp_hits = clamp_episodes
+        self.kp.violations += clamp_episodes
+
+
+class Writes:
+    """Commands (writes sent), failed writes (the actuator's failed outcomes) and unmet
+    commands: writes that did not take after the engine's retries — the first
+    ``write:<device>:<point>`` alarm of each point."""
+
+    def __init__(self, kp: Kpis):
+        self.kp = kp
+        self._alarmed: set[str] = set()
+
+    def observe(self, outcomes: Iterable[WriteOutcome], alarms: Iterable[AlarmLike],
+                counting: bool) -> None:
+        kp = self.kp
+        for outcome in outcomes:
+            if counting:
+                kp.commands += 1
+                if not outcome.ok:
+                    kp.failed_writes += 1
+        for alarm in alarms:
+            if alarm.active and alarm.key.startswith("write:") and alarm.key not in self._alarmed:
+                self._alarmed.add(alarm.key)
+                if counting:
+                    kp.unmet_commands += 1
+
+
+class UnitCounters:
+    """Compressor starts and the occupants' switch-ons (and, on a site without an AC meter,
+    the AC energy: the units' own) over the day: the physics' counters at the end less
+    those at ``start``."""
+
+    def __init__(self, kp: Kpis, building: Building, ac_metered: bool):
+        self.kp = kp
+        self.building = building
+        self.ac_metered = ac_metered
+        kp.units = len(building.units)
+        self._starts: dict[str, int] = {}
+        self._switch_ons = 0
+        self._energy_kwh = 0.0
+
+    def start(self) -> None:
+        b = self.building
+        self._starts = {uid: u.compressor_starts for uid, u in b.units.items()}
+        self._energy_kwh = sum(u.energy_kwh for u in b.units.values())
+        self._switch_ons = b.occupant_switch_ons
+
+    def finish(self) -> None:
+        b, kp = self.building, self.kp
+        if not self.ac_metered:
+            kp.ac_energy_kwh = sum(u.energy_kwh for u in b.units.values()) - self._energy_kwh
+        kp.compressor_starts = sum(u.compressor_starts - self._starts.get(uid, 0)
+                                   for uid, u in b.units.items())
+        kp.occupant_switch_ons = b.occupant_switch_ons - self._switch_ons
+
+
+class DayKpis:
+    """Every collector of one run, fed in the order of a step: the readings, the actuator's
+    outcomes (and the units as the writes left them), the building's advance."""
+
+    def __init__(self, label: str, day: date, site: Site, rules: RuleSet, building: Building,
+                 tariff: Tariff | None, begin: datetime, end: datetime, *,
+                 min_on_s: float = 300.0, min_off_s: float = 300.0):
+        self.kp = kp = Kpis(label, day, floor_area_m2=site.spec.site.floor_area_m2)
+        self.band = comfort_band(day.month in rules.policy.cooling_months)
+        self.counting = False
+        self.meters = MeterKpis(kp, site, tariff, begin, end)
+        self.discomfort = Discomfort(kp, building.rooms, self.band)
+        self.short_cycles = ShortCycles(kp, building.units, min_on_s, min_off_s)
+        self.violations = Violations(kp, building.units, rules)
+        self.writes = Writes(kp)
+        self.counters = UnitCounters(kp, building, bool(self.meters.ac))
+
+    def start(self) -> None:
+        """The evaluated day begins: count from here."""
+        self.counting = True
+        self.counters.start()
+
+    def read(self, latest: Mapping[str, Reading]) -> None:
+        self.meters.read(latest)
+
+    def actuated(self, ts: float, outcomes: Iterable[WriteOutcome],
+                 alarms: Iterable[AlarmLike]) -> None:
+        self.writes.observe(outcomes, alarms, self.counting)
+        self.short_cycles.observe(ts, self.counting)
+        self.violations.observe(self.counting)
+
+    def stepped(self, hour: int, dt_s: float) -> None:
+        if self.counting:
+            self.kp.steps += 1
+            self.discomfort.stepped(hour, dt_s)
+
+    def finish(self, clamp_episodes: int) -> Kpis:
+        self.meters.finish()
+        self.discomfort.finish()
+        self.violations.finish(clamp_episodes)
+        self.counters.finish()
+        return self.kp
