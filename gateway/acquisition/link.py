@@ -3,9 +3,10 @@
 A link carries one request at a time and checks every reply; it does not
 retry, back off or reconnect on a schedule — the scheduler above does that.
 Implementations: Modbus TCP (tcp.py), Modbus RTU on a serial port or through a
-serial server (rtu.py, with the stale-reply defence of rtu_sync.py).
-``make_link`` builds the one a site's link spec asks for; nothing above this
-interface knows which it has.
+serial server (rtu.py, with the stale-reply defence of rtu_sync.py), and an
+in-memory fake the scheduler's tests run on (tests/fake_link.py). ``make_link``
+builds the one a site's link spec asks for; nothing above this interface knows
+which it has.
 """
 
 from __future__ import annotations
