@@ -30,6 +30,7 @@ from gateway.acquisition.link import (
     LinkError,
     LinkStats,
     Probe,
+    ShortReply,
 )
 from gateway.acquisition.planner import Transport
 from gateway.core.site import Link as LinkConfig
@@ -116,6 +117,9 @@ class ModbusLink(ABC, Generic[C]):
         """The values of a normal read reply: bits (padded to whole bytes) cut to ``count``."""
         values = reply.bits[:count] if function in (1, 2) else reply.registers
         return [int(v) for v in values]
+
+    def _short(self, count: int, values: list[int]) -> ShortReply:
+        return self.stats.count(ShortReply(f"asked for {count} values, got {len(values)}"))
 
     # -- writes -----------------------------------------------------------------
 

@@ -26,7 +26,6 @@ from gateway.acquisition.link import (
     DeviceTimeout,
     LinkDown,
     Probe,
-    ShortReply,
     StaleReply,
 )
 from gateway.acquisition.modbus import Client, ModbusLink
@@ -118,8 +117,7 @@ class RtuModbusLink(ModbusLink[RtuLink | RtuOverTcpLink]):
             raise self.stats.count(DeviceException(
                 int(reply.exception_code), confirmed=verdict is Verdict.REFUSED))
         if verdict is Verdict.SHORT:
-            raise self.stats.count(ShortReply(
-                f"asked for {count} values, got {len(self._values(reply, function, count))}"))
+            raise self._short(count, self._values(reply, function, count))
         if verdict is Verdict.STALE:
             raise await self._flushed(self.stats.count(StaleReply(
                 f"a late reply to an earlier request ({got[1]} data bytes, expected "

@@ -13,7 +13,7 @@ from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
 
-from gateway.acquisition.link import DeviceException, Probe, ShortReply
+from gateway.acquisition.link import DeviceException, Probe
 from gateway.acquisition.modbus import ModbusLink
 from gateway.core.profile import READ_FUNCTION
 from gateway.core.site import TcpLink
@@ -37,7 +37,7 @@ class TcpModbusLink(ModbusLink[TcpLink]):
             raise self.stats.count(DeviceException(int(reply.exception_code)))
         values = self._values(reply, function, count)
         if len(values) != count:
-            raise self.stats.count(ShortReply(f"asked for {count} values, got {len(values)}"))
+            raise self._short(count, values)
         return values
 
     async def _discard_in_flight(self) -> None:
