@@ -204,7 +204,7 @@ def measure_500(folder: Path, warmup_s: float = WARMUP_S,
 async def _rtu_cycles(site_path: Path, cycles: int) -> tuple[float, float]:
     """(median wall time of one full poll cycle, its wire-time lower bound), seconds."""
     from gateway.acquisition.bus_budget import link_budget
-    from gateway.acquisition.link import ModbusLink
+    from gateway.acquisition.link import make_link
     from gateway.acquisition.reading import Reading
     from gateway.acquisition.scheduler import LinkScheduler
     from gateway.core.clock import SystemClock
@@ -219,7 +219,7 @@ async def _rtu_cycles(site_path: Path, cycles: int) -> tuple[float, float]:
     async def sink(reading: Reading) -> None:
         failed.extend(f"{reading.device}.{name}" for name in reading.failed)
 
-    sched = LinkScheduler(ModbusLink("rs485", site.spec.links["rs485"]),
+    sched = LinkScheduler(make_link("rs485", site.spec.links["rs485"]),
                           site.devices_on("rs485"), SystemClock(), sink)
     pollers = list(sched.pollers.values())
     times = []

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.acquisition.bus_budget import budget_problems
 from gateway.acquisition.health import HealthPolicy
-from gateway.acquisition.link import ModbusLink
+from gateway.acquisition.link import make_link
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.acquisition.scheduler import DevicePoller, LinkScheduler
 from gateway.acquisition.stream import ReadingStream
@@ -52,7 +52,7 @@ class AcquisitionEngine:
             if not devices:
                 continue
             self.schedulers[link_id] = LinkScheduler(
-                ModbusLink(link_id, config), devices, clock, self._publish, self._state, policy)
+                make_link(link_id, config), devices, clock, self._publish, self._state, policy)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _publish(self, reading: Reading) -> None:

@@ -14,7 +14,7 @@ a time, with the device's minimum gap between requests. Fault isolation:
   after them ends its cycle (its points failed as busy, its health unchanged);
 * 0B from a serial server is that unit's failure, never the link's;
 * after a failure on a serial line the link may send a resync probe before a
-  read (link.py); the scheduler hands it the device's points as candidates;
+  read (rtu_sync); the scheduler hands it the device's points as candidates;
 * an unexpected error in one poll is logged and counted as that device's
   failure; the link's task carries on with the others.
 
@@ -39,9 +39,9 @@ from gateway.acquisition.link import (
     BadReply,
     DeviceException,
     DeviceTimeout,
+    Link,
     LinkDown,
     LinkError,
-    ModbusLink,
     ShortReply,
 )
 from gateway.acquisition.planner import DevicePlan, ReadBlock
@@ -100,7 +100,7 @@ class DevicePoller:
 
 
 class LinkScheduler:
-    def __init__(self, link: ModbusLink, devices: list[Device], clock: Clock,
+    def __init__(self, link: Link, devices: list[Device], clock: Clock,
                  on_reading: ReadingSink, on_state: StateSink | None = None,
                  policy: HealthPolicy | None = None):
         self.link = link
@@ -108,10 +108,9 @@ class LinkScheduler:
         self.on_reading = on_reading
         self.on_state = on_state
         self.counters = CounterWatch()
-        transport = link.config.transport
         self.pollers: dict[str, DevicePoller] = {}
         for i, device in enumerate(devices):
-            plan = DevicePlan.for_device(device, transport)
+            plan = DevicePlan.for_device(device, link.transport)
             poller = DevicePoller(device, plan, device.config.poll_interval_s,
                                   DeviceHealth(policy))
             # spread first polls over the shortest interval instead of a burst
@@ -206,11 +205,11 @@ class LinkScheduler:
     def _min_gap(self, poller: DevicePoller) -> float:
         """The device's required silence before a request (seconds).
 
-        A property of its serial line (Eastron: 60 ms): kept on RTU and RTU over
-        TCP, where our frames reach that line as we send them; on Modbus TCP the
-        device or its gateway owns the wire, and the gap would only slow the link.
+        A property of its serial line (Eastron: 60 ms), kept only where our frames
+        reach that line as we send them (RTU, RTU over TCP); where the device or its
+        gateway owns the wire (Modbus TCP), the gap would only slow the link.
         """
-        return poller.device.profile.link.min_gap_ms / 1000 if self.link.serial else 0.0
+        return poller.device.profile.link.min_gap_ms / 1000 if self.link.keeps_gaps else 0.0
 
     async def _gap(self, poller_gap_s: float) -> None:
         """Keep the device's minimum silence since the last frame (physical time)."""

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.acquisition.link import DeviceException, LinkError, ModbusLink
+from gateway.acquisition.link import DeviceException, LinkError, make_link
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.acquisition.scheduler import LinkScheduler
 from gateway.control.audit import AuditLog, write_record
@@ -46,7 +46,7 @@ def _scheduler_for(site: Site, device: Device, points: list[str] | None) -> Link
     async def discard(_: Reading) -> None:
         return None
 
-    link = ModbusLink(device.link, site.spec.links[device.link])
+    link = make_link(device.link, site.spec.links[device.link])
     return LinkScheduler(link, [device], SystemClock(), discard)
 
 
@@ -217,7 +217,7 @@ async def scan_link(config: str, link_id: str, units: list[int], timeout_s: floa
         return 2
     if timeout_s is not None:
         cfg = cfg.model_copy(update={"timeout_s": timeout_s})
-    link = ModbusLink(link_id, cfg)
+    link = make_link(link_id, cfg)
     found: list[dict[str, Any]] = []
     show = sys.stderr.isatty() or not as_json
     try:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.acquisition.buses import UnknownTarget
-from gateway.acquisition.link import ModbusLink
+from gateway.acquisition.link import Link
 from gateway.acquisition.reading import WriteOutcome
 from gateway.core.codec import CodecError
 from tests.acqsim import Rig, lg, meter, write_site
@@ -25,7 +25,7 @@ def site(tmp_path: Path) -> Path:
         "ac": lg(2, interval=3600, turnaround_ms=10)})
 
 
-def record(link: ModbusLink) -> list[tuple[str, int, str, int]]:
+def record(link: Link) -> list[tuple[str, int, str, int]]:
     """Every read and write the link is asked for, in order: (op, unit, table, address)."""
     ops: list[tuple[str, int, str, int]] = []
     read, write = link.read, link.write
