@@ -204,9 +204,9 @@ def measure_500(folder: Path, warmup_s: float = WARMUP_S,
 async def _rtu_cycles(site_path: Path, cycles: int) -> tuple[float, float]:
     """(median wall time of one full poll cycle, its wire-time lower bound), seconds."""
     from gateway.acquisition.bus_budget import link_budget
-    from gateway.acquisition.link import make_link
     from gateway.acquisition.reading import Reading
     from gateway.acquisition.scheduler import LinkScheduler
+    from gateway.acquisition.transports import make_link
     from gateway.core.clock import SystemClock
     from gateway.core.site import load_site
 

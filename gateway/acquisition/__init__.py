@@ -11,10 +11,11 @@ pure); ``planner`` and ``bus_budget`` decide what to read and whether it fits
 from gateway.acquisition.bus_budget import budget_problems
 from gateway.acquisition.buses import AcquisitionEngine, UnknownTarget
 from gateway.acquisition.health import DeviceState, HealthPolicy
-from gateway.acquisition.link import DeviceException, Link, LinkError, make_link
+from gateway.acquisition.link import DeviceException, Link, LinkError
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.acquisition.scheduler import DevicePoller, LinkScheduler
 from gateway.acquisition.stream import ReadingStream, Subscription
+from gateway.acquisition.transports import make_link
 
 __all__ = [
     "AcquisitionEngine", "DeviceException", "DevicePoller", "DeviceState", "HealthPolicy",

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 
 from gateway.acquisition.bus_budget import budget_problems
 from gateway.acquisition.health import HealthPolicy
-from gateway.acquisition.link import make_link
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.acquisition.scheduler import DevicePoller, LinkScheduler
 from gateway.acquisition.stream import ReadingStream
+from gateway.acquisition.transports import make_link
 from gateway.core.clock import Clock
 from gateway.core.profile import Value
 from gateway.core.site import Site

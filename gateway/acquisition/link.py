@@ -4,7 +4,7 @@ A link carries one request at a time and checks every reply; it does not
 retry, back off or reconnect on a schedule — the scheduler above does that.
 Implementations: Modbus TCP (tcp.py), Modbus RTU on a serial port or through a
 serial server (rtu.py, with the stale-reply defence of rtu_sync.py), and an
-in-memory fake the scheduler's tests run on (tests/fake_link.py). ``make_link``
+in-memory fake the scheduler's tests run on (tests/fake_link.py). ``transports.make_link``
 builds the one a site's link spec asks for; nothing above this interface knows
 which it has.
 """
@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from gateway.acquisition.planner import Transport
-from gateway.core.site import Link as LinkConfig
-from gateway.core.site import TcpLink
 
 _E = TypeVar("_E", bound="LinkError")
 
@@ -71,17 +69,6 @@ class Link(Protocol):
     async def write(self, unit: int, table: str, address: int, values: list[int]) -> None:
         """Write holding registers or coils; the device's echo is checked."""
         ...
-
-
-def make_link(link_id: str, config: LinkConfig) -> Link:
-    """The link a site's link spec asks for."""
-    # imported here: the implementations import this module's errors and stats
-    from gateway.acquisition.rtu import RtuModbusLink
-    from gateway.acquisition.tcp import TcpModbusLink
-
-    if isinstance(config, TcpLink):
-        return TcpModbusLink(link_id, config)
-    return RtuModbusLink(link_id, config)
 
 
 class LinkError(Exception):

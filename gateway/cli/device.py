@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.acquisition.link import DeviceException, LinkError, make_link
+from gateway.acquisition.link import DeviceException, LinkError
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.acquisition.scheduler import LinkScheduler
+from gateway.acquisition.transports import make_link
 from gateway.control.audit import AuditLog, write_record
 from gateway.control.rules_model import load_rules
 from gateway.core.clock import SystemClock
