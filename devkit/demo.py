@@ -17,14 +17,17 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from devkit.services import (
     InfluxDB,
     Mosquitto,
     Service,
+    ServiceError,
     ServiceUnavailable,
     end_process,
 )
+from devkit.site_broker import SiteBroker
 from gateway.core.semantics import FAN_CODES, MODE_CODES
 from gateway.core.settings import GatewaySettings, MetricsSettings, MqttSettings, OutboxSettings
 from gateway.core.site import load_site, rules_path_for
@@ -39,10 +42,16 @@ def _services(work: Path) -> tuple[list[Service], Mosquitto | None, InfluxDB | N
     started: list[Service] = []
     broker: Mosquitto | None = None
     influx: InfluxDB | None = None
-    with contextlib.suppress(ServiceUnavailable):
-        broker = Mosquitto(work / "mosquitto")
+    try:  # the secured site broker as shipped (TLS, passwords, ACL) where openssl is there
+        broker = SiteBroker(work / "mosquitto")
         broker.start()
         started.append(broker)
+    except ServiceError:
+        broker = None
+        with contextlib.suppress(ServiceUnavailable):
+            broker = Mosquitto(work / "mosquitto-open")
+            broker.start()
+            started.append(broker)
     if broker is not None:
         with contextlib.suppress(ServiceUnavailable):
             influx = InfluxDB(work / "influxdb")
@@ -64,8 +73,12 @@ async def _stored(influx: InfluxDB) -> str:
 
 def _historian(work: Path, broker: Mosquitto, influx: InfluxDB) -> subprocess.Popen[bytes]:
     config = work / "historian.yaml"
+    login = ""
+    if isinstance(broker, SiteBroker):
+        login = (f", username: escogw-historian, "
+                 f"password: {broker.passwords['escogw-historian']}")
     config.write_text(f"""mqtt: {{host: 127.0.0.1, port: {broker.port}, client_id: demo-historian,
-       sites: ["+"]}}
+       sites: ["+"]{login}}}
 influx: {{api: v1, url: "{influx.url}", database: escogw}}
 metrics: {{enabled: false}}
 """)
@@ -124,7 +137,14 @@ async def main_async(site_path: str, seconds: float | None) -> int:
     started, broker_svc, influx = _services(work)
     port = broker_svc.port if broker_svc else 1883
     broker = f"127.0.0.1:{port}" if broker_svc else "none (mosquitto is not installed)"
-    settings = GatewaySettings(mqtt=MqttSettings(port=port, reconnect_max_s=5),
+    login: dict[str, Any] = {}
+    if isinstance(broker_svc, SiteBroker):
+        login = {"username": "escogw-gateway",
+                 "password": broker_svc.passwords["escogw-gateway"]}
+        creds = work / "broker-credentials"
+        creds.write_text("".join(f"{u} {pw}\n" for u, pw in broker_svc.passwords.items()))
+        broker += f" (passwords, ACL; TLS on {broker_svc.tls_port}; accounts in {creds})"
+    settings = GatewaySettings(mqtt=MqttSettings(port=port, reconnect_max_s=5, **login),
                                outbox=OutboxSettings(path=work / "outbox.sqlite",
                                                      synchronous="NORMAL"),
                                metrics=MetricsSettings(enabled=False))

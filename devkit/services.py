@@ -381,6 +381,8 @@ class Mosquitto(Service):
     name = "mosquitto"
     binary = "mosquitto"
     package = "mosquitto"
+    #: a broker that answers an anonymous CONNECT with "not authorised" is up too
+    refuses_anonymous = False
 
     def __init__(
         self,
@@ -402,12 +404,21 @@ class Mosquitto(Service):
 
     def _prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        lines = [
+        lines = [*self._access_lines(), *self._common_lines()]
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    def _access_lines(self) -> list[str]:
+        """Listeners and who may connect: one anonymous loopback listener."""
+        return [
             f"listener {self.port} {self.host}",
             "allow_anonymous true",
             "set_tcp_nodelay true",
             f"max_inflight_messages {self.max_inflight_messages}",
             f"max_queued_messages {self.max_queued_messages}",
+        ]
+
+    def _common_lines(self) -> list[str]:
+        lines = [
             "persistence true",
             f"persistence_location {self.data_dir}/",
             f"autosave_interval {self.autosave_interval}",
@@ -424,8 +435,7 @@ class Mosquitto(Service):
             # As root Mosquitto drops to the `mosquitto` user, which cannot
             # write into our 0700 temp dir; "root" keeps the privileges.
             lines.append("user root")
-        lines += self.extra_config
-        self.config_path.write_text("\n".join(lines) + "\n")
+        return lines + self.extra_config
 
     def _command(self) -> list[str]:
         return [self.binary_path, "-c", str(self.config_path)]
@@ -445,7 +455,8 @@ class Mosquitto(Service):
                     return False
                 ack += chunk
             s.sendall(b"\xe0\x00")  # DISCONNECT
-            return ack == b"\x20\x02\x00\x00"
+            return ack == b"\x20\x02\x00\x00" or (self.refuses_anonymous
+                                                  and ack == b"\x20\x02\x00\x05")
 
 
 class InfluxDB(_HttpService):

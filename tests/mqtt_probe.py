@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -14,11 +16,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 class Probe:
     def __init__(self, host: str, port: int, topic: str, client_id: str = "probe",
-                 persistent: bool = True):
+                 persistent: bool = True, *, username: str | None = None,
+                 password: str | None = None, ca_file: Path | None = None):
         self.messages: list[tuple[str, bytes, bool]] = []
         self._cond = threading.Condition()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                   clean_session=not persistent)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        if ca_file is not None:
+            self.client.tls_set_context(ssl.create_default_context(cafile=str(ca_file)))
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.reconnect_delay_set(0.2, 1.0)

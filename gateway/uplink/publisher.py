@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import random
+import secrets
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -63,6 +65,9 @@ class Publisher:
         self.ticks = 0
         self._client: aiomqtt.Client | None = None
         self._last_heartbeat_rx = 0.0
+        self._heartbeat_token = secrets.token_hex(16)
+        #: messages on the heartbeat topic that were not ours
+        self.forged_heartbeats = 0
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -180,19 +185,36 @@ class Publisher:
             payload = message.payload if isinstance(message.payload, bytes) \
                 else str(message.payload or "").encode()
             if topic == self.topics.heartbeat:
-                self._last_heartbeat_rx = time.monotonic()
+                self._heard_heartbeat(payload)
                 continue
             task = asyncio.create_task(self.on_command(topic, payload))
             self._tasks.add(task)  # a write may take a while; keep receiving meanwhile
             task.add_done_callback(self._tasks.discard)
+
+    def _heard_heartbeat(self, payload: bytes) -> None:
+        """Only our own heartbeat proves the subscription: it carries a token drawn at
+        start-up that no other client sees (the site broker's ACL lets operators write
+        commands but read none), so a forged one cannot hide a dead subscription."""
+        try:
+            token = json.loads(payload).get("token")
+        except (ValueError, AttributeError, RecursionError):
+            token = None
+        if isinstance(token, str) and hmac.compare_digest(token, self._heartbeat_token):
+            self._last_heartbeat_rx = time.monotonic()
+        else:
+            self.forged_heartbeats += 1
+            log.warning("mqtt: a heartbeat without our token on %s ignored",
+                        self.topics.heartbeat)
+
+    def heartbeat_payload(self, n: int) -> bytes:
+        return json.dumps({"heartbeat": n, "token": self._heartbeat_token}).encode()
 
     async def _heartbeat(self, client: aiomqtt.Client) -> None:
         period = self.settings.heartbeat_s
         n = 0
         while True:
             n += 1
-            await client.publish(self.topics.heartbeat,
-                                 json.dumps({"heartbeat": n}).encode(), qos=1)
+            await client.publish(self.topics.heartbeat, self.heartbeat_payload(n), qos=1)
             await asyncio.sleep(period)
             silent = time.monotonic() - self._last_heartbeat_rx
             if silent > 2.5 * period:

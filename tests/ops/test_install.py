@@ -29,6 +29,9 @@ def test_build_install_reinstall_uninstall(tmp_path: Path) -> None:
     for _ in range(2):  # idempotent: the second run upgrades in place
         out = subprocess.run(install, check=True, capture_output=True, text=True, env=env)
         assert "installed esco-gateway" in out.stdout
+    broker = subprocess.run([*install, "--broker", "--mosquitto", str(tmp_path / "mosquitto")],
+                            check=True, capture_output=True, text=True, env=env)
+    assert_site_broker(tmp_path / "mosquitto", etc, broker.stdout)
     unit = (units / "escogw.service").read_text()
     assert f"ExecStart={prefix}/bin/escogw run --config {etc}/site.yaml" in unit
     checked = subprocess.run([str(prefix / "bin" / "escogw"), "check", "--config",
@@ -52,3 +55,22 @@ def assert_site_box_only(wheel: Path) -> None:
         if name.endswith(".py"):
             text = zipfile.ZipFile(wheel).read(name).decode()
             assert "subprocess" not in text and "Popen" not in text, name
+
+
+def assert_site_broker(mosq: Path, etc: Path, out: str) -> None:
+    """--broker lays out the shipped conf and ACL, one password per ACL account, the
+    gateway's credentials in its environment file and a server certificate its CA signs."""
+    conf = (mosq / "conf.d" / "escogw.conf").read_text()
+    assert f"password_file {mosq}/escogw/passwd" in conf and "allow_anonymous false" in conf
+    assert (mosq / "escogw" / "acl").read_text() == (ROOT / "config" / "mosquitto" /
+                                                     "escogw-site.acl").read_text()
+    users = [line.split(":", 1)[0] for line in (mosq / "escogw" / "passwd").read_text().split()]
+    assert users == ["escogw-gateway", "escogw-historian", "operator"]
+    creds = dict(line.split() for line in (etc / "broker-credentials").read_text().splitlines())
+    assert (etc / "broker-credentials").stat().st_mode & 0o077 == 0
+    env = (etc / "env").read_text()
+    assert f"ESCOGW_MQTT__PASSWORD={creds['escogw-gateway']}" in env
+    verified = subprocess.run(["openssl", "verify", "-CAfile", str(mosq / "escogw" / "ca.crt"),
+                               str(mosq / "escogw" / "server.crt")], capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stderr
+    assert "broker accounts written" in out
