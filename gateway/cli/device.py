@@ -24,6 +24,7 @@ from gateway.core.semantics import STANDARD_POINTS
 from gateway.core.site import Device, Site, load_site, rules_path_for
 from gateway.core.sourcefile import ConfigError, Problem
 from gateway.uplink.commands import CommandRefused, parse_command
+from gateway.uplink.messages import iso
 
 
 def _device(site: Site, device_id: str) -> Device:
@@ -129,9 +130,10 @@ async def write_point(config: str, device_id: str, point_name: str, text: str,
     sched = _scheduler_for(site, device, [point_name, *state])
     try:
         before = await sched.poll(sched.pollers[device.id])
+        now = datetime.now(UTC)
         body = json.dumps({"id": "escogw-write", "point": point_name,
-                           "value": _parse_value(text)}).encode()
-        command = parse_command(site, device_id, body, {device_id: before}, _policy(site))
+                           "value": _parse_value(text), "sent_at": iso(now)}).encode()
+        command = parse_command(site, device_id, body, {device_id: before}, _policy(site), now)
     except CommandRefused as exc:
         sched.link.close()
         print(f"{device_id}.{point_name}: {exc.reason}", file=sys.stderr)

@@ -8,16 +8,20 @@ and control loop handle it — checks, clamps, expiry — exactly as for MQTT.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import threading
 import uuid
+from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gateway.core.settings import GatewaySettings
 from gateway.core.site import Site
-from gateway.uplink.messages import Topics
+from gateway.uplink.messages import Topics, iso
 
 
 def _value(text: str) -> int | float | str:
@@ -46,11 +50,18 @@ def send_override(site: Site, settings: GatewaySettings, device: str, point: str
                    props: object) -> None:
         client.subscribe(topics.cmd_result(device), qos=1)
         client.subscribe(topics.cmd_result("gateway"), qos=1)
+        # its age twice: sent_at for the gateway, message expiry for the broker, which
+        # drops it unsent if the gateway is away for longer than the wait
+        expiry = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        expiry.MessageExpiryInterval = max(1, math.ceil(timeout_s))
         client.publish(f"{topics.base}/{device}/cmd",
                        json.dumps({"id": command_id, "point": point, "value": _value(value),
-                                   "ttl_s": timeout_s}), qos=1)
+                                   "ttl_s": timeout_s,
+                                   "sent_at": iso(datetime.now(UTC))}), qos=1,
+                       properties=expiry)
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"escogw-cli-{command_id}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"escogw-cli-{command_id}",
+                         protocol=mqtt.MQTTv5)
     m = settings.mqtt
     if m.username:
         client.username_pw_set(m.username, m.password.get_secret_value() if m.password else None)

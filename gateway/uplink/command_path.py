@@ -44,7 +44,8 @@ class CommandHandler:
             log.warning("command on unexpected topic %s ignored", topic)
             return
         try:
-            command = parse_command(self.site, device, payload, self.latest, self.policy)
+            command = parse_command(self.site, device, payload, self.latest, self.policy,
+                                    self.clock.now())
         except CommandRefused as exc:
             self.counts["refused"] += 1
             log.warning("command for %s refused: %s", device, exc.reason)

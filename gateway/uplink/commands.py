@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from gateway.acquisition.reading import Reading
@@ -27,7 +28,9 @@ MAX_TTL_S = 86_400.0
 #: longer integers are no setpoint or TTL anyone means, and would overflow a float
 MAX_INT_DIGITS = 18
 DEFAULT_TTL_S = 60.0
-_FIELDS = {"id", "point", "value", "ttl_s"}
+#: how far ahead of our clock a sender's sent_at may be before we blame its clock
+MAX_CLOCK_SKEW_S = 60.0
+_FIELDS = {"id", "point", "value", "ttl_s", "sent_at"}
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,13 @@ class CommandRefused(Exception):
 
 
 def parse_command(site: Site, device_id: str, payload: bytes,
-                  latest: Mapping[str, Reading], policy: SetpointPolicy) -> OperatorCommand:
-    """Validate one command message for ``device_id``; raises CommandRefused."""
+                  latest: Mapping[str, Reading], policy: SetpointPolicy,
+                  now: datetime) -> OperatorCommand:
+    """Validate one command message for ``device_id`` at ``now``; raises CommandRefused.
+
+    A command carries the time it was sent: one queued at the broker while the
+    gateway was away arrives late, and is refused once older than its ``ttl_s``.
+    """
     body = _decode(payload)
     if not isinstance(body, dict):
         raise CommandRefused("payload must be a JSON object")
@@ -78,6 +86,7 @@ def parse_command(site: Site, device_id: str, payload: bytes,
             or not MIN_TTL_S <= ttl <= MAX_TTL_S:
         raise CommandRefused(f"ttl_s: a number of seconds from {MIN_TTL_S:g} to {MAX_TTL_S:g} "
                              "is required", cid)
+    _check_age(body.get("sent_at"), float(ttl), now, cid)
     value = _standard_value(name, body.get("value"), cid)
     try:
         point.encode(value)  # profile bounds and enum
@@ -85,6 +94,25 @@ def parse_command(site: Site, device_id: str, payload: bytes,
         raise CommandRefused(f"value: {exc}", cid) from None
     _check_policy(device_id, name, value, site, latest, policy, cid)
     return OperatorCommand(cid, device_id, name, value, float(ttl))
+
+
+def _check_age(sent_at: Any, ttl_s: float, now: datetime, cid: str) -> None:
+    if not isinstance(sent_at, str) or not _is_unicode(sent_at):
+        raise CommandRefused("sent_at: the time the command was sent (ISO-8601 with a time "
+                             "zone, e.g. 2026-07-15T08:00:00Z) is required", cid)
+    try:
+        sent = datetime.fromisoformat(sent_at.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandRefused(f"sent_at: {_quoted(sent_at[:40])} is not an ISO-8601 time",
+                             cid) from None
+    if sent.utcoffset() is None:  # a time without a zone means a different instant per sender
+        raise CommandRefused("sent_at: the time needs a zone (Z or +08:00)", cid)
+    age = (now - sent).total_seconds()
+    if age > ttl_s:
+        raise CommandRefused(f"expired: sent {age:.0f} s ago, ttl_s {ttl_s:g}", cid)
+    if -age > MAX_CLOCK_SKEW_S:
+        raise CommandRefused(f"sent_at is {-age:.0f} s ahead of the gateway's clock: "
+                             "check the sender's clock", cid)
 
 
 def _decode(payload: bytes) -> Any:

@@ -16,12 +16,14 @@ import socket
 import ssl
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devkit.site_broker import SiteBroker
+from gateway.uplink.messages import iso
 from tests.conftest import make_service
 from tests.mqtt_probe import Probe
 from tests.processes import Proc, simulator
@@ -110,7 +112,8 @@ def test_operators_command_is_applied_the_historians_is_not_delivered(
     historian = user_probe(broker, "escogw-historian", f"escogw/{SITE_ID}/+/data",
                            "historian-1")
     try:
-        command = {"point": "setpoint_c", "value": 27.5, "ttl_s": 30}
+        command = {"point": "setpoint_c", "value": 27.5, "ttl_s": 30,
+                   "sent_at": iso(datetime.now(UTC))}
         historian.publish(f"escogw/{SITE_ID}/ac-r104/cmd",
                           json.dumps({**command, "id": "from-historian"}))
         operator.publish(f"escogw/{SITE_ID}/ac-r104/cmd",

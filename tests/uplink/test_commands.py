@@ -30,10 +30,18 @@ def latest(mode: str = "cool", setpoint: float = 26.0) -> dict[str, Reading]:
             for d in SITE.devices}
 
 
+SENT = "2026-07-15T01:59:58Z"  # two seconds before NOW
+
+
 def cmd(device: str, body: object, mode: str = "cool") -> object:
+    """Dicts get a sent_at unless they say otherwise (None: leave it out)."""
+    if isinstance(body, dict) and "sent_at" not in body:
+        body = {**body, "sent_at": SENT}
+    elif isinstance(body, dict) and body["sent_at"] is None:
+        body = {k: v for k, v in body.items() if k != "sent_at"}
     payload = body if isinstance(body, bytes) else json.dumps(body).encode()
     try:
-        return parse_command(SITE, device, payload, latest(mode), POLICY)
+        return parse_command(SITE, device, payload, latest(mode), POLICY, NOW)
     except CommandRefused as exc:
         return exc
 
@@ -90,11 +98,26 @@ def test_any_payload_is_refused_or_within_bounds_and_policy(device: str, body: o
     ("ac-r101", b'{"id":' + b"[" * 1500 + b"]" * 1500 + b"}", "cool", "nested too deeply"),
     ("ac-r101", b'{"id":"\\ud800","point":"power","value":1}', "cool", "id: not valid Unicode"),
     ("ac-r101", b'{"id":"a","point":"\\udc00","value":1}', "cool", "point: a standard"),
-    ("ac-r101", b'{"id":"a","point":"mode","value":"\\ud800"}', "cool", "'\\ud800' is not one"),
+    ("ac-r101", b'{"id":"a","point":"mode","value":"\\ud800","sent_at":"' + SENT.encode() + b'"}',
+     "cool", "'\\ud800' is not one"),
     ("ac-r101", b'{"id":"a","\\ud800":1}', "cool", "unknown field(s): '\\ud800'"),
     ("ac-r101", b'{"id":"a","point":"setpoint_c","value":NaN}', "cool", "NaN is not a number"),
-    ("ac-r101", b'{"id":"a","point":"setpoint_c","value":1e999}', "cool", "finite number"),
+    ("ac-r101", b'{"id":"a","point":"setpoint_c","value":1e999,"sent_at":"' + SENT.encode()
+     + b'"}', "cool", "finite number"),
     ("ac-r101", {"id": "a", "point": "power", "value": 1, "ttl_s": 1e-9}, "cool", "ttl_s"),
+    # issue 14, finding 5: a command carries its age
+    ("ac-r101", {"id": "a", "point": "power", "value": 1, "sent_at": None}, "cool",
+     "sent_at: the time the command was sent"),
+    ("ac-r101", {"id": "a", "point": "power", "value": 1, "ttl_s": 5,
+                 "sent_at": "2026-07-15T01:59:30Z"}, "cool", "expired: sent 30 s ago, ttl_s 5"),
+    ("ac-r101", {"id": "a", "point": "power", "value": 1,
+                 "sent_at": "2026-07-15T02:05:00Z"}, "cool", "300 s ahead of the gateway's"),
+    ("ac-r101", {"id": "a", "point": "power", "value": 1,
+                 "sent_at": "2026-07-15T01:59:59"}, "cool", "needs a zone"),
+    ("ac-r101", {"id": "a", "point": "power", "value": 1, "sent_at": "yesterday"}, "cool",
+     "not an ISO-8601 time"),
+    ("ac-r101", {"id": "a", "point": "power", "value": 1, "sent_at": 1784080798}, "cool",
+     "sent_at: the time"),
 ])
 def test_refusals_say_why(device: str, body: object, mode: str, reason: str) -> None:
     result = cmd(device, body, mode)
@@ -128,9 +151,9 @@ def near_valid(rng: random.Random) -> tuple[str, object]:
         "fan": rng.choice(["low", "medium", "high", "auto"]),
     }[point]
     body: dict[str, object] = {"id": f"c{rng.randrange(10**6)}", "point": point, "value": value,
-                               "ttl_s": rng.choice([1, 30, 60.5, 3600])}
+                               "ttl_s": rng.choice([5, 30, 60.5, 3600]), "sent_at": SENT}
     if rng.random() < 0.5:
-        field = rng.choice(["id", "point", "value", "ttl_s", "extra"])
+        field = rng.choice(["id", "point", "value", "ttl_s", "sent_at", "extra"])
         body[field] = rng.choice([None, "", -1, 1e9, [1], {"a": 1}, "x" * 80, 10**30, "27"])
     return device, body
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.uplink.messages import iso
 from tests.mqtt_probe import Probe
 from tests.processes import control, gateway, simulator
 from tests.services import Mosquitto
@@ -113,7 +115,8 @@ def test_last_will_and_resubscribe_after_broker_restart(mosquitto: Mosquitto,
             # after the broker restart the gateway resubscribed: a command still works
             n = len(probe.messages)
             probe.publish("escogw/demo-office/ac-r102/cmd",
-                          json.dumps({"id": "after-restart", "point": "power", "value": "on"}))
+                          json.dumps({"id": "after-restart", "point": "power", "value": "on",
+                                      "sent_at": sent_now()}))
             results = probe.wait_for(lambda m: any(
                 t.endswith("ac-r102/cmd/result") and b"after-restart" in p for t, p, _ in m[n:]),
                 timeout=60)
@@ -152,13 +155,31 @@ def send(probe: Probe, device: str, payload: bytes) -> dict[str, Any]:
     return json.loads(msgs[n][1])  # type: ignore[no-any-return]
 
 
+def sent_now(ago_s: float = 0.0) -> str:
+    return iso(datetime.now(UTC) - timedelta(seconds=ago_s))
+
+
 def test_legal_command_is_applied_and_verified_on_the_device(running: Any) -> None:
     site, probe, _ = running
     result = send(probe, "ac-r105", json.dumps(
-        {"id": "legal-1", "point": "setpoint_c", "value": 27.5, "ttl_s": 30}).encode())
+        {"id": "legal-1", "point": "setpoint_c", "value": 27.5, "ttl_s": 30,
+         "sent_at": sent_now()}).encode())
     assert result == {**result, "id": "legal-1", "ok": True, "error": None, "applied": 27.5}
     units = control(site, {"cmd": "state"})["state"]["units"]  # type: ignore[index]
     assert units["ac-r105"]["setpoint_c"] == 27.5
+
+
+def test_a_command_older_than_its_ttl_is_refused_not_applied(running: Any) -> None:
+    """Issue 14, finding 5: queued at the broker while the gateway was away, a 5 s
+    command that arrives half a minute late is refused with its age."""
+    site, probe, _ = running
+    before = control(site, {"cmd": "state"})["state"]["units"]["ac-r107"]  # type: ignore[index]
+    result = send(probe, "ac-r107", json.dumps(
+        {"id": "late-1", "point": "setpoint_c", "value": 28.5, "ttl_s": 5,
+         "sent_at": sent_now(ago_s=30)}).encode())
+    assert result["ok"] is False and result["error"].startswith("expired: sent 3")
+    after = control(site, {"cmd": "state"})["state"]["units"]["ac-r107"]  # type: ignore[index]
+    assert after["setpoint_c"] == before["setpoint_c"] != 28.5
 
 
 hostile = st.one_of(
