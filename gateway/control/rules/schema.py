@@ -3,28 +3,34 @@
 Validation here is per value and per section; what needs the site (groups,
 devices, profiles, the tariff) is checked by ``compile``. The JSON Schema that
 editors use (schemas/rules.schema.json, ``python -m devkit.schemas``) is generated
-from these models. docs/rules.md is the reference for every key.
+from these models, so every parser below also says, as JSON Schema, what it
+takes. docs/rules.md is the reference for every key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic.config import JsonDict
 
 from gateway.core.semantics import FAN_CODES, MODE_CODES, suggest
 from gateway.core.tou import parse_hhmm
 
 # -- value parsers (YAML as people write it) ------------------------------------
 
+def _last_minute(allow_24: bool) -> int:
+    return 1440 if allow_24 else 1439
+
+
 def _time(value: Any, allow_24: bool = False) -> int:
     """``"07:30"`` → 450 minutes. Unquoted ``18:00`` reaches us as YAML 1.1's base-60 int 1080."""
     if isinstance(value, bool):
         raise ValueError("a time of day like \"07:30\"")
     if isinstance(value, int):
-        if value < 60 or value > (1440 if allow_24 else 1439):
+        if value < 60 or value > _last_minute(allow_24):
             raise ValueError(f"{value} is not a time of day; write it in quotes, like \"07:30\"")
         return value
     if isinstance(value, str):
@@ -36,11 +42,15 @@ def _end_time(value: Any) -> int:
     return _time(value, allow_24=True)
 
 
+#: what ``power:`` takes for each code (YAML 1.1 reads an unquoted on/off as a boolean)
+_POWER: dict[int, tuple[Any, ...]] = {1: (True, 1, "on", "ON", "On"),
+                                      0: (False, 0, "off", "OFF", "Off")}
+
+
 def _power(value: Any) -> int:
-    if value is True or value in (1, "on", "ON", "On"):
-        return 1
-    if value is False or value in (0, "off", "OFF", "Off"):
-        return 0
+    for code, spellings in _POWER.items():
+        if value in spellings:
+            return code
     raise ValueError(f"power is on or off, not {value!r}")
 
 
@@ -78,12 +88,13 @@ def _months(value: Any) -> frozenset[int]:
     return frozenset(out)
 
 
+_BOOL_WORDS = {False: "off", True: "on"}
+
+
 def _word(value: Any) -> Any:
     """YAML 1.1 reads off/on/no/yes as booleans; where a word is meant, keep the word."""
-    if value is False:
-        return "off"
-    if value is True:
-        return "on"
+    if isinstance(value, bool):
+        return _BOOL_WORDS[value]
     return value
 
 
@@ -102,14 +113,54 @@ def _tag(value: Any) -> Any:
     return value
 
 
-TimeOfDay = Annotated[int, BeforeValidator(_time)]
-EndTime = Annotated[int, BeforeValidator(_end_time)]
-PowerValue = Annotated[int, BeforeValidator(_power)]
-ModeValue = Annotated[int, BeforeValidator(_enum(MODE_CODES, "mode"))]
-FanValue = Annotated[int, BeforeValidator(_enum(FAN_CODES, "fan"))]
-Months = Annotated[frozenset[int], BeforeValidator(_months)]
-NameList = Annotated[list[str], BeforeValidator(_str_list)]
-TagValue = Annotated[str | list[str], BeforeValidator(_tag)]
+# -- the same values as JSON Schema: what each parser takes, for editors ---------
+
+_CLOCK = r"0*(1?[0-9]|2[0-3]):[0-5][0-9]"
+_MONTH = r"0*([1-9]|1[0-2])"
+
+
+def _one_or_list(one: JsonDict) -> JsonDict:
+    return {"anyOf": [one, {"type": "array", "items": one}]}
+
+
+def _time_json(allow_24: bool = False) -> JsonDict:
+    clock = f"({_CLOCK}|0*24:00)" if allow_24 else _CLOCK
+    return {"anyOf": [{"type": "string", "pattern": rf"^\s*{clock}\s*$"},
+                      {"type": "integer", "minimum": 60, "maximum": _last_minute(allow_24)}],
+            "description": 'a time of day, like "07:30"'}
+
+
+def _words_json(schema: JsonDict) -> None:
+    """A choice of words, one of them written as a YAML 1.1 boolean (``_word``)."""
+    words = cast(list[str], schema.pop("enum"))
+    schema.pop("type", None)
+    schema["enum"] = [*words, *(flag for flag, word in _BOOL_WORDS.items() if word in words)]
+
+
+def _needs_one_of(*keys: str) -> ConfigDict:
+    """A section that must set one of ``keys``, as its model validator checks."""
+    return ConfigDict(json_schema_extra={"anyOf": [{"required": [key]} for key in keys]})
+
+
+_MONTH_JSON: JsonDict = {"anyOf": [
+    {"type": "integer", "minimum": 1, "maximum": 12},
+    {"type": "string", "pattern": rf"^\s*{_MONTH}\s*(-\s*{_MONTH}\s*)?$"}]}
+_TAG_JSON: JsonDict = {"type": ["string", "number"]}
+
+TimeOfDay = Annotated[int, BeforeValidator(_time), WithJsonSchema(_time_json())]
+EndTime = Annotated[int, BeforeValidator(_end_time), WithJsonSchema(_time_json(allow_24=True))]
+PowerValue = Annotated[int, BeforeValidator(_power), WithJsonSchema(
+    {"enum": [s for spellings in _POWER.values() for s in spellings]})]
+ModeValue = Annotated[int, BeforeValidator(_enum(MODE_CODES, "mode")),
+                      WithJsonSchema({"type": "string", "enum": list(MODE_CODES)})]
+FanValue = Annotated[int, BeforeValidator(_enum(FAN_CODES, "fan")),
+                     WithJsonSchema({"type": "string", "enum": list(FAN_CODES)})]
+Months = Annotated[frozenset[int], BeforeValidator(_months), WithJsonSchema(
+    {**_one_or_list(_MONTH_JSON), "description": 'months 1-12 and ranges like "5-10"'})]
+NameList = Annotated[list[str], BeforeValidator(_str_list),
+                     WithJsonSchema(_one_or_list({"type": "string"}))]
+TagValue = Annotated[str | list[str], BeforeValidator(_tag),
+                     WithJsonSchema(_one_or_list(_TAG_JSON))]
 DayTypeName = Literal["workday", "makeup_workday", "weekend", "holiday", "closure"]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Celsius = Annotated[float, Field(ge=5, le=40)]
@@ -122,6 +173,8 @@ class _Strict(BaseModel):
 # -- the file's shape ------------------------------------------------------------
 
 class GroupSpec(_Strict):
+    model_config = _needs_one_of("match", "devices")
+
     #: tags every unit must have (a list means any of these values)
     match: dict[str, TagValue] | None = None
     devices: NameList | None = None
@@ -142,7 +195,12 @@ class _Scoped(_Strict):
     note: str | None = None
 
 
+STEP_KEYS = ("power", "mode", "setpoint_c", "fan")
+
+
 class EntrySpec(_Strict):
+    model_config = _needs_one_of(*STEP_KEYS)
+
     at: TimeOfDay
     power: PowerValue | None = None
     mode: ModeValue | None = None
@@ -152,9 +210,8 @@ class EntrySpec(_Strict):
 
     @model_validator(mode="after")
     def _says_something(self) -> EntrySpec:
-        if self.power is None and self.mode is None and self.setpoint_c is None \
-                and self.fan is None:
-            raise ValueError("a step sets at least one of power, mode, setpoint_c, fan")
+        if all(getattr(self, key) is None for key in STEP_KEYS):
+            raise ValueError(f"a step sets at least one of {', '.join(STEP_KEYS)}")
         return self
 
 
@@ -184,7 +241,8 @@ DAY_KEYS = ("workday", "makeup_workday", "weekend", "holiday", "closure", "off_d
 
 
 class SweepSpec(_Scoped):
-    at: Annotated[list[TimeOfDay], BeforeValidator(lambda v: v if isinstance(v, list) else [v])]
+    at: Annotated[list[TimeOfDay], BeforeValidator(lambda v: v if isinstance(v, list) else [v]),
+                  WithJsonSchema(_one_or_list(_time_json()))]
     day_types: list[DayTypeName] | None = None
     months: Months | None = None
 
@@ -195,6 +253,8 @@ class SpanSpec(_Strict):
 
 
 class PrecoolSpec(_Scoped):
+    model_config = _needs_one_of("setpoint_c", "peak_setpoint_c")
+
     window: SpanSpec
     months: Months | None = None
     day_types: list[DayTypeName] = ["workday", "makeup_workday"]
@@ -215,14 +275,16 @@ class PrecoolSpec(_Scoped):
 class OccupancySpec(_Scoped):
     vacant_min: float = Field(15, gt=0, le=24 * 60)
     occupied_s: float = Field(60, ge=0, le=3600)
-    action: Annotated[Literal["off", "relax"], BeforeValidator(_word)] = "relax"
+    action: Annotated[Literal["off", "relax"], BeforeValidator(_word),
+                      Field(json_schema_extra=_words_json)] = "relax"
     relax_k: float = Field(2.0, gt=0, le=10)
 
 
 class WindowSpec(_Scoped):
     open_delay_s: float = Field(60, ge=0, le=3600)
     close_delay_s: float = Field(300, ge=0, le=3600)
-    action: Annotated[Literal["off", "fan"], BeforeValidator(_word)] = "off"
+    action: Annotated[Literal["off", "fan"], BeforeValidator(_word),
+                      Field(json_schema_extra=_words_json)] = "off"
 
 
 class ShedClassSpec(_Strict):
