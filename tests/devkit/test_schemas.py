@@ -168,8 +168,9 @@ def covers(at: str, field: str) -> bool:
     return at == "" or field == at or field.startswith((f"{at}.", f"{at}["))
 
 
+@pytest.mark.parametrize("reading", ["gateway", "editor"])
 @pytest.mark.parametrize("kind", sorted(schemas.SCHEMAS))
-def test_the_schema_flags_nothing_the_loader_accepts(kind: str) -> None:
+def test_the_schema_flags_nothing_the_loader_accepts(kind: str, reading: str) -> None:
     """Every case and shipped file: each schema error sits at (or above) a field the
     loader reports. A file the loader accepts gets no schema error at all."""
     compared = 0
@@ -177,9 +178,10 @@ def test_the_schema_flags_nothing_the_loader_accepts(kind: str) -> None:
         if k != kind:
             continue
         try:
-            data = read(path, "gateway")
-        except ConfigError:  # YAML syntax, duplicate keys: nothing to validate
-            continue
+            read(path, "gateway")
+        except ConfigError:  # YAML syntax, duplicate keys, impossible dates: the loader
+            continue         # reports those alone, so its list is no reference
+        data = read(path, reading)
         fields = loader_fields(path)
         compared += 1
         for at, message in problems(kind, data):
