@@ -27,7 +27,7 @@ import yaml
 
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.engine import ControlEngine
-from gateway.control.rules_model import load_rules
+from gateway.control.rules import load_rules
 from gateway.core.site import load_site
 
 TZ = ZoneInfo("Asia/Shanghai")

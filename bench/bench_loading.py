@@ -18,7 +18,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from gateway.control.rules_model import load_rules
+from gateway.control.rules import load_rules
 from gateway.core.site import Site, load_site
 from gateway.core.sourcefile import MAX_BYTES, ConfigError
 

@@ -11,11 +11,12 @@ against a real InfluxDB holding the demo site.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from devkit import generated
 
 DATASOURCE = {"type": "influxdb", "uid": "escogw-influxdb"}
 SCHEMA_VERSION = 39
@@ -389,26 +390,8 @@ def build() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devkit.dashboards",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="compare with the files instead of writing them")
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
-    args = parser.parse_args(argv)
-    stale = []
-    for name, text in build().items():
-        path = args.out / name
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(str(path))
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            print(path)
-    for path in stale:
-        print(f"{path}: differs from the generator; run python -m devkit.dashboards",
-              file=sys.stderr)
-    return 1 if stale else 0
+    return generated.main(argv, module="devkit.dashboards", description=__doc__.splitlines()[0],
+                          build=build, out=OUT_DIR)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import json
 import sys
 
 from gateway.acquisition.bus_budget import budget_problems
-from gateway.control.rules_model import load_rules
+from gateway.control.rules import load_rules
 from gateway.core.site import load_site, rules_path_for
 from gateway.core.sourcefile import ConfigError
 from gateway.energy.tariff import load_site_tariff

@@ -15,7 +15,7 @@ from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.acquisition.scheduler import LinkScheduler
 from gateway.acquisition.transports import make_link
 from gateway.control.audit import AuditLog, write_record
-from gateway.control.rules_model import load_rules
+from gateway.control.rules import load_rules
 from gateway.core.clock import SystemClock
 from gateway.core.codec import CodecError
 from gateway.core.policy import SetpointPolicy

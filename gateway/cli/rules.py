@@ -62,7 +62,7 @@ def rules_path(args: argparse.Namespace, site: Any) -> Path:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from gateway.control.rules_model import load_rules
+    from gateway.control.rules import load_rules
     from gateway.core.site import load_site
 
     site = load_site(args.config)

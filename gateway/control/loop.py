@@ -32,7 +32,7 @@ from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.actuator import Actuator, Writer
 from gateway.control.audit import AuditLog, alarm_record, change_record, notice_record
 from gateway.control.engine import Alarm, ControlEngine, Notice, TickResult, UnitCommand
-from gateway.control.rules_model import load_rules
+from gateway.control.rules import load_rules
 from gateway.control.ruleset import CLAMP, LAYER_NAMES, OVERRIDE, POINTS, RuleSet
 from gateway.core.clock import Clock, sleep_or_wake
 from gateway.core.profile import Value

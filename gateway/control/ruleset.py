@@ -1,6 +1,6 @@
 """A validated rule set, compiled for the control engine: plain objects, nothing to re-check.
 
-``rules_model.load_rules`` builds it from a rule file and the site; the engine,
+``rules.load_rules`` builds it from a rule file and the site; the engine,
 ``explain`` and ``plan`` only read it. Every rule knows the units it covers
 (``units``), how many (``scope``, the tie-breaker "narrower wins") and the line
 it was written on, for explanations.

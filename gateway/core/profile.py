@@ -12,9 +12,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict, JsonValue
 
 from gateway.core.codec import (
     INTEGER_TYPES,
@@ -29,7 +30,7 @@ from gateway.core.codec import (
     shortest_f32,
 )
 from gateway.core.datadirs import data_dir
-from gateway.core.semantics import STANDARD_POINTS, DeviceKind, suggest
+from gateway.core.semantics import DEVICE_KINDS, STANDARD_POINTS, DeviceKind, suggest
 from gateway.core.sourcefile import ConfigError, Loc, Problem, SourceDoc, load_yaml
 
 Table = Literal["coil", "discrete", "holding", "input"]
@@ -95,7 +96,29 @@ class RegisterRange(_Strict):
     reason: str | None = None
 
 
+def _point_json(schema: JsonDict) -> None:
+    """In the JSON Schema a point may leave out ``table``; ``_profile_json`` says when."""
+    schema["required"] = [k for k in cast(list[str], schema["required"]) if k != "table"]
+
+
+def _profile_json(schema: JsonDict) -> None:
+    """For editors, what the fields alone do not say: a point without ``table`` takes the
+    one in ``defaults`` (``_expand_defaults``), and point names are the standard names
+    of the profile's kind (``_check``)."""
+    has_default: JsonDict = {"properties": {"table": {"type": "string"}}, "required": ["table"]}
+    rules: list[JsonValue] = [{
+        "if": {"properties": {"defaults": has_default}, "required": ["defaults"]},
+        "else": {"properties": {"points": {"additionalProperties": {"required": ["table"]}}}}}]
+    for kind in DEVICE_KINDS:
+        names: list[JsonValue] = [n for n, p in STANDARD_POINTS.items() if kind in p.kinds]
+        rules.append({"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                      "then": {"properties": {"points": {"propertyNames": {"enum": names}}}}})
+    schema["allOf"] = rules
+
+
 class PointSpec(_Strict):
+    model_config = ConfigDict(json_schema_extra=_point_json)
+
     table: Table
     address: int = Field(ge=0, le=65535)
     type: DataType = "u16"
@@ -121,6 +144,8 @@ class PointDefaults(_Strict):
 
 class ProfileSpec(_Strict):
     """The YAML file as written."""
+
+    model_config = ConfigDict(json_schema_extra=_profile_json)
 
     vendor: str
     model: str

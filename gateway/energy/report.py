@@ -308,7 +308,7 @@ def collect(opts: ReportOptions) -> ReportData:
     exempt: set[str] = set()
     cooling_months = frozenset(range(5, 11))
     if opts.rules_path is not None:
-        from gateway.control.rules_model import load_rules
+        from gateway.control.rules import load_rules
 
         rules = load_rules(opts.rules_path, site)
         exempt = set(rules.policy.exemptions)

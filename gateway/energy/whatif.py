@@ -41,7 +41,7 @@ from gateway.control.engine import (
     UnitState,
 )
 from gateway.control.engine import Value as EngineValue
-from gateway.control.rules_model import load_rules
+from gateway.control.rules import load_rules
 from gateway.control.ruleset import PolicyConfig, RuleSet, UnitInfo
 from gateway.core.policy import SetpointPolicy
 from gateway.core.site import Site

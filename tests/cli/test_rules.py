@@ -8,7 +8,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.control.plan import explain_at, plan_day
-from gateway.control.rules_model import load_rules
+from gateway.control.rules import load_rules
 from tests.control.ctl_world import DEMO_RULES, DEMO_SITE, ROOT, demo_site
 
 SITE = str(DEMO_SITE)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.engine import Alarm, ControlEngine, Notice, TickResult, UnitCommand
-from gateway.control.rules_model import load_rules
+from gateway.control.rules import load_rules
 from gateway.control.ruleset import RuleSet
 from gateway.core.site import Site, load_site
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.control.rules_model import load_rules
+from gateway.control.rules import load_rules
 from gateway.core.site import load_site
 from gateway.core.sourcefile import ConfigError
 from tests.control.ctl_world import DEMO_RULES, ROOT, demo_site, rules_from

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.control.rules_model import load_rules
+from gateway.control.rules import load_rules
 from gateway.core import tou
 from gateway.core.profile import load_profile
 from gateway.core.site import Site, load_site

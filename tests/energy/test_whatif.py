@@ -16,7 +16,7 @@ from gateway.acquisition.reading import WriteOutcome
 from gateway.cli import main
 from gateway.control.actuator import Actuator
 from gateway.control.engine import Alarm, ControlEngine, UnitCommand
-from gateway.control.rules_model import load_rules
+from gateway.control.rules import load_rules
 from gateway.core.profile import Value
 from gateway.core.site import Site, load_site
 from gateway.energy.svg import BarChart, HLine, LineChart, Series, Stack, period_bands, ticks

@@ -38,6 +38,8 @@ def test_build_install_reinstall_uninstall(tmp_path: Path) -> None:
                               str(etc / "site.yaml.example")], capture_output=True, text=True,
                              cwd=tmp_path)  # outside the checkout: drivers come from share/
     assert checked.returncode == 0, checked.stderr
+    modeline = (etc / "site.yaml.example").read_text().splitlines()[0]
+    assert (etc / modeline.split("$schema=", 1)[1]).resolve().is_file()  # editors find it
     subprocess.run([*install[:1], "--uninstall", "--prefix", str(prefix), "--units", str(units),
                     "--no-systemctl"], check=True, capture_output=True, env=env)
     assert not prefix.exists()
