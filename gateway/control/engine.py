@@ -68,6 +68,9 @@ from gateway.control.state import (
 from gateway.core.policy import HEATING_MODES
 from gateway.core.semantics import MODE_CODES
 
+#: built once: ``isinstance(v, int | float)`` would build the union on every reading
+NUMBER = int | float
+
 
 class ControlEngine:
     def __init__(self, rules: RuleSet):
@@ -202,7 +205,7 @@ class ControlEngine:
         if reading is None or (now - reading.ts).total_seconds() > ref.stale_s:
             return None
         value = reading.values.get(ref.point)
-        return float(value) if isinstance(value, int | float) else None
+        return float(value) if isinstance(value, NUMBER) else None
 
     def _ingest(self, state: UnitState, reading: Reading) -> None:
         state.seq = reading.seq
@@ -217,15 +220,15 @@ class ControlEngine:
         cur = state.cur
         cur[POWER] = int(power)
         mode = values.get("mode")
-        cur[MODE] = int(mode) if isinstance(mode, int | float) else None
+        cur[MODE] = int(mode) if isinstance(mode, NUMBER) else None
         setpoint = values.get("setpoint_c")
-        cur[SETPOINT] = float(setpoint) if isinstance(setpoint, int | float) else None
+        cur[SETPOINT] = float(setpoint) if isinstance(setpoint, NUMBER) else None
         fan = values.get("fan")
-        cur[FAN] = int(fan) if isinstance(fan, int | float) else None
+        cur[FAN] = int(fan) if isinstance(fan, NUMBER) else None
         room = values.get("room_temp_c")
-        state.room = float(room) if isinstance(room, int | float) else None
+        state.room = float(room) if isinstance(room, NUMBER) else None
         kw = values.get("power_kw")
-        state.power_kw = float(kw) if isinstance(kw, int | float) else None
+        state.power_kw = float(kw) if isinstance(kw, NUMBER) else None
         belief = state.belief[POWER]
         if belief is None or belief[1] <= t:
             state.hist.switched(int(power), t)
@@ -260,7 +263,7 @@ class ControlEngine:
         reading = latest.get(cfg.meter)
         if reading is not None:
             kw = reading.values.get(cfg.point)
-            if isinstance(kw, int | float):
+            if isinstance(kw, NUMBER):
                 controller.observe(reading.ts.timestamp(), float(kw))
 
         def candidates() -> list[Candidate]:
@@ -412,7 +415,7 @@ class ControlEngine:
         track = self.tracks.get(key)
         alarms: list[Alarm] = []
         if outcome.ok:
-            value = outcome.applied if isinstance(outcome.applied, int | float) else cmd.value
+            value = outcome.applied if isinstance(outcome.applied, NUMBER) else cmd.value
             state.belief[point] = (value, t)
             if point == POWER:
                 state.hist.switched(int(value), t)
