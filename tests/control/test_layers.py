@@ -4,6 +4,7 @@ tick's context — no engine, no readings, no clock. Tables of proposals in, dec
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from gateway.control.ruleset import (
 )
 from gateway.control.state import Ctx, Proposal, UnitState, Value
 from gateway.core.semantics import FAN_CODES, MODE_CODES
-from tests.control.ctl_world import DEMO_RULES, at, demo_site
+from tests.control.ctl_world import DEMO_RULES, ROOT, at, demo_site
 
 COOL, HEAT, DRY, AUTO = (MODE_CODES[m] for m in ("cool", "heat", "dry", "auto"))
 JULY = "2026-07-15"
@@ -71,6 +72,14 @@ def test_order_is_the_documented_precedence_lowest_first() -> None:
     names = [by_module[layer.__module__.rsplit(".", 1)[1]] for layer in layers.ORDER[:-1]]
     assert names == list(reversed(LAYER_NAMES))[:-1]  # safety is asked before them all
     assert layers.ORDER[-1] is off_unit.apply
+
+
+def test_docs_precedence_table_names_the_layer_modules_in_order() -> None:
+    """docs/rules.md lists the layers highest first: safety, then ORDER read backwards."""
+    text = (ROOT / "docs" / "rules.md").read_text()
+    modules = re.findall(r"^\| \d \| \*\*[^|]+\*\* \| `(\w+)\.py` \|", text, re.M)
+    order = [layer.__module__.rsplit(".", 1)[1] for layer in layers.ORDER[:-1]]
+    assert modules == ["safety", *reversed(order)]
 
 
 # -- regulatory clamps ----------------------------------------------------------------------
