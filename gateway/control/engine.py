@@ -272,8 +272,7 @@ class ControlEngine:
                 state = self.states.get(device)
                 if state is None or ctx.now - state.ts > self.rules.safety.stale_after_s:
                     continue
-                power, mode, setpoint = state.current(POWER), state.current(MODE), \
-                    state.current(SETPOINT)
+                power, mode, setpoint, _ = state.currents()
                 margin = 0.0
                 if state.room is not None and setpoint is not None:
                     margin = state.room - float(setpoint) if mode in HEATING_MODES else \
@@ -419,7 +418,7 @@ class ControlEngine:
             state.belief[point] = (value, t)
             if point == POWER:
                 state.hist.switched(int(value), t)
-            power, mode = state.current(POWER), state.current(MODE)
+            power, mode, _, _ = state.currents()
             state.hist.running(int(power) if power is not None else None,
                                int(mode) if mode is not None else None, t)
             if track is not None and same(point, track.value, cmd.value):
@@ -504,7 +503,7 @@ class ControlEngine:
                         "reason": info.reason, "covered": info.covered},
                 "tariff_period": ctx.period, "outdoor_temp_c": outdoor_c,
                 "exempt": unit.exempt, "groups": sorted(unit.groups),
-                "current": {POINTS[p]: state.current(p) for p in range(4)},
+                "current": dict(zip(POINTS, state.currents(), strict=True)),
                 "desired": {POINTS[p]: None if d is None else d.value for p, d in enumerate(who)},
                 "decided_by": {POINTS[p]: None if d is None else
                                {"layer": LAYER_NAMES[d.layer], "rule": d.rule, "reason": d.reason}
