@@ -389,7 +389,7 @@ class ControlEngine:
         """What the decision saw, for the audit record of a command."""
         out: dict[str, Any] = {"room_temp_c": state.room,
                                "day_type": self.rules.calendar.day(ctx.day, unit.cal_groups)
-                               .type.value, "local_time": ctx.local.strftime("%H:%M")}
+                               .type.value, "local_time": ctx.hhmm}
         if ctx.outdoor is not None:
             out["outdoor_temp_c"] = ctx.outdoor
         if ctx.period is not None:

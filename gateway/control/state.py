@@ -224,7 +224,7 @@ class Ctx:
     temperature, the tariff period, the overrides and demand levels in force; and what
     the layers work out once per tick for all units with the same rules."""
 
-    __slots__ = ("day", "dt", "levels", "local", "minute", "month", "now", "outdoor",
+    __slots__ = ("day", "dt", "hhmm", "levels", "local", "minute", "month", "now", "outdoor",
                  "overrides", "period", "precool", "rules", "slot_picks")
 
     def __init__(self, now: datetime, rules: RuleSet, outdoor: float | None,
@@ -235,6 +235,7 @@ class Ctx:
         self.local = now.astimezone(rules.tz)
         self.day: date = self.local.date()
         self.minute = self.local.hour * 60 + self.local.minute
+        self.hhmm = self.local.strftime("%H:%M")
         self.month = self.local.month
         self.outdoor = outdoor
         self.period = rules.tariff.period_at(self.local) if rules.tariff is not None else None
