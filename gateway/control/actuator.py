@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from gateway.acquisition.reading import WriteOutcome
-from gateway.control.engine import UnitCommand
+from gateway.control.state import UnitCommand
 from gateway.core.profile import Value
 
 log = logging.getLogger("escogw.control")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.acquisition.reading import WriteOutcome
-from gateway.control.engine import Alarm, Notice, UnitCommand
+from gateway.control.state import Alarm, Notice, UnitCommand
 from gateway.core.profile import Value
 from gateway.uplink.messages import iso
 

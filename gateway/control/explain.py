@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gateway.control.engine import fmt
 from gateway.control.plan import PlanRow
 from gateway.control.ruleset import LAYER_NAMES, POINTS
+from gateway.control.state import fmt
 
 
 def _v(point: str, value: Any) -> str:

@@ -31,9 +31,10 @@ from typing import Any, Protocol
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.actuator import Actuator, Writer
 from gateway.control.audit import AuditLog, alarm_record, change_record, notice_record
-from gateway.control.engine import Alarm, ControlEngine, Notice, TickResult, UnitCommand
+from gateway.control.engine import ControlEngine
 from gateway.control.rules import load_rules
 from gateway.control.ruleset import CLAMP, LAYER_NAMES, OVERRIDE, POINTS, RuleSet
+from gateway.control.state import Alarm, Notice, TickResult, UnitCommand
 from gateway.core.clock import Clock, sleep_or_wake
 from gateway.core.profile import Value
 from gateway.core.site import Site
@@ -281,13 +282,12 @@ class ControlLoop:
         # nothing written for the point: already so, a dry run, or a higher layer decides
         for p in points:
             w = who_decided[p]
-            if w is not None and w[0] < OVERRIDE and w[0] != CLAMP:
+            if w is not None and w.layer < OVERRIDE and w.layer != CLAMP:
                 return WriteOutcome(False, f"accepted as override {ov.id}, not applied now: "
-                                           f"{LAYER_NAMES[w[0]]}: {w[2]}")
+                                           f"{LAYER_NAMES[w.layer]}: {w.reason}")
         if self.dry_run:
             return WriteOutcome(False, "dry run: nothing is written")
-        st = self.engine.states[device]
-        return WriteOutcome(True, None, self.engine._current(st, points[-1]))
+        return WriteOutcome(True, None, self.engine.states[device].current(points[-1]))
 
     async def apply_command(self, command: OperatorCommand) -> WriteOutcome:
         """The MQTT command path's ``apply``: the command becomes an override."""

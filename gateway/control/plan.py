@@ -16,8 +16,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from gateway.acquisition.reading import Reading, WriteOutcome
-from gateway.control.engine import ControlEngine, UnitCommand
+from gateway.control.engine import ControlEngine
 from gateway.control.ruleset import POINTS, RuleSet
+from gateway.control.state import UnitCommand
 from gateway.core.semantics import FAN_CODES, MODE_CODES
 
 

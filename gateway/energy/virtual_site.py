@@ -20,7 +20,8 @@ from datetime import date, datetime
 
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.actuator import Actuator
-from gateway.control.engine import Alarm, ControlEngine, UnitCommand
+from gateway.control.engine import ControlEngine
+from gateway.control.state import Alarm, UnitCommand
 from gateway.core.calendar import WORKING
 from gateway.core.profile import Value
 from gateway.core.site import Site

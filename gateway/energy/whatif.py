@@ -32,17 +32,10 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.acquisition.reading import Reading
-from gateway.control.engine import (
-    Because,
-    ControlEngine,
-    Ctx,
-    Opinion,
-    SlotPick,
-    UnitState,
-)
-from gateway.control.engine import Value as EngineValue
+from gateway.control.engine import ControlEngine
 from gateway.control.rules import load_rules
 from gateway.control.ruleset import PolicyConfig, RuleSet, UnitInfo
+from gateway.control.state import Ctx, Opinion, Proposal, UnitState
 from gateway.core.policy import SetpointPolicy
 from gateway.core.site import Site
 from gateway.energy.comfort import COOLING_BAND
@@ -143,20 +136,19 @@ class _ObservedEngine(ControlEngine):
         self.episodes = 0
         self._clamped: set[tuple[str, int]] = set()
 
-    def decide(self, u: UnitInfo, st: UnitState, ctx: Ctx, level: int,
-               trace: list[Opinion] | None = None
-               ) -> tuple[list[EngineValue | None], list[Because | None], list[SlotPick | None]]:
-        want, who, picks = super().decide(u, st, ctx, level, trace)
-        for p, w in enumerate(who):
-            key = (u.id, p)
-            if w is not None and w[1] in REGULATORY_CLAMPS:
+    def decide(self, unit: UnitInfo, state: UnitState, ctx: Ctx,
+               trace: list[Opinion] | None = None) -> Proposal:
+        proposal = super().decide(unit, state, ctx, trace)
+        for p, w in enumerate(proposal.who):
+            key = (unit.id, p)
+            if w is not None and w.rule in REGULATORY_CLAMPS:
                 if key not in self._clamped:
                     self._clamped.add(key)
                     if self.counting:
                         self.episodes += 1
             elif key in self._clamped:
                 self._clamped.discard(key)
-        return want, who, picks
+        return proposal
 
 
 def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | None = None,

@@ -16,9 +16,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.acquisition.reading import Reading, WriteOutcome
-from gateway.control.engine import Alarm, ControlEngine, Notice, TickResult, UnitCommand
+from gateway.control.engine import ControlEngine
 from gateway.control.rules import load_rules
 from gateway.control.ruleset import RuleSet
+from gateway.control.state import Alarm, Notice, TickResult, UnitCommand
 from gateway.core.site import Site, load_site
 
 ROOT = Path(__file__).resolve().parents[2]

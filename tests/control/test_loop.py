@@ -13,8 +13,8 @@ import pytest
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.actuator import Actuator
 from gateway.control.audit import AuditLog
-from gateway.control.engine import UnitCommand
 from gateway.control.loop import ControlLoop
+from gateway.control.state import UnitCommand
 from gateway.core.clock import ManualClock
 from gateway.core.profile import Value
 from tests.control.ctl_world import DEMO_RULES, at, demo_site

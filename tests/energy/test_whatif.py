@@ -15,7 +15,8 @@ from bench.bench_whatif import NAIVE, SHIPPED, scaled_rules, synthetic_site
 from gateway.acquisition.reading import WriteOutcome
 from gateway.cli import main
 from gateway.control.actuator import Actuator
-from gateway.control.engine import Alarm, ControlEngine, UnitCommand
+from gateway.control.engine import ControlEngine
+from gateway.control.state import Alarm, UnitCommand
 from gateway.control.rules import load_rules
 from gateway.core.profile import Value
 from gateway.core.site import Site, load_site

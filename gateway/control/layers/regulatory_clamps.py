@@ -1,0 +1,63 @@
+"""Pure: layer 3, the regulatory clamps and the unit's own limits (docs/rules.md "Regulatory
+limits"). For the mode the unit will run in, the setpoint stays at or above the cooling
+floor and at or below the heating ceiling unless the zone is exempt, and auto becomes cool
+or heat for the season; whatever any layer asked (the wall remote too), a setpoint stays
+in the unit's range and a mode or fan speed the unit lacks is not sent."""
+
+from __future__ import annotations
+
+from gateway.control.ruleset import CLAMP, FAN, MODE, POWER, SETPOINT, UnitInfo
+from gateway.control.state import Ctx, Proposal, UnitState, fmt
+from gateway.core.policy import COOLING_MODES, HEATING_MODES
+from gateway.core.semantics import MODE_CODES
+
+AUTO = MODE_CODES["auto"]
+COOL = MODE_CODES["cool"]
+HEAT = MODE_CODES["heat"]
+#: setpoints within this of a limit are at the limit
+EPSILON_C = 1e-6
+
+
+def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> None:
+    if unit.exempt is None and proposal.final(POWER) == 1:
+        _regulatory(proposal, ctx)
+    who = proposal.who
+    asked = who[SETPOINT]
+    if asked is not None and asked.value is not None \
+            and not unit.sp_min <= asked.value <= unit.sp_max:
+        setpoint = float(asked.value)
+        bounded = min(max(setpoint, unit.sp_min), unit.sp_max)
+        proposal.say(CLAMP, "clamp:device-range", SETPOINT, bounded,
+                     f"{setpoint:g} °C is outside the unit's range "
+                     f"{unit.sp_min:g}-{unit.sp_max:g} °C: {bounded:g} °C")
+    mode = who[MODE]
+    if mode is not None and mode.value is not None and mode.value not in unit.modes:
+        proposal.note(CLAMP, "clamp:device-modes", MODE, None,
+                      f"the unit cannot run {fmt(MODE, mode.value)}")
+        proposal.drop(MODE)
+    fan = who[FAN]
+    if fan is not None and fan.value is not None and fan.value not in unit.fans:
+        proposal.drop(FAN)
+
+
+def _regulatory(proposal: Proposal, ctx: Ctx) -> None:
+    """The national limits, for a unit that runs and is not exempt."""
+    policy = ctx.rules.policy
+    mode = proposal.final(MODE)
+    if mode == AUTO:
+        mode = COOL if ctx.month in policy.cooling_months else HEAT
+        proposal.say(CLAMP, "clamp:no-auto", MODE, mode, "auto mode may cool below the floor "
+                     f"or heat above the ceiling: set to {fmt(MODE, mode)} for the season")
+    setpoint = proposal.final(SETPOINT)
+    if setpoint is None or mode is None:
+        return
+    asked = proposal.who[SETPOINT]
+    source = asked.rule if asked is not None else "the unit's own setting"
+    if mode in COOLING_MODES and setpoint < policy.cooling_min_c - EPSILON_C:
+        proposal.say(CLAMP, "clamp:cooling-floor", SETPOINT, policy.cooling_min_c,
+                     f"cooling setpoint {float(setpoint):g} °C (from {source}) raised to the "
+                     f"{policy.cooling_min_c:g} °C floor")
+    elif mode in HEATING_MODES and setpoint > policy.heating_max_c + EPSILON_C:
+        proposal.say(CLAMP, "clamp:heating-ceiling", SETPOINT, policy.heating_max_c,
+                     f"heating setpoint {float(setpoint):g} °C (from {source}) lowered to the "
+                     f"{policy.heating_max_c:g} °C ceiling")
