@@ -126,6 +126,11 @@ class Gateway:
                                 value=unapplied)
         yield CounterMetricFamily("escogw_control_ticks", "Control ticks run",
                                   value=self.control.ticks)
+        yield CounterMetricFamily("escogw_control_tick_failures", "Control ticks that failed",
+                                  value=self.control.failed_ticks)
+        yield GaugeMetricFamily("escogw_control_rules_invalid",
+                                "1 while the rule file on disk is rejected and the previous "
+                                "set runs", value=1 if self.control.last_problems else 0)
 
     def extra_metrics(self) -> Iterator[Metric]:
         for source in self.metric_sources:

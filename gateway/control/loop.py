@@ -81,6 +81,8 @@ class ControlLoop:
         self.engine = ControlEngine(rules)
         self.actuator = Actuator(None if dry_run else writer)
         self._stamps = self._stat(rules.files)
+        #: the stamps of a change first seen, waiting a tick to hold still
+        self._seen = self._stamps
         self._reload_requested = False
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -89,6 +91,7 @@ class ControlLoop:
         #: the newest records, for status views and tests
         self.recent: deque[dict[str, Any]] = deque(maxlen=2000)
         self.ticks = 0
+        self.failed_ticks = 0
         self.last_problems: list[Problem] = []
         dry = " — dry run, nothing is written" if dry_run else ""
         self._record(notice_record(Notice(clock.now(), None, "rules",
@@ -102,12 +105,23 @@ class ControlLoop:
 
     async def run(self) -> None:
         """Tick every ``engine.tick_s`` until ``stop``; the first tick re-applies the current
-        step of every schedule."""
+        step of every schedule. A tick that fails is counted and alarmed
+        (``control:tick-failed``) and the loop goes on; ``ticks`` stands still meanwhile,
+        so the systemd watchdog, which watches it, stops being fed."""
         while not self._stopping:
             try:
                 await self.tick_once()
-            except Exception:  # never let one bad tick end control
+            except Exception as exc:  # never let one bad tick end control
                 log.exception("control tick failed")
+                self.failed_ticks += 1
+                if "control:tick-failed" not in self.engine.active_alarms:
+                    self._alarms(self.engine.raise_alarm(
+                        "control:tick-failed", None, f"control tick failed: "
+                        f"{type(exc).__name__}: {exc}"[:300], self.clock.now()))
+                    await self._flush()
+            else:
+                self._alarms(self.engine.clear_alarm("control:tick-failed", self.clock.now()))
+                await self._flush()
             await self._idle(self.rules.engine.tick_s)
 
     def stop(self) -> None:
@@ -122,7 +136,7 @@ class ControlLoop:
 
     async def tick_once(self, now: datetime | None = None) -> TickResult:
         async with self._lock:
-            self._check_rules()
+            await self._check_rules()
             now = now or self.clock.now()
             result = self.engine.tick(now, self.latest, self._outdoor())
             self.ticks += 1
@@ -206,43 +220,61 @@ class ControlLoop:
         self._reload_requested = True
         self._wake.set()
 
-    def _check_rules(self) -> None:
-        changed = self.watch and self._stat(tuple(self._stamps)) != self._stamps
-        if changed or self._reload_requested:
+    async def _check_rules(self) -> None:
+        stamps = self._stat(tuple(self._stamps)) if self.watch else self._stamps
+        if stamps != self._stamps and stamps != self._seen:
+            # changed since the last look: perhaps still being written; load it once it
+            # holds still for a tick, so a half-copied file is never even tried
+            self._seen = stamps
+            return
+        if stamps != self._stamps or self._reload_requested:
             self._reload_requested = False
-            self.reload()
+            await self._reload()
 
     async def reload_between_ticks(self) -> list[Problem]:
-        """``reload`` once no tick is under way (a tick awaits its writes holding the lock:
+        """Reload once no tick is under way (a tick awaits its writes holding the lock:
         its commands and their records belong to the rules they were computed with)."""
         async with self._lock:
-            return self.reload()
+            return await self._reload()
 
-    def reload(self) -> list[Problem]:
-        """Validate the rule file whole; swap it in atomically, or keep the old set.
+    async def _reload(self) -> list[Problem]:
+        """Validate the rule file whole, off the event loop (polling never waits for it);
+        swap it in atomically, or keep the running set and raise ``rules:invalid``.
 
         Returns the problems (empty when the new set is in force).
         """
+        loaded = await asyncio.to_thread(self._load)
         now = self.clock.now()
-        try:
-            rules = load_rules(self.rules_path, self.site, tariffs_dir=self.tariffs_dir)
-        except ConfigError as exc:
+        if isinstance(loaded, list):
             self._stamps = self._stat((*self._stamps, str(self.rules_path)))
-            self.last_problems = exc.problems
-            text = "; ".join(str(p) for p in exc.problems[:20])
-            more = f" (+{len(exc.problems) - 20} more)" if len(exc.problems) > 20 else ""
+            self._seen = self._stamps
+            self.last_problems = loaded
+            text = "; ".join(str(p) for p in loaded[:20])
+            more = f" (+{len(loaded) - 20} more)" if len(loaded) > 20 else ""
             self._alarms(self.engine.raise_alarm(
                 "rules:invalid", None, f"rule file rejected, the previous set "
                 f"({self.rules.digest}) stays in force: {text}{more}", now))
-            return exc.problems
+            return loaded
         old = self.rules.digest
-        self.engine.replace_rules(rules)
-        self._stamps = self._stat(rules.files)
+        self.engine.replace_rules(loaded)
+        self._stamps = self._seen = self._stat(loaded.files)
         self.last_problems = []
         self._alarms(self.engine.clear_alarm("rules:invalid", now))
         self._record(notice_record(Notice(now, None, "rules",
-                                          f"rule set reloaded: {old} → {rules.digest}")))
+                                          f"rule set reloaded: {old} → {loaded.digest}")))
         return []
+
+    def _load(self) -> RuleSet | list[Problem]:
+        """The new rule set, or why not. Nothing a file holds may end control: anything
+        but a ConfigError is a loader bug, reported as a problem of the file all the same."""
+        try:
+            return load_rules(self.rules_path, self.site, tariffs_dir=self.tariffs_dir)
+        except ConfigError as exc:
+            return exc.problems
+        except Exception as exc:
+            log.exception("loading %s failed", self.rules_path)
+            return [Problem(str(self.rules_path), None, "",
+                            f"could not be loaded ({type(exc).__name__}: {exc})"[:300])]
 
     # -- operators ----------------------------------------------------------------------
 

@@ -320,7 +320,9 @@ async def test_invalid_rule_file_keeps_the_old_set(rig_factory: Any) -> None:
     bad = edit(rig.rules_path, "setpoint_c: 26, fan: auto, note: \"night-valley pre-cool\"}",
                "setpoint_c: 23, fan: auto, note: \"night-valley pre-cool\"}")
     old = rig.loop.rules
-    await rig.run(at(day, "08:11"))
+    await rig.run(at(day, "08:11"))  # a changed file waits a tick to hold still …
+    assert not [a for a in rig.records("alarm") if a["rule"] == "rules:invalid"]
+    await rig.run(at(day, "08:12"))  # … then it is loaded, and refused
     assert rig.loop.rules is old
     alarm = [a for a in rig.records("alarm") if a["rule"] == "rules:invalid"]
     assert alarm and alarm[-1]["active"]

@@ -9,7 +9,6 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from gateway.control.rules_model import load_rules
 
 from gateway.control import layers
 from gateway.control.layers import (
@@ -21,6 +20,7 @@ from gateway.control.layers import (
     safety,
 )
 from gateway.control.overrides import Override
+from gateway.control.rules import load_rules
 from gateway.control.ruleset import (
     CLAMP,
     DEMAND,

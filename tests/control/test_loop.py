@@ -17,7 +17,7 @@ from gateway.control.loop import ControlLoop
 from gateway.control.state import UnitCommand
 from gateway.core.clock import ManualClock
 from gateway.core.profile import Value
-from tests.control.ctl_world import DEMO_RULES, at, demo_site
+from tests.control.ctl_world import DEMO_RULES, ROOT, at, demo_site
 
 
 class FakeWriter:
@@ -193,7 +193,9 @@ async def test_invalid_rule_file_leaves_the_old_set_running(tmp_path: Path,
     good = edit(rules_copy, "", "")
     bad = edit(rules_copy, "setpoint_c: 26, fan: auto, note: \"night-valley pre-cool\"}",
                "setpoint_c: 24, fan: auto, note: \"night-valley pre-cool\"}")
-    await rig.step(60)
+    await rig.step(60)  # a changed file waits a tick to hold still (a copy under way) …
+    assert not [r for r in rig.published if r["rule"] == "rules:invalid"]
+    await rig.step(60)  # … then it is loaded, and refused
     assert rig.loop.rules is old
     alarm = [r for r in rig.published if r["kind"] == "alarm" and r["rule"] == "rules:invalid"]
     assert len(alarm) == 1 and alarm[0]["active"]
@@ -209,6 +211,7 @@ async def test_invalid_rule_file_leaves_the_old_set_running(tmp_path: Path,
     assert rig.writer.state["ac-r101"]["setpoint_c"] == 27.0
     # a good edit is taken whole, and the alarm clears
     edit(rules_copy, bad, good.replace("limit_kw: 32", "limit_kw: 35"))
+    await rig.step()
     await rig.step()
     assert rig.loop.rules is not old and rig.loop.rules.demand.limit_kw == 35  # type: ignore
     assert any(r["kind"] == "alarm" and r["rule"] == "rules:invalid" and not r["active"]
@@ -318,3 +321,70 @@ def test_loop_refuses_an_invalid_file_at_start(tmp_path: Path) -> None:
         ControlLoop(demo_site(), bad, None, ManualClock(at("2026-07-15", "08:00")), {})
     assert str(err.value).startswith(f"{bad}:3: schedules.x.group: no group or AC unit")
 
+
+
+HOSTILE = sorted((ROOT / "tests" / "cases" / "hostile").glob("*/file.yaml"))
+
+
+@pytest.mark.parametrize("hostile", [*HOSTILE, None], ids=lambda p: p.parent.name if p else
+                         "empty")
+async def test_a_hostile_rule_file_never_stops_control(tmp_path: Path, rules_copy: Path,
+                                                       hostile: Path | None) -> None:
+    """Issue 14, findings 2 and 3: whatever bytes land in the rule file (an alias bomb,
+    NUL bytes, deep nesting, an empty file), the loop keeps ticking under the last good
+    set and raises rules:invalid with the file's own problem."""
+    rig = make_rig(tmp_path, rules_copy, start="08:00")
+    old = rig.loop.rules
+    await rig.step(60)
+    overwrite(rules_copy, hostile)
+    ticks = rig.loop.ticks
+    for _ in range(3):
+        await rig.step(60)
+    assert rig.loop.ticks == ticks + 3 and rig.loop.failed_ticks == 0
+    assert rig.loop.rules is old and rig.loop.last_problems
+    [alarm] = [r for r in rig.published if r["rule"] == "rules:invalid"]
+    assert alarm["active"] and f"{rules_copy}" in alarm["reason"]
+    assert rig.writer.state["ac-r101"]["power"] == 1  # the offices still run at 08:03
+
+
+async def test_a_failing_tick_is_counted_alarmed_and_cleared(tmp_path: Path,
+                                                             rules_copy: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    rig = make_rig(tmp_path, rules_copy, start="08:00")
+    rig.writer.readings(rig.clock, rig.latest)
+    real_tick = rig.loop.engine.tick
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in a layer")
+
+    monkeypatch.setattr(rig.loop.engine, "tick", broken)
+    task = asyncio.create_task(rig.loop.run())
+    try:
+        await until(lambda: rig.loop.failed_ticks == 1)
+        assert rig.loop.ticks == 0  # the watchdog's progress counter stands still
+        raised = [r for r in rig.published if r["rule"] == "control:tick-failed"]
+        assert raised and raised[-1]["active"] and "a bug in a layer" in raised[-1]["reason"]
+        monkeypatch.setattr(rig.loop.engine, "tick", real_tick)
+        await rig.clock.advance(rig.loop.rules.engine.tick_s)
+        await until(lambda: rig.loop.ticks >= 1)
+        await until(lambda: any(r["rule"] == "control:tick-failed" and not r["active"]
+                                for r in rig.published))
+        assert rig.loop.failed_ticks == 1
+    finally:
+        rig.loop.stop()
+        await task
+
+
+def overwrite(path: Path, source: Path | None) -> None:
+    """The rule file replaced by ``source``'s bytes (None: emptied)."""
+    path.write_bytes(source.read_bytes() if source else b"")
+
+
+async def until(condition: Any, rounds: int = 10_000) -> None:
+    """Let the loop's task run until ``condition`` holds (no wall-clock sleeping)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")

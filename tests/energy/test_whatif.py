@@ -16,8 +16,8 @@ from gateway.acquisition.reading import WriteOutcome
 from gateway.cli import main
 from gateway.control.actuator import Actuator
 from gateway.control.engine import ControlEngine
-from gateway.control.state import Alarm, UnitCommand
 from gateway.control.rules import load_rules
+from gateway.control.state import Alarm, UnitCommand
 from gateway.core.profile import Value
 from gateway.core.site import Site, load_site
 from gateway.energy.svg import BarChart, HLine, LineChart, Series, Stack, period_bands, ticks

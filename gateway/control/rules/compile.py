@@ -40,6 +40,9 @@ def load_rules(path: str | Path, site: Site, *, tariffs_dir: Path | None = None)
     Raises ConfigError listing every problem (``file:line: field: message``).
     """
     doc = load_yaml(path)
+    if doc.data == {}:  # an empty file (or one a copy cut short) must not clear every rule
+        raise ConfigError([doc.problem((), "the rule file is empty; a site without AC rules "
+                                           "says so: groups: {}")])
     if not isinstance(doc.data, dict):
         raise ConfigError([doc.problem((), "a rule file is a mapping (groups:, schedules:, "
                                             "policy: …)")])

@@ -345,6 +345,13 @@ class OverridesSpec(_Strict):
     max_min: float = Field(480, gt=0, le=7 * 24 * 60)
     end_at_next_slot: bool = True
 
+    @model_validator(mode="after")
+    def _default_within_max(self) -> OverridesSpec:
+        if self.default_min > self.max_min:
+            raise ValueError(f"default_min ({self.default_min:g}) is longer than max_min "
+                             f"({self.max_min:g})")
+        return self
+
 
 class EngineSpec(_Strict):
     tick_s: float = Field(10, ge=1, le=300)
