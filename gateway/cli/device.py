@@ -16,6 +16,7 @@ from gateway.acquisition.scheduler import LinkScheduler
 from gateway.acquisition.transports import make_link
 from gateway.control.audit import AuditLog, write_record
 from gateway.control.rules import load_rules
+from gateway.control.safety_guard import REFUSED, SafetyGuard
 from gateway.core.clock import SystemClock
 from gateway.core.codec import CodecError
 from gateway.core.policy import SetpointPolicy
@@ -133,7 +134,14 @@ async def write_point(config: str, device_id: str, point_name: str, text: str,
         now = datetime.now(UTC)
         body = json.dumps({"id": "escogw-write", "point": point_name,
                            "value": _parse_value(text), "sent_at": iso(now)}).encode()
-        command = parse_command(site, device_id, body, {device_id: before}, _policy(site), now)
+        policy = _policy(site)
+        command = parse_command(site, device_id, body, {device_id: before}, policy, now)
+        # the actuator's last line too, as for every other path that writes to a unit
+        guard = SafetyGuard(policy, {device_id: device.config.tags.get("zone")},
+                            {device_id: before})
+        why = guard.check(device_id, point_name, command.value, {})
+        if why is not None:
+            raise CommandRefused(f"{REFUSED}: {why}")
     except CommandRefused as exc:
         sched.link.close()
         print(f"{device_id}.{point_name}: {exc.reason}", file=sys.stderr)

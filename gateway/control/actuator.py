@@ -6,7 +6,9 @@ It sends the engine's commands through a ``Writer`` — the ``AcquisitionEngine`
 ``escogw whatif``, a fake in unit tests. One unit's commands go in order (settings before
 switching on); different units go concurrently, and each link's scheduler
 serialises its own bus. Refusals (unknown point, value outside the profile)
-come back as failed outcomes, never as exceptions.
+come back as failed outcomes, never as exceptions. With a ``SafetyGuard`` (the daemon's
+and the what-if's actuators have one) every write is checked against the unit's
+read-back state and the policy first; a refused write is never sent.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from gateway.acquisition.reading import WriteOutcome
+from gateway.control.safety_guard import REFUSED, SafetyGuard
 from gateway.control.state import UnitCommand
 from gateway.core.profile import Value
 
@@ -30,8 +33,9 @@ class Writer(Protocol):
 
 
 class Actuator:
-    def __init__(self, writer: Writer | None):
+    def __init__(self, writer: Writer | None, guard: SafetyGuard | None = None):
         self.writer = writer
+        self.guard = guard
         self.sent = 0
         self.failed = 0
 
@@ -48,7 +52,15 @@ class Actuator:
     async def _unit(self, cmds: Iterable[UnitCommand]) -> list[tuple[UnitCommand, WriteOutcome]]:
         out = []
         assert self.writer is not None
+        written: dict[str, Value] = {}
         for cmd in cmds:
+            why = self.guard.check(cmd.device, cmd.point, cmd.value, written) \
+                if self.guard is not None else None
+            if why is not None:
+                log.error("%s.%s = %s %s: %s", cmd.device, cmd.point, cmd.value, REFUSED, why)
+                self.failed += 1
+                out.append((cmd, WriteOutcome(False, f"{REFUSED}: {why}")))
+                continue
             try:
                 outcome = await self.writer.write(cmd.device, cmd.point, cmd.value,
                                                   ttl_s=cmd.ttl_s, verify=True)
@@ -60,5 +72,8 @@ class Actuator:
             self.sent += 1
             if not outcome.ok:
                 self.failed += 1
+            else:
+                written[cmd.point] = outcome.applied if outcome.applied is not None \
+                    else cmd.value
             out.append((cmd, outcome))
         return out

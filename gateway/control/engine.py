@@ -40,6 +40,7 @@ from gateway.control.layers import (
 from gateway.control.overrides import Override, OverrideBook
 from gateway.control.protection import NEVER
 from gateway.control.ruleset import (
+    CLAMP,
     FAN,
     LAYER_NAMES,
     MODE,
@@ -65,6 +66,7 @@ from gateway.control.state import (
     fmt,
     same,
 )
+from gateway.control.write_order import State, safe_order
 from gateway.core.policy import HEATING_MODES
 from gateway.core.semantics import MODE_CODES
 
@@ -75,6 +77,7 @@ NUMBER = int | float
 class ControlEngine:
     def __init__(self, rules: RuleSet):
         self.rules = rules
+        self.policy = rules.setpoint_policy()
         self.kill_switch: str | None = "rule file: safety.kill_switch" \
             if rules.safety.kill_switch else None
         self.states: dict[str, UnitState] = {u: UnitState() for u in rules.units}
@@ -90,6 +93,7 @@ class ControlEngine:
     def replace_rules(self, rules: RuleSet) -> None:
         """Swap the rule set atomically; unit states, overrides and demand levels carry over."""
         self.rules = rules
+        self.policy = rules.setpoint_policy()
         self.states = {u: self.states.get(u) or UnitState() for u in rules.units}
         if rules.demand is None:
             self.demand = None
@@ -379,11 +383,35 @@ class ControlEngine:
                                         decision.reason, inputs, cfg.write_ttl_s))
         if commands:
             if len(commands) > 1:
-                # switching on: settings first, then power; switching off: power first
-                on = proposal.value(POWER) == 1
-                commands.sort(key=lambda c: (c.point == "power") if on else (c.point != "power"))
+                commands = self._ordered(unit, proposal, commands)
             result.commands[unit.id] = commands
         return who
+
+    def _ordered(self, unit: UnitInfo, proposal: Proposal,
+                 commands: list[UnitCommand]) -> list[UnitCommand]:
+        """One unit's writes in an order that never shows it outside the limits between two
+        of them (write_order); an exempt unit keeps the habit: settings before switching
+        on, power first when switching off."""
+        current = dict(zip(POINTS, proposal.current, strict=True))
+        policy = self.policy
+
+        def check(state: State) -> str | None:
+            mode, setpoint = state.get("mode"), state.get("setpoint_c")
+            if unit.exempt is not None or mode is None:
+                return None
+            return policy.violation(None, int(mode),
+                                    None if setpoint is None else float(setpoint))
+
+        first = commands[0]
+
+        def power(value: int) -> UnitCommand:
+            return UnitCommand(unit.id, "power", value, current["power"], LAYER_NAMES[CLAMP],
+                               "clamp:write-order", "off while mode and setpoint cross from "
+                               "one limit to the other" if value == 0 else "back on",
+                               first.inputs, first.ttl_s)
+
+        return safe_order(current, commands, lambda c: c.point, lambda c: c.value, check,
+                          power)
 
     def _inputs(self, unit: UnitInfo, state: UnitState, ctx: Ctx) -> dict[str, Any]:
         """What the decision saw, for the audit record of a command."""

@@ -33,8 +33,9 @@ from gateway.control.actuator import Actuator, Writer
 from gateway.control.audit import AuditLog, alarm_record, change_record, notice_record
 from gateway.control.engine import ControlEngine
 from gateway.control.rules import load_rules
-from gateway.control.ruleset import CLAMP, LAYER_NAMES, OVERRIDE, POINTS, RuleSet
-from gateway.control.state import Alarm, Notice, TickResult, UnitCommand
+from gateway.control.ruleset import LAYER_NAMES, POINTS, RuleSet
+from gateway.control.safety_guard import REFUSED, SafetyGuard
+from gateway.control.state import Alarm, Decision, Notice, TickResult, UnitCommand, fmt, same
 from gateway.core.clock import Clock, sleep_or_wake
 from gateway.core.profile import Value
 from gateway.core.site import Site
@@ -79,7 +80,8 @@ class ControlLoop:
         if rules is None:
             rules = load_rules(self.rules_path, site, tariffs_dir=tariffs_dir)
         self.engine = ControlEngine(rules)
-        self.actuator = Actuator(None if dry_run else writer)
+        self.guard = SafetyGuard.for_rules(rules, latest)
+        self.actuator = Actuator(None if dry_run else writer, self.guard)
         self._stamps = self._stat(rules.files)
         #: the stamps of a change first seen, waiting a tick to hold still
         self._seen = self._stamps
@@ -171,6 +173,10 @@ class ControlLoop:
         at = self.clock.now()
         for cmd, outcome in outcomes:
             self._alarms(self.engine.note_outcome(cmd, outcome, at))
+            if not outcome.ok and (outcome.error or "").startswith(REFUSED):
+                self._alarms(self.engine.raise_alarm(
+                    f"guard:{cmd.device}", cmd.device, f"{cmd.device}.{cmd.point} = "
+                    f"{cmd.value} from {cmd.rule}: {outcome.error}", at))
             self._record(change_record(cmd, outcome, at))
             if not outcome.ok:
                 log.warning("%s.%s = %s not applied: %s", cmd.device, cmd.point, cmd.value,
@@ -257,6 +263,8 @@ class ControlLoop:
             return loaded
         old = self.rules.digest
         self.engine.replace_rules(loaded)
+        self.guard.policy = loaded.setpoint_policy()
+        self.guard.zones = {u: info.zone for u, info in loaded.units.items()}
         self._stamps = self._seen = self._stat(loaded.files)
         self.last_problems = []
         self._alarms(self.engine.clear_alarm("rules:invalid", now))
@@ -304,22 +312,38 @@ class ControlLoop:
             self._alarms(result.alarms)
             outcomes = await self._send(result.commands)
             await self._flush()
+        return self._answer(device, ov.id, values, outcomes, who_decided)
+
+    def _answer(self, device: str, override_id: str, values: Mapping[str, int | float],
+                outcomes: list[tuple[UnitCommand, WriteOutcome]],
+                who_decided: list[Decision | None]) -> WriteOutcome:
+        """ok only when the unit now holds every value asked for; otherwise what it holds,
+        and which layer holds it there (and until when, where the layer says)."""
+        written = {POINTS.index(c.point): o for c, o in outcomes}
         points = [POINTS.index(p) for p in values]
-        mine = [(c, o) for c, o in outcomes if POINTS.index(c.point) in points]
-        failed = [o for _, o in mine if not o.ok]
-        if failed:
-            return WriteOutcome(False, failed[0].error, failed[0].applied)
-        if mine:
-            return WriteOutcome(True, None, mine[-1][1].applied)
-        # nothing written for the point: already so, a dry run, or a higher layer decides
         for p in points:
-            w = who_decided[p]
-            if w is not None and w.layer < OVERRIDE and w.layer != CLAMP:
-                return WriteOutcome(False, f"accepted as override {ov.id}, not applied now: "
-                                           f"{LAYER_NAMES[w.layer]}: {w.reason}")
-        if self.dry_run:
+            failed = written.get(p)
+            if failed is not None and not failed.ok:
+                return WriteOutcome(False, failed.error, failed.applied)
+        if self.dry_run and any(p in written or not same(p, self.engine.states[device]
+                                                         .current(p), values[POINTS[p]])
+                                for p in points):
             return WriteOutcome(False, "dry run: nothing is written")
-        return WriteOutcome(True, None, self.engine.states[device].current(points[-1]))
+        holds: int | float | None = None
+        for p in points:
+            applied = written[p].applied if p in written else None
+            got = applied if isinstance(applied, int | float) \
+                else self.engine.states[device].current(p)
+            holds = got
+            if same(p, got, values[POINTS[p]]):
+                continue
+            w = who_decided[p]
+            why = (f"{LAYER_NAMES[w.layer]} ({w.rule}): {w.reason}" if w is not None
+                   else "no layer decides it now")
+            return WriteOutcome(False, f"accepted as override {override_id}, but {POINTS[p]} "
+                                       f"is {fmt(p, got)}, not {fmt(p, values[POINTS[p]])}: "
+                                       f"{why}", got)
+        return WriteOutcome(True, None, holds)
 
     async def apply_command(self, command: OperatorCommand) -> WriteOutcome:
         """The MQTT command path's ``apply``: the command becomes an override."""

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.actuator import Actuator
 from gateway.control.engine import ControlEngine
+from gateway.control.safety_guard import SafetyGuard
 from gateway.control.state import Alarm, UnitCommand
 from gateway.core.calendar import WORKING
 from gateway.core.profile import Value
@@ -91,7 +92,8 @@ class VirtualSite:
         self.physics = SitePhysics(sim)
         self.building: Building = self.physics.building
         self.writer = PhysicsWriter(self.physics, write_failure, seed)
-        self.actuator = Actuator(self.writer)
+        self.guard = SafetyGuard.for_rules(rules, {})
+        self.actuator = Actuator(self.writer, self.guard)
         # what the gateway polls: the rule set's units, its demand meter, the energy meters
         polled = set(rules.units)
         if rules.demand is not None:
@@ -121,6 +123,7 @@ class VirtualSite:
     async def control(self, t: datetime, latest: Mapping[str, Reading]) -> Actuation:
         """One engine tick at ``t`` and its writes, as the daemon's control loop sends them."""
         result = self.engine.tick(t, latest)
+        self.guard.latest = latest
         outcomes = await self.actuator.apply(result.commands)
         alarms = [a for cmd, outcome in outcomes
                   for a in self.engine.note_outcome(cmd, outcome, t)]

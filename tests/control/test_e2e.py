@@ -229,7 +229,8 @@ async def test_summer_workday(rig_factory: Any) -> None:
     now = rig.clock.now()
     out = await rig.loop.override("ac-r101", {"setpoint_c": 22}, override_id="op-1",
                                   duration_s=3600, source="mqtt")
-    assert out.ok and out.applied == 26.0 and rig.unit("ac-r101").setpoint_c == 26
+    assert not out.ok and out.applied == 26.0 and rig.unit("ac-r101").setpoint_c == 26
+    assert "clamp:cooling-floor" in (out.error or "")
     out = await rig.loop.override("ac-r102", {"setpoint_c": 28}, override_id="op-2",
                                   duration_s=1800, source="mqtt")
     assert out.ok and rig.unit("ac-r102").setpoint_c == 28
@@ -287,7 +288,7 @@ async def test_winter_workday(rig_factory: Any) -> None:
         assert unit.power and str(unit.mode) == "heat" and unit.setpoint_c == 20, u
     out = await rig.loop.override("ac-r101", {"setpoint_c": 24}, override_id="warm",
                                   duration_s=3600)
-    assert out.ok and out.applied == 20.0
+    assert not out.ok and out.applied == 20.0 and "clamp:heating-ceiling" in (out.error or "")
     rig.sim.physics.apply_write("ac-r103", "setpoint_c", 25.0)  # the wall remote
     await rig.run(at(day, "08:05"))
     assert rig.unit("ac-r103").setpoint_c == 20

@@ -69,8 +69,10 @@ def test_order_is_the_documented_precedence_lowest_first() -> None:
                  "occupancy_standby": "occupancy", "operator_override": "override",
                  "demand_limit": "demand", "window": "window",
                  "regulatory_clamps": "clamp", "equipment_protection": "protection"}
-    names = [by_module[layer.__module__.rsplit(".", 1)[1]] for layer in layers.ORDER[:-1]]
+    names = [by_module[layer.__module__.rsplit(".", 1)[1]] for layer in layers.ORDER[:-2]]
     assert names == list(reversed(LAYER_NAMES))[:-1]  # safety is asked before them all
+    # the limits again once protection has said which mode and power the unit will have
+    assert layers.ORDER[-2] is regulatory_clamps.limits
     assert layers.ORDER[-1] is off_unit.apply
 
 
@@ -78,7 +80,7 @@ def test_docs_precedence_table_names_the_layer_modules_in_order() -> None:
     """docs/rules.md lists the layers highest first: safety, then ORDER read backwards."""
     text = (ROOT / "docs" / "rules.md").read_text()
     modules = re.findall(r"^\| \d \| \*\*[^|]+\*\* \| `(\w+)\.py` \|", text, re.M)
-    order = [layer.__module__.rsplit(".", 1)[1] for layer in layers.ORDER[:-1]]
+    order = [layer.__module__.rsplit(".", 1)[1] for layer in layers.ORDER[:-2]]
     assert modules == ["safety", *reversed(order)]
 
 
@@ -111,7 +113,9 @@ ON_COOL: list[Value | None] = [1, COOL, 26.0, FAN_CODES["auto"]]
 def test_regulatory_clamps(day: str, unit: str, current: list[Value | None],
                            asked: dict[str, Value], want: dict[int, Value], rule: str) -> None:
     p = proposal(current, **asked)
-    regulatory_clamps.apply(p, demo_rules().units[unit], UnitState(), ctx_at(day, "10:00"))
+    ctx = ctx_at(day, "10:00")
+    for clamp_pass in (regulatory_clamps.apply, regulatory_clamps.limits):
+        clamp_pass(p, demo_rules().units[unit], UnitState(), ctx)
     for point, value in want.items():
         assert p.final(point) == value
     decider = p.who[SETPOINT]

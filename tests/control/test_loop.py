@@ -160,7 +160,9 @@ async def test_operator_command_becomes_a_clamped_override(tmp_path: Path,
         value: Value
 
     out = await rig.loop.apply_command(Cmd("op-7", "ac-r101", "setpoint_c", 22))
-    assert out.ok and out.applied == 26.0  # clamped to the floor
+    # issue 14, finding 6: not ok, because the unit holds 26 °C, not the 22 °C asked for
+    assert not out.ok and out.applied == 26.0
+    assert "setpoint_c is 26 °C, not 22 °C: clamp (clamp:cooling-floor)" in (out.error or "")
     out = await rig.loop.apply_command(Cmd("op-8", "ac-r101", "setpoint_c", 28))
     assert out.ok and out.applied == 28
     assert rig.writer.state["ac-r101"]["setpoint_c"] == 28

@@ -32,8 +32,9 @@ from gateway.control.state import Ctx, Proposal, UnitState
 
 Layer = Callable[[Proposal, UnitInfo, UnitState, Ctx], None]
 
-#: lowest precedence first (ruleset.LAYER_NAMES reversed, without safety), then the rule
-#: that an off unit gets only its power command
+#: lowest precedence first (ruleset.LAYER_NAMES reversed, without safety), then the
+#: clamps' second pass on the mode and power protection left (regulatory_clamps.limits),
+#: then the rule that an off unit gets only its power command
 ORDER: tuple[Layer, ...] = (
     base_schedule.apply,
     tariff_optimisation.apply,
@@ -43,6 +44,7 @@ ORDER: tuple[Layer, ...] = (
     window.apply,
     regulatory_clamps.apply,
     equipment_protection.apply,
+    regulatory_clamps.limits,
     off_unit.apply,
 )
 

@@ -2,7 +2,13 @@
 limits"). For the mode the unit will run in, the setpoint stays at or above the cooling
 floor and at or below the heating ceiling unless the zone is exempt, and auto becomes cool
 or heat for the season; whatever any layer asked (the wall remote too), a setpoint stays
-in the unit's range and a mode or fan speed the unit lacks is not sent."""
+in the unit's range and a mode or fan speed the unit lacks is not sent.
+
+Two passes: ``apply`` (in the layer's place) replaces auto and keeps to the unit's range;
+``limits`` runs after equipment protection, because only then is it known which mode and
+power the unit will actually have after this tick — protection may hold a cool→heat change
+back while the heating schedule's 20 °C is already proposed, and a unit left cooling must
+not be given it."""
 
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ EPSILON_C = 1e-6
 
 def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> None:
     if unit.exempt is None and proposal.final(POWER) == 1:
-        _regulatory(proposal, ctx)
+        _no_auto(proposal, ctx)
     who = proposal.who
     asked = who[SETPOINT]
     if asked is not None and asked.value is not None \
@@ -40,19 +46,19 @@ def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> Non
         proposal.drop(FAN)
 
 
-def _regulatory(proposal: Proposal, ctx: Ctx) -> None:
-    """The national limits, for a unit that runs and is not exempt."""
+def limits(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> None:
+    """The floor and the ceiling, for the mode and power the unit will have after this tick
+    (after protection), whoever set the setpoint: a layer, an override or the wall remote."""
+    if unit.exempt is not None or proposal.final(POWER) != 1:
+        return
+    _no_auto(proposal, ctx)  # a unit that stays on (protection held its off) in auto
     policy = ctx.rules.policy
-    mode = proposal.final(MODE)
-    if mode == AUTO:
-        mode = COOL if ctx.month in policy.cooling_months else HEAT
-        proposal.say(CLAMP, "clamp:no-auto", MODE, mode, "auto mode may cool below the floor "
-                     f"or heat above the ceiling: set to {fmt(MODE, mode)} for the season")
-    setpoint = proposal.final(SETPOINT)
+    mode, setpoint = proposal.final(MODE), proposal.final(SETPOINT)
     if setpoint is None or mode is None:
         return
     asked = proposal.who[SETPOINT]
-    source = asked.rule if asked is not None else "the unit's own setting"
+    source = asked.rule if asked is not None and asked.value is not None \
+        else "the unit's own setting"
     if mode in COOLING_MODES and setpoint < policy.cooling_min_c - EPSILON_C:
         proposal.say(CLAMP, "clamp:cooling-floor", SETPOINT, policy.cooling_min_c,
                      f"cooling setpoint {float(setpoint):g} °C (from {source}) raised to the "
@@ -61,3 +67,13 @@ def _regulatory(proposal: Proposal, ctx: Ctx) -> None:
         proposal.say(CLAMP, "clamp:heating-ceiling", SETPOINT, policy.heating_max_c,
                      f"heating setpoint {float(setpoint):g} °C (from {source}) lowered to the "
                      f"{policy.heating_max_c:g} °C ceiling")
+
+
+def _no_auto(proposal: Proposal, ctx: Ctx) -> None:
+    """Auto may cool below the floor or heat above the ceiling: cool or heat by season."""
+    policy = ctx.rules.policy
+    decided = proposal.who[MODE]
+    if proposal.final(MODE) == AUTO and (decided is None or decided.rule != "clamp:no-auto"):
+        mode = COOL if ctx.month in policy.cooling_months else HEAT
+        proposal.say(CLAMP, "clamp:no-auto", MODE, mode, "auto mode may cool below the floor "
+                     f"or heat above the ceiling: set to {fmt(MODE, mode)} for the season")
