@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -72,12 +73,42 @@ class ServiceUnavailable(ServiceError):
         self.package = package
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port that is free on `host` right now (bind to 0, read it, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
+    """A TCP port that is free on `host` right now, never the same twice in one process.
+
+    Taken below the kernel's ephemeral range: binding to port 0 draws from that range,
+    and so does every outgoing connection, so a port chosen that way could be taken by
+    a client socket (a gateway dialling its broker) before the server that was meant to
+    have it binds (seen in CI as EADDRINUSE).
+    """
+    low, high = _below_ephemeral()
+    rng = random.SystemRandom()
+    for _ in range(500):
+        port = rng.randint(low, high)
+        if port in _GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
         return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # a crowded machine
+        s.bind((host, 0))
+        chosen: int = s.getsockname()[1]
+        return chosen
+
+
+def _below_ephemeral() -> tuple[int, int]:
+    try:
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 32768
+    return (10_000, first - 1) if first > 12_000 else (first + 20_000, first + 25_000)
 
 
 def find_binary(name: str) -> str | None:

@@ -252,3 +252,16 @@ def test_a_service_that_dies_at_start_reports_its_log(tmp_path):
     with pytest.raises(ServiceError, match="exited with status"):
         broker.start(timeout=10)
     assert not broker.running
+
+
+def test_free_ports_stay_out_of_the_ephemeral_range_and_never_repeat() -> None:
+    """A port from the ephemeral range can be taken by any outgoing connection before
+    the server meant to have it binds (EADDRINUSE in CI)."""
+    from pathlib import Path
+
+    from devkit.services import free_port
+
+    first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(50)]
+    assert len(set(ports)) == 50
+    assert all(p < first for p in ports)
