@@ -127,7 +127,7 @@ async def write_point(config: str, device_id: str, point_name: str, text: str,
     except CodecError as exc:
         print(f"{device_id}.{point_name}: {exc}", file=sys.stderr)
         return 2
-    state = [p for p in ("mode", "setpoint_c") if p in points and p != point_name]
+    state = [p for p in ("power", "mode", "setpoint_c") if p in points and p != point_name]
     sched = _scheduler_for(site, device, [point_name, *state])
     try:
         before = await sched.poll(sched.pollers[device.id])

@@ -54,8 +54,12 @@ class Actuator:
         assert self.writer is not None
         written: dict[str, Value] = {}
         for cmd in cmds:
-            why = self.guard.check(cmd.device, cmd.point, cmd.value, written) \
-                if self.guard is not None else None
+            try:
+                why = self.guard.check(cmd.device, cmd.point, cmd.value, written) \
+                    if self.guard is not None else None
+            except Exception as exc:  # a guard that cannot judge lets nothing through
+                log.exception("safety guard failed on %s.%s", cmd.device, cmd.point)
+                why = f"the guard could not judge it ({type(exc).__name__})"
             if why is not None:
                 log.error("%s.%s = %s %s: %s", cmd.device, cmd.point, cmd.value, REFUSED, why)
                 self.failed += 1

@@ -407,7 +407,7 @@ class ControlEngine:
         def power(value: int) -> UnitCommand:
             return UnitCommand(unit.id, "power", value, current["power"], LAYER_NAMES[CLAMP],
                                "clamp:write-order", "off while mode and setpoint cross from "
-                               "one limit to the other" if value == 0 else "back on",
+                               "one limit to the other; protection decides the restart",
                                first.inputs, first.ttl_s)
 
         return safe_order(current, commands, lambda c: c.point, lambda c: c.value, check,

@@ -249,11 +249,12 @@ class ControlLoop:
 
         Returns the problems (empty when the new set is in force).
         """
+        # stamped before reading: an edit saved while it loads is seen on the next tick
+        stamps = self._stat((*self._stamps, str(self.rules_path)))
         loaded = await asyncio.to_thread(self._load)
         now = self.clock.now()
         if isinstance(loaded, list):
-            self._stamps = self._stat((*self._stamps, str(self.rules_path)))
-            self._seen = self._stamps
+            self._stamps = self._seen = stamps
             self.last_problems = loaded
             text = "; ".join(str(p) for p in loaded[:20])
             more = f" (+{len(loaded) - 20} more)" if len(loaded) > 20 else ""
@@ -265,7 +266,8 @@ class ControlLoop:
         self.engine.replace_rules(loaded)
         self.guard.policy = loaded.setpoint_policy()
         self.guard.zones = {u: info.zone for u, info in loaded.units.items()}
-        self._stamps = self._seen = self._stat(loaded.files)
+        self._stamps = self._seen = {f: stamps.get(f) for f in loaded.files} \
+            if set(loaded.files) <= set(stamps) else self._stat(loaded.files)
         self.last_problems = []
         self._alarms(self.engine.clear_alarm("rules:invalid", now))
         self._record(notice_record(Notice(now, None, "rules",

@@ -7,7 +7,7 @@ and a read-back (or an occupant) can catch the unit there. ``safe_order`` tries 
 orders of the changed points and keeps the first whose every intermediate state is
 allowed (for a unit found outside them: no worse than it was found); when none is (a
 running unit crossing from one limit to the other), the unit is switched off first and
-back on last, because an off unit neither cools nor heats.
+its settings written; protection decides on later ticks when it may start again.
 Among safe orders it prefers the engine's habit: settings before switching on, power
 first when switching off.
 """
@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from itertools import permutations
 from typing import TypeVar
 
+from gateway.core.policy import COOLING_MODES, HEATING_MODES
 from gateway.core.profile import Value
 
 #: point name → value, for the points of a unit the order cares about
@@ -43,9 +44,24 @@ def worsens(check: Check, before: State, after: State) -> str | None:
     why = violation(check, after)
     if why is None:
         return None
-    if violation(check, before) is not None and after.get("mode") == before.get("mode"):
+    if violation(check, before) is not None and after.get("mode") == before.get("mode") \
+            and not _further(before, after):
         return None
     return why
+
+
+def _further(before: State, after: State) -> bool:
+    """A setpoint moved deeper past the limit of the mode (down while cooling, up while
+    heating): judged by direction, since either mode's limit may be the one broken."""
+    old, new = before.get("setpoint_c"), after.get("setpoint_c")
+    if not isinstance(old, int | float) or not isinstance(new, int | float) or new == old:
+        return False
+    mode = after.get("mode")
+    if mode in COOLING_MODES:
+        return new < old
+    if mode in HEATING_MODES:
+        return new > old
+    return False
 
 
 def safe_order(current: State, commands: Sequence[C], point_of: Callable[[C], str],
@@ -63,13 +79,9 @@ def safe_order(current: State, commands: Sequence[C], point_of: Callable[[C], st
     for order in _candidates(preferred):
         if _all_steps_allowed(current, order, point_of, value_of, check):
             return list(order)
-    rest = [c for c in preferred if point_of(c) != "power"]
-    final_power = next((value_of(c) for c in commands if point_of(c) == "power"),
-                       current.get("power"))
-    out = [make_power(0), *rest]
-    if final_power == 1:
-        out.append(make_power(1))
-    return out
+    # off first: an off unit neither cools nor heats; switching back on is left to the
+    # next ticks, where equipment protection decides when (minimum off time, stagger)
+    return [make_power(0), *(c for c in preferred if point_of(c) != "power")]
 
 
 def _habit(current: State, commands: Sequence[C], point_of: Callable[[C], str],

@@ -189,7 +189,17 @@ def parse_yaml(text: str, name: str) -> SourceDoc:
         return doc
     problems: list[Problem] = []
     budget = _Budget(name)
-    doc.data = _build(node, (), doc, problems, loader, budget)
+    try:
+        doc.data = _build(node, (), doc, problems, loader, budget)
+    except yaml.MarkedYAMLError as exc:  # an unknown tag, a merge of a non-mapping
+        mark = exc.problem_mark or exc.context_mark
+        raise ConfigError([Problem(name, mark.line + 1 if mark else None, "",
+                                   f"YAML: {exc.problem or exc.context}")]) from None
+    except (yaml.YAMLError, ValueError, TypeError) as exc:  # e.g. a key 2026-09-31
+        raise ConfigError([Problem(name, None, "", f"YAML: {_short(str(exc), 120)}")]) from None
+    except RecursionError:  # aliases of aliases, each nested: deep only when followed
+        raise ConfigError([Problem(name, None, "", f"nested deeper than {MAX_DEPTH} levels "
+                                   "through its aliases")]) from None
     if problems:
         raise ConfigError(problems)
     return doc

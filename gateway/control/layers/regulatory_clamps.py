@@ -20,8 +20,6 @@ from gateway.core.semantics import MODE_CODES
 AUTO = MODE_CODES["auto"]
 COOL = MODE_CODES["cool"]
 HEAT = MODE_CODES["heat"]
-#: setpoints within this of a limit are at the limit
-EPSILON_C = 1e-6
 
 
 def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> None:
@@ -59,11 +57,11 @@ def limits(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> No
     asked = proposal.who[SETPOINT]
     source = asked.rule if asked is not None and asked.value is not None \
         else "the unit's own setting"
-    if mode in COOLING_MODES and setpoint < policy.cooling_min_c - EPSILON_C:
+    if mode in COOLING_MODES and setpoint < policy.cooling_min_c:  # as strict as the guard
         proposal.say(CLAMP, "clamp:cooling-floor", SETPOINT, policy.cooling_min_c,
                      f"cooling setpoint {float(setpoint):g} °C (from {source}) raised to the "
                      f"{policy.cooling_min_c:g} °C floor")
-    elif mode in HEATING_MODES and setpoint > policy.heating_max_c + EPSILON_C:
+    elif mode in HEATING_MODES and setpoint > policy.heating_max_c:
         proposal.say(CLAMP, "clamp:heating-ceiling", SETPOINT, policy.heating_max_c,
                      f"heating setpoint {float(setpoint):g} °C (from {source}) lowered to the "
                      f"{policy.heating_max_c:g} °C ceiling")
