@@ -66,7 +66,7 @@ from gateway.control.state import (
     fmt,
     same,
 )
-from gateway.control.write_order import State, safe_order
+from gateway.control.write_order import limits_check, safe_order
 from gateway.core.policy import HEATING_MODES
 from gateway.core.semantics import MODE_CODES
 
@@ -393,15 +393,7 @@ class ControlEngine:
         of them (write_order); an exempt unit keeps the habit: settings before switching
         on, power first when switching off."""
         current = dict(zip(POINTS, proposal.current, strict=True))
-        policy = self.policy
-
-        def check(state: State) -> str | None:
-            mode, setpoint = state.get("mode"), state.get("setpoint_c")
-            if unit.exempt is not None or mode is None:
-                return None
-            return policy.violation(None, int(mode),
-                                    None if setpoint is None else float(setpoint))
-
+        check = limits_check(self.policy, unit.zone)  # the policy knows the zone's exemption
         first = commands[0]
 
         def power(value: int) -> UnitCommand:

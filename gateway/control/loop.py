@@ -264,8 +264,7 @@ class ControlLoop:
             return loaded
         old = self.rules.digest
         self.engine.replace_rules(loaded)
-        self.guard.policy = loaded.setpoint_policy()
-        self.guard.zones = {u: info.zone for u, info in loaded.units.items()}
+        self.guard.follow(loaded)
         self._stamps = self._seen = {f: stamps.get(f) for f in loaded.files} \
             if set(loaded.files) <= set(stamps) else self._stat(loaded.files)
         self.last_problems = []

@@ -12,11 +12,11 @@ Unknowns are let through (a unit whose mode was never read); switching off alway
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from gateway.acquisition.reading import Reading
 from gateway.control.ruleset import RuleSet
-from gateway.control.write_order import worsens
+from gateway.control.write_order import Check, limits_check, worsens
 from gateway.core.policy import SetpointPolicy
 from gateway.core.profile import Value
 
@@ -36,8 +36,14 @@ class SafetyGuard:
     @classmethod
     def for_rules(cls, rules: RuleSet, latest: Mapping[str, Reading]) -> SafetyGuard:
         """The rule set's limits and exemptions, over the units it controls."""
-        return cls(rules.setpoint_policy(), {u: info.zone for u, info in rules.units.items()},
-                   latest)
+        guard = cls(SetpointPolicy(), {}, latest)
+        guard.follow(rules)
+        return guard
+
+    def follow(self, rules: RuleSet) -> None:
+        """Judge by this rule set from now on (a reload swapped it in)."""
+        self.policy = rules.setpoint_policy()
+        self.zones = {u: info.zone for u, info in rules.units.items()}
 
     def check(self, device: str, point: str, value: Value,
               written: Mapping[str, Value]) -> str | None:
@@ -54,14 +60,5 @@ class SafetyGuard:
             self.refusals += 1
         return why
 
-    def rule_for(self, device: str) -> Callable[[Mapping[str, Value | None]], str | None]:
-        zone = self.zones.get(device)
-
-        def check(state: Mapping[str, Value | None]) -> str | None:
-            mode, setpoint = state.get("mode"), state.get("setpoint_c")
-            if mode is None:
-                return None
-            return self.policy.violation(zone, int(mode),
-                                         None if setpoint is None else float(setpoint))
-
-        return check
+    def rule_for(self, device: str) -> Check:
+        return limits_check(self.policy, self.zones.get(device))

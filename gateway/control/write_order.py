@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from itertools import permutations
 from typing import TypeVar
 
-from gateway.core.policy import COOLING_MODES, HEATING_MODES
+from gateway.core.policy import COOLING_MODES, HEATING_MODES, SetpointPolicy
 from gateway.core.profile import Value
 
 #: point name → value, for the points of a unit the order cares about
@@ -27,6 +27,19 @@ State = Mapping[str, Value | None]
 Check = Callable[[State], str | None]
 
 C = TypeVar("C")
+
+
+def limits_check(policy: SetpointPolicy, zone: str | None) -> Check:
+    """The setpoint policy as a ``Check`` for one unit's zone; a state whose mode was
+    never read is let through (nothing to judge it by)."""
+
+    def check(state: State) -> str | None:
+        mode, setpoint = state.get("mode"), state.get("setpoint_c")
+        if mode is None:
+            return None
+        return policy.violation(zone, int(mode), None if setpoint is None else float(setpoint))
+
+    return check
 
 
 def violation(check: Check, state: State) -> str | None:
