@@ -126,30 +126,47 @@ class Publisher:
 
     async def _session(self) -> None:
         client = self._client_for()
-        async with client:
-            client.pending_calls_threshold = 100_000  # we bound the window ourselves
-            self._client = client
-            await client.subscribe(self.topics.commands, qos=1)
-            await client.publish(self.topics.gateway_state, b"online", qos=1, retain=True)
-            for topic, payload in list(self.states.items()):
-                await client.publish(topic, payload, qos=1, retain=True)
-            self.connected = True
-            self.connects += 1
-            self.subscription_stale = False
-            self._last_heartbeat_rx = time.monotonic()
-            log.info("mqtt: connected to %s:%d as %s", self.settings.host, self.settings.port,
-                     self.client_id)
-            try:
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(self._drain(client))
-                    group.create_task(self._listen(client))
-                    group.create_task(self._heartbeat(client))
-                    group.create_task(self._until_stopped())
-            except* _Stopped:
-                # a clean stop sends no Last Will, so say it ourselves
-                with contextlib.suppress(aiomqtt.MqttError):
-                    await client.publish(self.topics.gateway_state, b"offline", qos=1,
-                                         retain=True, timeout=2)
+        await client.__aenter__()
+        try:
+            await self._connected_session(client)
+        finally:
+            await self._close(client)
+
+    async def _close(self, client: aiomqtt.Client) -> None:
+        """Leave the connection, boundedly: aiomqtt's exit waits without a timeout for a
+        disconnect that paho may never report once the socket is already gone (seen after
+        a broker restart under load: the session hung and never reconnected)."""
+        try:
+            async with asyncio.timeout(self.settings.publish_timeout_s):
+                await client.__aexit__(None, None, None)
+        except (TimeoutError, aiomqtt.MqttError) as exc:
+            log.warning("mqtt: the old connection did not close cleanly (%s); dropped it",
+                        exc or "timed out")
+
+    async def _connected_session(self, client: aiomqtt.Client) -> None:
+        client.pending_calls_threshold = 100_000  # we bound the window ourselves
+        self._client = client
+        await client.subscribe(self.topics.commands, qos=1)
+        await client.publish(self.topics.gateway_state, b"online", qos=1, retain=True)
+        for topic, payload in list(self.states.items()):
+            await client.publish(topic, payload, qos=1, retain=True)
+        self.connected = True
+        self.connects += 1
+        self.subscription_stale = False
+        self._last_heartbeat_rx = time.monotonic()
+        log.info("mqtt: connected to %s:%d as %s", self.settings.host, self.settings.port,
+                 self.client_id)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._drain(client))
+                group.create_task(self._listen(client))
+                group.create_task(self._heartbeat(client))
+                group.create_task(self._until_stopped())
+        except* _Stopped:
+            # a clean stop sends no Last Will, so say it ourselves
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.publish(self.topics.gateway_state, b"offline", qos=1,
+                                     retain=True, timeout=2)
 
     async def _until_stopped(self) -> None:
         await self._stop.wait()

@@ -149,10 +149,27 @@ def running(tmp_path_factory: pytest.TempPathFactory,
 
 
 def send(probe: Probe, device: str, payload: bytes) -> dict[str, Any]:
+    """The result of this command: one that echoes its id, or (for a command refused
+    before its id could be read) one with no id — never a late result of another test's
+    command that the broker still held for this client id."""
+    try:
+        sent_id = json.loads(payload).get("id")
+    except (ValueError, AttributeError):
+        sent_id = None
     n = len(probe.messages)
     probe.publish(f"escogw/demo-office/{device}/cmd", payload)
-    msgs = probe.wait_for(lambda m: len(m) > n, timeout=20)
-    return json.loads(msgs[n][1])  # type: ignore[no-any-return]
+
+    def ours(m: list[tuple[str, bytes, bool]]) -> dict[str, Any] | None:
+        for _, p, _ in m[n:]:
+            r = json.loads(p)
+            if r.get("id") is None or r.get("id") == sent_id:
+                return r  # type: ignore[no-any-return]
+        return None
+
+    probe.wait_for(lambda m: ours(m) is not None, timeout=20)
+    result = ours(probe.messages)
+    assert result is not None
+    return result
 
 
 def sent_now(ago_s: float = 0.0) -> str:
