@@ -145,7 +145,7 @@ class ControlEngine:
 
     def _ctx(self, now: datetime, outdoor_c: float | None) -> Ctx:
         return Ctx(now, self.rules, outdoor_c, self.overrides,
-                   self.demand.levels if self.demand is not None else None)
+                   self.demand.levels if self.demand is not None else None, self.states)
 
     def tick(self, now: datetime, latest: Mapping[str, Reading],
              outdoor_c: float | None = None) -> TickResult:

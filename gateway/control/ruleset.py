@@ -25,9 +25,10 @@ POWER, MODE, SETPOINT, FAN = 0, 1, 2, 3
 Values = tuple[int | None, int | None, float | None, int | None]
 
 #: precedence layers, highest first (docs/rules.md "Precedence")
-SAFETY, PROTECTION, CLAMP, WINDOW, DEMAND, OVERRIDE, OCCUPANCY, TARIFF, SCHEDULE = range(9)
+(SAFETY, PROTECTION, CLAMP, WINDOW, DEMAND, OVERRIDE, OCCUPANCY, COMFORT, TARIFF, START,
+ SCHEDULE) = range(11)
 LAYER_NAMES: tuple[str, ...] = ("safety", "protection", "clamp", "window", "demand", "override",
-                                "occupancy", "tariff", "schedule")
+                                "occupancy", "comfort", "tariff", "start", "schedule")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,43 @@ class PrecoolRule(ScopedRule):
     peak_setpoint_c: float | None = None
     min_outdoor_c: float | None = None
     outdoor_unknown_runs: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class OptimalStartRule(ScopedRule):
+    """Warm up (heat) or cool down (cool) before ``occupied`` so that each room reaches
+    ``reach_c`` on time, starting each unit as late as its learned rate allows but not
+    before ``earliest``, at most ``max_concurrent`` at full power at once."""
+
+    heating: bool = True
+    months: frozenset[int] | None = None
+    day_types: frozenset[DayType] = frozenset()
+    earliest: int = 0
+    occupied: int = 0
+    setpoint_c: float = 20.0
+    reach_c: float = 18.0
+    rate_k_per_h: float = 2.0
+    margin_min: float = 20.0
+    max_concurrent: int | None = None
+    mode_code: int = 0
+
+
+@dataclass(eq=False, slots=True)
+class ComfortGuardRule(ScopedRule):
+    """Feedback on the measured room temperature while a unit runs in its occupied hours:
+    the setpoint is stepped towards comfort before people reach for the remote."""
+
+    months: frozenset[int] | None = None
+    day_types: frozenset[DayType] = frozenset()
+    start: int = 0
+    end: int = 0
+    #: cooling: step down when the room is above; heating: step up when below
+    cooling_high_c: float = 27.6
+    heating_low_c: float = 18.4
+    step_k: float = 0.5
+    max_k: float = 2.0
+    interval_s: float = 600.0
+    hysteresis_k: float = 0.5
 
 
 @dataclass(eq=False, slots=True)
@@ -256,6 +294,8 @@ class RuleSet:
     engine: EngineConfig
     policy: PolicyConfig
     outdoor: SensorRef | None
+    optimal_start: list[OptimalStartRule] = field(default_factory=list)
+    comfort_guard: list[ComfortGuardRule] = field(default_factory=list)
     #: files the set was built from (the rule file, the tariff file), for reloads
     files: tuple[str, ...] = ()
     digest: str = ""
@@ -264,6 +304,8 @@ class RuleSet:
     precool_by_unit: dict[str, tuple[PrecoolRule, ...]] = field(default_factory=dict)
     occupancy_by_unit: dict[str, tuple[OccupancyRule, ...]] = field(default_factory=dict)
     window_by_unit: dict[str, tuple[WindowRule, ...]] = field(default_factory=dict)
+    start_by_unit: dict[str, tuple[OptimalStartRule, ...]] = field(default_factory=dict)
+    guard_by_unit: dict[str, tuple[ComfortGuardRule, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         interned: dict[tuple[int, ...], tuple[SlotRule, ...]] = {}
@@ -277,6 +319,10 @@ class RuleSet:
                 (r for r in self.occupancy if uid in r.units), key=rank))
             self.window_by_unit[uid] = tuple(sorted(
                 (r for r in self.window if uid in r.units), key=rank))
+            self.start_by_unit[uid] = tuple(sorted(
+                (r for r in self.optimal_start if uid in r.units), key=rank))
+            self.guard_by_unit[uid] = tuple(sorted(
+                (r for r in self.comfort_guard if uid in r.units), key=rank))
 
     def setpoint_policy(self) -> SetpointPolicy:
         """The same limits as a ``gateway.policy.SetpointPolicy`` for the MQTT command path."""

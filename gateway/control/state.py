@@ -10,11 +10,12 @@ explain``, the trace of every layer's ``Opinion``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from gateway.control.optimal_start import StartPlan
 from gateway.control.overrides import OverrideBook
 from gateway.control.protection import NEVER, UnitHistory
 from gateway.control.ruleset import FAN, MODE, POWER, SETPOINT, RuleSet, SlotRule
@@ -163,9 +164,10 @@ class Proposal:
 
 
 class UnitState:
-    __slots__ = ("anchor", "belief", "changeover_off", "cur", "fresh", "held", "hist", "marks",
-                 "occ_since", "power_kw", "room", "seq", "standby", "ts", "vac_since",
-                 "win_active", "win_closed_since", "win_open_since")
+    __slots__ = ("anchor", "belief", "changeover_off", "cur", "fresh", "guard_at", "guard_k",
+                 "held", "hist", "marks", "occ_since", "power_kw", "room", "seq", "standby",
+                 "ts", "vac_since", "warm_day", "warm_done", "warm_from", "warm_rate",
+                 "warm_since", "win_active", "win_closed_since", "win_open_since")
 
     def __init__(self) -> None:
         self.seq = -1
@@ -191,6 +193,16 @@ class UnitState:
         self.standby = False
         #: protection switched the unit off for a cool↔heat change; switch it back on after
         self.changeover_off = False
+        #: optimal start: the day and time its warm-up (cool-down) began, the room then,
+        #: whether the room got there, and the rate learned from its past runs (K/h)
+        self.warm_day: date | None = None
+        self.warm_since: float | None = None
+        self.warm_from: float | None = None
+        self.warm_done = False
+        self.warm_rate: float | None = None
+        #: comfort guard: the setpoint step in force (K, + warmer) and when it last moved
+        self.guard_k = 0.0
+        self.guard_at = NEVER
 
     def current(self, point: int) -> Value | None:
         return self.currents()[point]
@@ -225,10 +237,11 @@ class Ctx:
     the layers work out once per tick for all units with the same rules."""
 
     __slots__ = ("day", "dt", "hhmm", "levels", "local", "minute", "month", "now", "outdoor",
-                 "overrides", "period", "precool", "rules", "slot_picks")
+                 "overrides", "period", "precool", "rules", "slot_picks", "starts", "states")
 
     def __init__(self, now: datetime, rules: RuleSet, outdoor: float | None,
-                 overrides: OverrideBook | None = None, levels: dict[str, int] | None = None):
+                 overrides: OverrideBook | None = None, levels: dict[str, int] | None = None,
+                 states: Mapping[str, UnitState] | None = None):
         self.rules = rules
         self.dt = now
         self.now = now.timestamp()
@@ -247,6 +260,10 @@ class Ctx:
         #: (pre-cooling rule, calendar groups) → (power, setpoint) decisions, None: idle
         self.precool: dict[tuple[int, frozenset[str]],
                            tuple[Decision | None, Decision | None] | None] = {}
+        #: every unit's state, for plans across units (optimal start)
+        self.states: Mapping[str, UnitState] = states if states is not None else {}
+        #: optimal-start rule id → this tick's plan (None: the rule is idle now)
+        self.starts: dict[str, StartPlan | None] = {}
 
 
 def same(point: int, a: Value | None, b: Value | None) -> bool:

@@ -65,7 +65,8 @@ def proposal(current: list[Value | None], **asked: Value) -> Proposal:
 
 
 def test_order_is_the_documented_precedence_lowest_first() -> None:
-    by_module = {"base_schedule": "schedule", "tariff_optimisation": "tariff",
+    by_module = {"base_schedule": "schedule", "optimal_start": "start",
+                 "tariff_optimisation": "tariff", "comfort_guard": "comfort",
                  "occupancy_standby": "occupancy", "operator_override": "override",
                  "demand_limit": "demand", "window": "window",
                  "regulatory_clamps": "clamp", "equipment_protection": "protection"}
@@ -79,7 +80,7 @@ def test_order_is_the_documented_precedence_lowest_first() -> None:
 def test_docs_precedence_table_names_the_layer_modules_in_order() -> None:
     """docs/rules.md lists the layers highest first: safety, then ORDER read backwards."""
     text = (ROOT / "docs" / "rules.md").read_text()
-    modules = re.findall(r"^\| \d \| \*\*[^|]+\*\* \| `(\w+)\.py` \|", text, re.M)
+    modules = re.findall(r"^\| \d+ \| \*\*[^|]+\*\* \| `(\w+)\.py` \|", text, re.M)
     order = [layer.__module__.rsplit(".", 1)[1] for layer in layers.ORDER[:-2]]
     assert modules == ["safety", *reversed(order)]
 
@@ -252,6 +253,7 @@ def test_layers_do_no_io_and_read_no_clock(path: Path) -> None:
         {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     allowed = ("__future__", "collections.abc", "datetime", "math", "gateway.control.layers",
                "gateway.control.ruleset", "gateway.control.state", "gateway.control.protection",
+               "gateway.control.optimal_start",
                "gateway.core.calendar", "gateway.core.policy", "gateway.core.semantics")
     assert {m for m in imported if not m.startswith(allowed)} == set()
     calls = {n.func.attr for n in ast.walk(tree)

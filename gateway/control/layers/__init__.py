@@ -16,18 +16,29 @@ from collections.abc import Callable
 
 from gateway.control.layers import (
     base_schedule,
+    comfort_guard,
     demand_limit,
     equipment_protection,
     occupancy_standby,
     off_unit,
     offsets,
     operator_override,
+    optimal_start,
     regulatory_clamps,
     safety,
     tariff_optimisation,
     window,
 )
-from gateway.control.ruleset import DEMAND, OCCUPANCY, OVERRIDE, TARIFF, WINDOW, UnitInfo
+from gateway.control.ruleset import (
+    COMFORT,
+    DEMAND,
+    OCCUPANCY,
+    OVERRIDE,
+    START,
+    TARIFF,
+    WINDOW,
+    UnitInfo,
+)
 from gateway.control.state import Ctx, Proposal, UnitState
 
 Layer = Callable[[Proposal, UnitInfo, UnitState, Ctx], None]
@@ -37,7 +48,9 @@ Layer = Callable[[Proposal, UnitInfo, UnitState, Ctx], None]
 #: then the rule that an off unit gets only its power command
 ORDER: tuple[Layer, ...] = (
     base_schedule.apply,
+    optimal_start.apply,
     tariff_optimisation.apply,
+    comfort_guard.apply,
     occupancy_standby.apply,
     operator_override.apply,
     demand_limit.apply,
@@ -50,8 +63,9 @@ ORDER: tuple[Layer, ...] = (
 
 #: layers that hold a unit away from its schedule: when one lets go of a point (an override
 #: expires, a window closes, …) the unit goes back to the schedule's current step
-HOLDING = frozenset({WINDOW, DEMAND, OVERRIDE, OCCUPANCY, TARIFF})
+HOLDING = frozenset({WINDOW, DEMAND, OVERRIDE, OCCUPANCY, COMFORT, TARIFF, START})
 
-__all__ = ["HOLDING", "ORDER", "Layer", "base_schedule", "demand_limit", "equipment_protection",
-           "occupancy_standby", "off_unit", "offsets", "operator_override", "regulatory_clamps",
-           "safety", "tariff_optimisation", "window"]
+__all__ = ["HOLDING", "ORDER", "Layer", "base_schedule", "comfort_guard", "demand_limit",
+           "equipment_protection", "occupancy_standby", "off_unit", "offsets",
+           "operator_override", "optimal_start", "regulatory_clamps", "safety",
+           "tariff_optimisation", "window"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from gateway.control.rules import precool, slots
+from gateway.control.rules import comfort, precool, slots
 from gateway.control.rules.context import Context, digest, unit_list
 from gateway.control.rules.schema import RuleFile
 from gateway.control.ruleset import (
@@ -62,6 +62,8 @@ def load_rules(path: str | Path, site: Site, *, tariffs_dir: Path | None = None)
     slots.overlaps(ctx, slot_rules)
     tariff = precool.tariff(ctx)
     precool_rules = precool.rules(ctx, tariff, policy)
+    starts = comfort.optimal_start(ctx, policy)
+    guards = comfort.comfort_guard(ctx)
     occupancy = _occupancy(ctx)
     windows = _windows(ctx)
     demand = _demand(ctx)
@@ -73,7 +75,8 @@ def load_rules(path: str | Path, site: Site, *, tariffs_dir: Path | None = None)
     return RuleSet(
         path=str(path), site_id=site.id, tz=site.tz, units=ctx.units, groups=ctx.groups,
         calendar=calendar, tariff=tariff, slot_rules=slot_rules, precool=precool_rules,
-        occupancy=occupancy, window=windows, demand=demand,
+        occupancy=occupancy, window=windows, demand=demand, optimal_start=starts,
+        comfort_guard=guards,
         protection=ProtectionConfig(pr.min_on_s, pr.min_off_s, pr.max_starts_per_hour,
                                     pr.changeover_delay_s, pr.restart_stagger_s,
                                     pr.comms_lost_s),

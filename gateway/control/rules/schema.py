@@ -272,6 +272,41 @@ class PrecoolSpec(_Scoped):
         return self
 
 
+class OptimalStartSpec(_Scoped):
+    """Warm up (heat) or cool down (cool) so rooms are ready at ``occupied``."""
+
+    mode: Literal["heat", "cool"]
+    months: Months | None = None
+    day_types: list[DayTypeName] = ["workday", "makeup_workday"]
+    #: never start before (the start of a cheap period, say)
+    earliest: TimeOfDay
+    #: the rooms must be at ``reach_c`` by then (the schedule takes over)
+    occupied: TimeOfDay
+    #: what the units are set to while they run
+    setpoint_c: Celsius
+    #: the room temperature that counts as ready
+    reach_c: Celsius
+    #: first guess of K/h at full power, until each unit has measured its own
+    rate_k_per_h: float = Field(2.0, ge=0.2, le=20)
+    margin_min: float = Field(20, ge=0, le=240)
+    #: units in their full-power phase at once (the demand limit by construction)
+    max_concurrent: int | None = Field(None, ge=1, le=10_000)
+
+
+class ComfortGuardSpec(_Scoped):
+    """Feedback on the room temperature in occupied hours."""
+
+    months: Months | None = None
+    day_types: list[DayTypeName] = ["workday", "makeup_workday"]
+    active: SpanSpec
+    cooling_high_c: Celsius = 27.6
+    heating_low_c: Celsius = 18.4
+    step_k: float = Field(0.5, gt=0, le=3)
+    max_k: float = Field(2.0, gt=0, le=6)
+    interval_min: float = Field(10, ge=1, le=240)
+    hysteresis_k: float = Field(0.5, ge=0, le=5)
+
+
 class OccupancySpec(_Scoped):
     vacant_min: float = Field(15, gt=0, le=24 * 60)
     occupied_s: float = Field(60, ge=0, le=3600)
@@ -422,6 +457,8 @@ class RuleFile(_Strict):
     schedules: dict[Name, ScheduleSpec] = {}
     sweeps: dict[Name, SweepSpec] = {}
     precool: dict[Name, PrecoolSpec] = {}
+    optimal_start: dict[Name, OptimalStartSpec] = {}
+    comfort_guard: dict[Name, ComfortGuardSpec] = {}
     occupancy: dict[Name, OccupancySpec] = {}
     windows: dict[Name, WindowSpec] = {}
     demand: DemandSpec | None = None

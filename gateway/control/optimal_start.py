@@ -1,0 +1,107 @@
+"""Pure: when each unit of an optimal-start rule must start so its room is ready on time.
+
+As a building automation system's optimal start (ASHRAE Guideline 36 §5.1.9: the
+warm-up / cool-down period from the zone's distance to its setpoint and a learned rate),
+with one addition for a site under a demand limit: at most ``max_concurrent`` units run
+their full-power phase at once, so the warm-up stays inside the limit by construction
+instead of being shed after the fact.
+
+Each unit needs ``lead`` hours: its distance to ``reach_c`` over its rate (K/h, learned
+from its own last warm-ups), plus the margin. Units are placed backwards from the
+occupied time on ``max_concurrent`` lanes, longest lead first, each as late as its lane
+allows; one that no lane can fit after ``earliest`` (or now) starts at once and is
+reported late, with how far short of ``reach_c`` it will be: then the lanes no longer
+bound the load, and the demand limiter is the backstop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    """One unit as the planner sees it."""
+
+    unit: str
+    #: room temperature now, °C (None: unknown — planned as needing the whole span)
+    room_c: float | None
+    #: K per hour towards ``reach_c`` at full power
+    rate_k_per_h: float
+    #: already warming (started earlier in this span)
+    started: bool
+
+
+@dataclass(slots=True)
+class StartPlan:
+    #: unit → start, minutes after local midnight (≤ now: start now)
+    starts: dict[str, float] = field(default_factory=dict)
+    #: unit → hours of lead it needs
+    lead_h: dict[str, float] = field(default_factory=dict)
+    #: unit → kelvin it will still be short at the occupied time
+    late: dict[str, float] = field(default_factory=dict)
+    #: units started beyond ``max_concurrent`` (the span is too short for the cap)
+    crowded: list[str] = field(default_factory=list)
+
+
+def lead_hours(zone: Zone, reach_c: float, heating: bool, margin_min: float,
+               span_h: float) -> float:
+    """Hours the zone needs at full power to reach ``reach_c`` (0 if it is there)."""
+    if zone.room_c is None:
+        return span_h
+    gap = reach_c - zone.room_c if heating else zone.room_c - reach_c
+    if gap <= 0:
+        return 0.0
+    return gap / zone.rate_k_per_h + margin_min / 60.0
+
+
+def plan(zones: list[Zone], *, now_min: float, earliest_min: float, occupied_min: float,
+         reach_c: float, heating: bool, margin_min: float,
+         max_concurrent: int | None) -> StartPlan:
+    """Start times for every zone; see the module docstring."""
+    out = StartPlan()
+    span_h = max(0.0, (occupied_min - earliest_min) / 60.0)
+    lanes_n = max_concurrent if max_concurrent is not None else len(zones) or 1
+    # a lane is free (for placing backwards) up to `top` and may not go below `floor`
+    floor0 = max(now_min, earliest_min)
+    lanes: list[tuple[float, float]] = []
+    for z in zones:
+        lead = lead_hours(z, reach_c, heating, margin_min, span_h)
+        out.lead_h[z.unit] = lead
+        if z.started:
+            out.starts[z.unit] = now_min
+            if lead > 0 and len(lanes) < lanes_n:
+                lanes.append((occupied_min, now_min + lead * 60.0))
+    lanes += [(occupied_min, floor0)] * (lanes_n - len(lanes))
+    todo = sorted((z for z in zones if not z.started), key=lambda z: -out.lead_h[z.unit])
+    for z in todo:
+        lead_min = out.lead_h[z.unit] * 60.0
+        if lead_min <= 0:
+            out.starts[z.unit] = occupied_min  # ready: nothing to do before the schedule
+            continue
+        fits = [(top - lead_min, i) for i, (top, bottom) in enumerate(lanes)
+                if top - lead_min >= bottom]
+        if fits:
+            start, i = max(fits)
+            lanes[i] = (start, lanes[i][1])
+        else:
+            # no lane fits: start at once and say how short it will be (the demand
+            # limiter, not this plan, then keeps the window inside the limit)
+            start = floor0
+            out.crowded.append(z.unit)
+            short_h = (start + lead_min - occupied_min) / 60.0
+            if short_h > 0:
+                out.late[z.unit] = short_h * z.rate_k_per_h
+        out.starts[z.unit] = start
+    return out
+
+
+def learned_rate(old: float, from_c: float, to_c: float, hours: float) -> float | None:
+    """The rate after a warm-up that went from ``from_c`` to ``to_c`` in ``hours``:
+    half the old estimate, half the new measurement (a smoothed estimate, as Guideline 36
+    adapts its optimal-start constants day by day). None when the run was too short or
+    too small a change to measure."""
+    change = abs(to_c - from_c)
+    if hours < 0.25 or change < 1.0:
+        return None
+    return 0.5 * old + 0.5 * change / hours

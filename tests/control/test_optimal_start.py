@@ -1,0 +1,224 @@
+"""Optimal start and the comfort guard (issue 15): the planner alone, the rule file's errors,
+and the two layers on a proposal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.control.layers import comfort_guard, optimal_start
+from gateway.control.optimal_start import Zone, learned_rate, plan
+from gateway.control.ruleset import COMFORT, MODE, POWER, SCHEDULE, SETPOINT, START, RuleSet
+from gateway.control.state import Ctx, Proposal, UnitState
+from gateway.core.semantics import MODE_CODES
+from gateway.core.sourcefile import ConfigError
+from tests.control.ctl_world import DEMO_RULES, at, rules_from
+
+HEAT, COOL = MODE_CODES["heat"], MODE_CODES["cool"]
+WINTER = "2026-12-07"  # a Monday
+
+START_RULES = """
+optimal_start:
+  offices-warm-up:
+    group: offices
+    mode: heat
+    months: ["11-12", "1-3"]
+    earliest: "01:00"
+    occupied: "08:00"
+    setpoint_c: 19
+    reach_c: 18.5
+    rate_k_per_h: 2
+    margin_min: 0
+    max_concurrent: 4
+comfort_guard:
+  occupied-hours:
+    group: [offices, meeting]
+    months: ["11-12", "1-3"]
+    active: {from: "08:00", to: "18:00"}
+    heating_low_c: 18.2
+    step_k: 0.5
+    max_k: 2
+    interval_min: 10
+"""
+
+
+def with_start(tmp_path: Path, extra: str = START_RULES) -> RuleSet:
+    return rules_from(tmp_path, Path(DEMO_RULES).read_text(), extra=extra)
+
+
+# -- the planner ---------------------------------------------------------------------------
+
+def concurrency(starts: dict[str, float], lead_h: dict[str, float], t: float) -> int:
+    return sum(1 for u, s in starts.items() if s <= t < s + lead_h[u] * 60)
+
+
+def test_colder_rooms_start_earlier_and_every_room_is_ready_on_time() -> None:
+    zones = [Zone("a", 8.0, 2.0, False), Zone("b", 14.0, 2.0, False), Zone("c", 18.0, 2.0, False)]
+    p = plan(zones, now_min=60, earliest_min=60, occupied_min=480, reach_c=18.5, heating=True,
+             margin_min=0, max_concurrent=None)
+    assert p.starts["a"] < p.starts["b"] < p.starts["c"]
+    assert p.starts["a"] == pytest.approx(480 - 10.5 / 2 * 60)
+    assert not p.late
+    for u, s in p.starts.items():
+        assert s + p.lead_h[u] * 60 <= 480 + 1e-9
+
+
+def test_no_more_than_max_concurrent_units_warm_at_once() -> None:
+    """The demand limit by construction: the lanes bound the full-power phase."""
+    zones = [Zone(f"u{i}", 12.0 + (i % 3), 3.0, False) for i in range(12)]
+    p = plan(zones, now_min=60, earliest_min=60, occupied_min=480, reach_c=18.5, heating=True,
+             margin_min=10, max_concurrent=4)
+    assert not p.late and not p.crowded
+    for t in range(60, 480, 5):
+        assert concurrency(p.starts, p.lead_h, t) <= 4
+    # without the cap every unit would run in the last hours, all at once
+    free = plan(zones, now_min=60, earliest_min=60, occupied_min=480, reach_c=18.5,
+                heating=True, margin_min=10, max_concurrent=None)
+    assert max(concurrency(free.starts, free.lead_h, t) for t in range(60, 480, 5)) == 12
+
+
+def test_a_warm_up_that_cannot_fit_starts_at_once_and_is_reported_late() -> None:
+    zones = [Zone("cold", 2.0, 2.0, False)]
+    p = plan(zones, now_min=300, earliest_min=60, occupied_min=480, reach_c=18.5, heating=True,
+             margin_min=0, max_concurrent=1)
+    assert p.starts["cold"] == 300
+    assert p.late["cold"] == pytest.approx(16.5 - 3 * 2.0)  # 3 h at 2 K/h of 16.5 K
+
+
+def test_more_than_the_cap_can_carry_is_reported_crowded() -> None:
+    zones = [Zone(f"u{i}", 8.0, 3.0, False) for i in range(6)]  # 3.5 h each, 7 h span
+    p = plan(zones, now_min=60, earliest_min=60, occupied_min=480, reach_c=18.5, heating=True,
+             margin_min=0, max_concurrent=2)
+    assert len(p.crowded) == 2 and not p.late
+
+
+def test_cooling_down_works_the_same_way_and_a_cool_room_needs_nothing() -> None:
+    zones = [Zone("hot", 31.0, 2.0, False), Zone("fine", 26.5, 2.0, False)]
+    p = plan(zones, now_min=300, earliest_min=300, occupied_min=480, reach_c=27.5,
+             heating=False, margin_min=0, max_concurrent=None)
+    assert p.starts["hot"] == pytest.approx(480 - 3.5 / 2 * 60)
+    assert p.starts["fine"] == 480 and p.lead_h["fine"] == 0
+
+
+def test_the_rate_is_learned_from_each_run_and_tiny_runs_teach_nothing() -> None:
+    assert learned_rate(2.0, 8.0, 18.0, 2.5) == pytest.approx(0.5 * 2.0 + 0.5 * 4.0)
+    assert learned_rate(2.0, 17.5, 18.0, 1.0) is None  # half a kelvin
+    assert learned_rate(2.0, 8.0, 18.0, 0.1) is None  # six minutes
+
+
+# -- the rule file ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("change", "message"), [
+    ('occupied: "08:00"', None),
+    ('occupied: "00:30"', "optimal_start.offices-warm-up.occupied: is not after earliest"),
+    ("reach_c: 18.5", None),
+    ("reach_c: 19.5", "reach_c: 19.5 °C is above setpoint_c 19 °C"),
+    ("setpoint_c: 19\n", "above the heating ceiling 20 °C"),
+])
+def test_rule_file_errors_name_the_line_and_field(tmp_path: Path, change: str,
+                                                  message: str | None) -> None:
+    key = change.split(":")[0]
+    lines = START_RULES.splitlines(keepends=True)
+    i = next(n for n, line in enumerate(lines) if line.strip().startswith(key + ":"))
+    bad = change if message is None or key != "setpoint_c" else "setpoint_c: 23\n"
+    lines[i] = "    " + bad.strip() + "\n"
+    text = "".join(lines)
+    if message is None:
+        with_start(tmp_path, text)
+        return
+    with pytest.raises(ConfigError) as err:
+        with_start(tmp_path, text)
+    assert message in str(err.value)
+    assert "rules.yaml:" in str(err.value)
+
+
+def test_two_optimal_starts_on_one_unit_in_one_month_are_refused(tmp_path: Path) -> None:
+    twice = START_RULES.replace("comfort_guard:", """  again:
+    group: offices
+    mode: heat
+    months: "1-2"
+    earliest: "02:00"
+    occupied: "08:00"
+    setpoint_c: 19
+    reach_c: 18
+comfort_guard:""")
+    with pytest.raises(ConfigError, match="one optimal start per unit and month"):
+        with_start(tmp_path, twice)
+
+
+# -- the layers ---------------------------------------------------------------------------
+
+def tick(rules: RuleSet, hhmm: str, states: dict[str, UnitState], unit: str,
+         current: list[float | int | None], schedule_c: float | None = None) -> Proposal:
+    ctx = Ctx(at(WINTER, hhmm), rules, 0.0, states=states)
+    p = Proposal(list(current), trace=[])
+    if schedule_c is not None:  # what the schedule asks this tick
+        p.say(SCHEDULE, "schedule:t", SETPOINT, schedule_c, "the test's schedule")
+    optimal_start.apply(p, rules.units[unit], states[unit], ctx)
+    comfort_guard.apply(p, rules.units[unit], states[unit], ctx)
+    return p
+
+
+def test_a_cold_office_is_started_in_time_and_a_warm_one_waits(tmp_path: Path) -> None:
+    rules = with_start(tmp_path)
+    states = {u: UnitState() for u in rules.units}
+    for u in rules.units:
+        states[u].room = 17.0
+    states["ac-r101"].room = 6.0  # needs 6.25 h at 2 K/h: due at 01:45
+    cold = tick(rules, "02:00", states, "ac-r101", [0, HEAT, 16.0, 0])
+    assert cold.value(POWER) == 1 and cold.value(MODE) == HEAT and cold.value(SETPOINT) == 19
+    assert cold.who[POWER] is not None and cold.who[POWER].layer == START
+    warm = tick(rules, "02:00", states, "ac-r102", [0, HEAT, 16.0, 0])
+    assert warm.value(POWER) is None  # 1.5 K at 2 K/h: its turn comes at 07:15
+    assert any("starts at 07:15" in o.reason for o in warm.trace or [])
+    # once started it holds until the occupied time, then lets the schedule take over
+    assert tick(rules, "07:59", states, "ac-r101", [1, HEAT, 19.0, 0]).value(POWER) == 1
+    assert tick(rules, "08:00", states, "ac-r101", [1, HEAT, 19.0, 0]).who[POWER] is None
+
+
+def test_the_unit_learns_its_warm_up_rate_from_the_run(tmp_path: Path) -> None:
+    rules = with_start(tmp_path)
+    states = {u: UnitState() for u in rules.units}
+    for st in states.values():
+        st.room = 18.0
+    states["ac-r101"].room = 8.0  # 10.5 K at 2 K/h: due at 02:45
+    tick(rules, "03:00", states, "ac-r101", [0, HEAT, 16.0, 0])
+    assert states["ac-r101"].warm_since is not None
+    states["ac-r101"].room = 18.6  # 10.6 K in 2 h: 5.3 K/h
+    tick(rules, "05:00", states, "ac-r101", [1, HEAT, 19.0, 0])
+    assert states["ac-r101"].warm_rate == pytest.approx(0.5 * 2 + 0.5 * 5.3)
+
+
+def test_the_guard_steps_a_cold_room_up_never_past_the_ceiling(tmp_path: Path) -> None:
+    rules = with_start(tmp_path)
+    states = {u: UnitState() for u in rules.units}
+    st = states["ac-r101"]
+    st.room = 17.6
+    current: list[float | int | None] = [1, HEAT, 18.5, 0]
+    steps = []
+    for n, hhmm in enumerate(["09:00", "09:05", "09:10", "09:20", "09:30", "09:40", "09:50"]):
+        p = tick(rules, hhmm, states, "ac-r101", current, schedule_c=18.5)
+        steps.append(p.value(SETPOINT))
+        decided = p.who[SETPOINT]
+        assert decided is not None and decided.layer == COMFORT, n
+        current[SETPOINT] = p.value(SETPOINT)
+    # +0.5 K at most every 10 minutes, up to 20 °C (18.5 + 2 K would be 20.5)
+    assert steps == [19.0, 19.0, 19.5, 20.0, 20.0, 20.0, 20.0]
+    st.room = 19.0  # well inside again: the step comes back down
+    back = tick(rules, "10:00", states, "ac-r101", current, schedule_c=18.5)
+    assert st.guard_k == pytest.approx(1.5)
+    assert back.value(SETPOINT) == 20.0  # 18.5 + 1.5 K
+
+
+def test_the_guard_rests_outside_its_months_and_hours(tmp_path: Path) -> None:
+    rules = with_start(tmp_path)
+    states = {u: UnitState() for u in rules.units}
+    states["ac-r101"].room = 15.0
+    late = tick(rules, "19:00", states, "ac-r101", [1, HEAT, 18.5, 0], schedule_c=18.5)
+    assert late.who[SETPOINT] is not None and late.who[SETPOINT].layer == SCHEDULE
+    ctx = Ctx(at("2026-07-15", "10:00"), rules, 30.0, states=states)
+    p = Proposal([1, COOL, 26.0, 0])
+    states["ac-r101"].room = 29.0
+    comfort_guard.apply(p, rules.units["ac-r101"], states["ac-r101"], ctx)
+    assert p.value(SETPOINT) is None  # the demo rules' guard is for the heating months
