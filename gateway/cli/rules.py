@@ -79,6 +79,8 @@ def rules_check(args: argparse.Namespace) -> int:
         "schedules": [r.name for r in rules.slot_rules if r.kind == "schedule"],
         "sweeps": [r.name for r in rules.slot_rules if r.kind == "sweep"],
         "precool": [r.name for r in rules.precool],
+        "optimal_start": [r.name for r in rules.optimal_start],
+        "comfort_guard": [r.name for r in rules.comfort_guard],
         "demand_limit_kw": rules.demand.limit_kw if rules.demand else None,
         "exemptions": dict(rules.policy.exemptions),
         "holiday_data": rules.calendar.coverage_text(),
@@ -89,8 +91,9 @@ def rules_check(args: argparse.Namespace) -> int:
         return 0
     print(f"{rules.path}: ok — {len(rules.units)} AC units, "
           f"{len(summary['schedules'])} schedules, {len(summary['sweeps'])} sweeps, "
-          f"{len(summary['precool'])} pre-cooling rules, demand limit "
-          f"{summary['demand_limit_kw'] or 'none'}")
+          f"{len(summary['precool'])} pre-cooling, {len(summary['optimal_start'])} "
+          f"optimal-start and {len(summary['comfort_guard'])} comfort-guard rules, demand "
+          f"limit {_kw(summary['demand_limit_kw'])}")
     print(f"  groups: {', '.join(f'{g} ({n})' for g, n in summary['groups'].items())}")
     for zone, reason in rules.policy.exemptions.items():
         print(f"  exempt zone {zone}: {reason}")
@@ -169,3 +172,7 @@ def rules_plan(args: argparse.Namespace) -> int:
         print("  ! outside the holiday data: day type is a fallback", file=sys.stderr)
     print(plan_text(rows, str(rules.tz), plan.start))
     return 0
+
+
+def _kw(value: object) -> str:
+    return f"{value:g} kW" if isinstance(value, float | int) else "none"

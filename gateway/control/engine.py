@@ -23,7 +23,7 @@ the unit goes back to its schedule's current step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -180,6 +180,8 @@ class ControlEngine:
             return result
         for device, unit in rules.units.items():
             self._unit(unit, states[device], ctx, result)
+        if rules.optimal_start:
+            self._start_alarms(ctx, result)
         return result
 
     def tick_unit(self, device: str, now: datetime, latest: Mapping[str, Reading],
@@ -288,6 +290,7 @@ class ControlEngine:
 
         for action in controller.step(ctx.now, self.demand_active(ctx), candidates):
             self._demand_notice(ctx, action, result)
+        self._demand_feasibility(ctx, controller, candidates, result)
         if controller.futile:
             self._raise(result, "demand:futile", cfg.meter,
                         f"demand: shedding does not move the meter ({cfg.futility_passes} "
@@ -301,6 +304,54 @@ class ControlEngine:
                         f"{cfg.meter_stale_s:g} s); holding, shedding nothing new")
         else:
             self._clear(result, "demand:meter")
+
+    def _demand_feasibility(self, ctx: Ctx, controller: DemandController,
+                            candidates: Callable[[], list[Candidate]],
+                            result: TickResult) -> None:
+        """Say so, while the window is still open, when the limit cannot be held: the
+        projection is above limit + deadband and nothing is left to shed (every unit that
+        may be shed is at its last level, or shedding stopped moving the meter)."""
+        cfg = controller.cfg
+        projected = controller.projected_kw
+        key = "demand:infeasible"
+        if projected is None or not self.demand_active(ctx) \
+                or projected <= cfg.limit_kw + cfg.deadband_kw:
+            self._clear(result, key)
+            return
+        levels = controller.levels
+        left = [c for c in candidates() if c.on and levels.get(c.unit, 0) < cfg.max_level]
+        if left and not controller.futile:
+            return  # still shedding
+        if key in self.active_alarms:
+            return  # raised once per episode; its figures are those of when it began
+        shed = sum(1 for lv in levels.values() if lv > 0)
+        minutes = controller.remaining_fraction(ctx.now) * cfg.window_s / 60
+        self._raise(result, key, cfg.meter,
+                    f"demand: the window ending in {minutes:.0f} min is projected at "
+                    f"{projected:.1f} kW against the limit {cfg.limit_kw:g} kW + "
+                    f"{cfg.deadband_kw:g} kW deadband, with {shed} unit(s) shed and none left "
+                    "to shed within the rules; the rest is load the rules keep in the band")
+
+    def _start_alarms(self, ctx: Ctx, result: TickResult) -> None:
+        """An optimal start that cannot have every room ready on time says so, with
+        figures, while there is still time to act."""
+        for rule in self.rules.optimal_start:
+            key = f"{rule.id}:late"
+            plan = ctx.starts.get(rule.id)
+            if plan is None or not plan.late:
+                self._clear(result, key)
+                continue
+            if key in self.active_alarms:
+                continue  # once per episode, with the figures of when it began
+            what = "warm-up" if rule.heating else "cool-down"
+            hh = f"{rule.occupied // 60:02d}:{rule.occupied % 60:02d}"
+            worst = max(plan.late.values())
+            cap = f" with at most {rule.max_concurrent} at once" if rule.max_concurrent else ""
+            self._raise(result, key, None,
+                        f"{rule.name}: the {what} from {rule.earliest // 60:02d}:"
+                        f"{rule.earliest % 60:02d}{cap} cannot have every room ready: "
+                        f"{len(plan.late)} room(s) up to {worst:.1f} K short of "
+                        f"{rule.reach_c:g} °C at {hh}")
 
     def _demand_notice(self, ctx: Ctx, action: DemandAction, result: TickResult) -> None:
         controller = self.demand

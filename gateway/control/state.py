@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from gateway.control.optimal_start import StartPlan
 from gateway.control.overrides import OverrideBook
 from gateway.control.protection import NEVER, UnitHistory
 from gateway.control.ruleset import FAN, MODE, POWER, SETPOINT, RuleSet, SlotRule
+from gateway.control.start_plan import StartPlan
 from gateway.core.semantics import FAN_CODES, MODE_CODES
 
 Value = int | float

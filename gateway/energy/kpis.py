@@ -63,6 +63,8 @@ class Kpis:
     #: times occupants switched their room's units back on (too warm or cold): UnitCounters
     occupant_switch_ons: int = 0
     failed_writes: int = 0
+    #: Writes: the engine's other alarms raised while counting, by key
+    alarms: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     steps: int = 0
 
@@ -246,10 +248,15 @@ class Writes:
                 if not outcome.ok:
                     kp.failed_writes += 1
         for alarm in alarms:
-            if alarm.active and alarm.key.startswith("write:") and alarm.key not in self._alarmed:
-                self._alarmed.add(alarm.key)
-                if counting:
-                    kp.unmet_commands += 1
+            if not alarm.active:
+                continue
+            if alarm.key.startswith("write:"):
+                if alarm.key not in self._alarmed:
+                    self._alarmed.add(alarm.key)
+                    if counting:
+                        kp.unmet_commands += 1
+            elif counting:  # the engine's own: demand:infeasible, start:<rule>:late, …
+                kp.alarms[alarm.key] = kp.alarms.get(alarm.key, 0) + 1
 
 
 class UnitCounters:

@@ -125,8 +125,8 @@ class VirtualSite:
         result = self.engine.tick(t, latest)
         self.guard.latest = latest
         outcomes = await self.actuator.apply(result.commands)
-        alarms = [a for cmd, outcome in outcomes
-                  for a in self.engine.note_outcome(cmd, outcome, t)]
+        alarms = list(result.alarms) + [a for cmd, outcome in outcomes
+                                        for a in self.engine.note_outcome(cmd, outcome, t)]
         return Actuation(outcomes, alarms)
 
     def advance(self, t: datetime, step_s: float) -> None:

@@ -12,8 +12,8 @@ What is checked, write by write and tick by tick:
   read yet is a race no gateway can see);
 - the guard never had to refuse a write (a refusal means a layer proposed one);
 - no flapping: one rule does not set a point back to a value another rule undid
-  (A → B → A) within five minutes unless something outside (occupant, override)
-  touched the unit;
+  (A → B → A) within five minutes unless something outside (occupant, override — its
+  start or its end, which hands the unit back to the rules) touched the unit;
 - protection: a switch the gateway made honours the minimum on/off time after the
   gateway's own last switch of that unit;
 - every override has expired by its end (plus one tick).
@@ -160,6 +160,9 @@ async def _run_case(seed: int, tmp: Path, ticks: int, step_s: float) -> Outcome:
             meter_kw = min(80.0, max(5.0, meter_kw + rng.uniform(-3, 3)))
             latest[rules.demand.meter] = Reading(rules.demand.meter, now, n, {
                 rules.demand.point: meter_kw})
+        for u, _, until in overrides:  # an override's end hands the unit back: a touch too
+            if t - step_s < until <= t:
+                touched[u] = until
         before = {u: dict(v) for u, v in units.state.items()}
         result = engine.tick(now, latest)
         mark = len(units.log)

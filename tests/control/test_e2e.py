@@ -278,19 +278,24 @@ async def test_summer_workday(rig_factory: Any) -> None:
 
 
 async def test_winter_workday(rig_factory: Any) -> None:
-    # demand control only from 13:30, so the morning shows the clamps alone
-    rules = rules_text(**{'active: {from: "08:00"': 'active: {from: "13:30"'})
+    # demand control only from 13:30 and no comfort guard, so the morning shows the clamps
+    # alone (the guard has tests of its own: tests/control/test_optimal_start.py)
+    rules = rules_text(**{'active: {from: "01:00", to: "18:00", day_types':
+                          'active: {from: "13:30", to: "18:00", day_types',
+                          "heating_low_c: 18.1": "heating_low_c: 5"})
     rig: Rig = await rig_factory("2026-01-05", "07:30", weather="wuhan-winter-cold", rules=rules)
     day = "2026-01-05"
     await rig.run(at(day, "08:00"))
     for u in OFFICES:
         unit = rig.unit(u)
-        assert unit.power and str(unit.mode) == "heat" and unit.setpoint_c == 20, u
+        # the schedule's day setpoint, after the optimal start's warm-up
+        assert unit.power and str(unit.mode) == "heat" and unit.setpoint_c == 18.3, u
     out = await rig.loop.override("ac-r101", {"setpoint_c": 24}, override_id="warm",
                                   duration_s=3600)
     assert not out.ok and out.applied == 20.0 and "clamp:heating-ceiling" in (out.error or "")
+    await rig.run(at(day, "08:10"))  # the 08:00 step is applied and marked by now
     rig.sim.physics.apply_write("ac-r103", "setpoint_c", 25.0)  # the wall remote
-    await rig.run(at(day, "08:05"))
+    await rig.run(at(day, "08:15"))
     assert rig.unit("ac-r103").setpoint_c == 20
     clamp = [r for r in rig.records() if r["device"] == "ac-r103"][-1]
     assert clamp["rule"] == "clamp:heating-ceiling" and clamp["before"] == 25.0

@@ -30,7 +30,6 @@ from gateway.control.layers import (
     window,
 )
 from gateway.control.ruleset import (
-    COMFORT,
     DEMAND,
     OCCUPANCY,
     OVERRIDE,
@@ -63,7 +62,7 @@ ORDER: tuple[Layer, ...] = (
 
 #: layers that hold a unit away from its schedule: when one lets go of a point (an override
 #: expires, a window closes, …) the unit goes back to the schedule's current step
-HOLDING = frozenset({WINDOW, DEMAND, OVERRIDE, OCCUPANCY, COMFORT, TARIFF, START})
+HOLDING = frozenset({WINDOW, DEMAND, OVERRIDE, OCCUPANCY, TARIFF, START})
 
 __all__ = ["HOLDING", "ORDER", "Layer", "base_schedule", "comfort_guard", "demand_limit",
            "equipment_protection", "occupancy_standby", "off_unit", "offsets",

@@ -2,7 +2,12 @@
 the band steps its setpoint towards comfort (heating: up, cooling: down) by ``step_k`` at
 most every ``interval_s``, up to ``max_k``, and back once the room is well inside again
 (docs/rules.md "Comfort guard"). Above the tariff float and the optimal start, below
-occupancy, overrides and the demand limit; the clamps still bound the result."""
+occupancy, overrides and the demand limit; the clamps still bound the result.
+
+Not a holding layer: its setpoint stands like a schedule step's until the guard moves it
+again or steps back to zero (then the schedule's setpoint is said again). A hold that
+ended whenever a unit is briefly off (crossing from cooling to heating) would hand it
+back to the schedule's step and start a flap."""
 
 from __future__ import annotations
 
@@ -16,12 +21,14 @@ COOLING_MODES = frozenset({MODE_CODES["cool"], MODE_CODES["dry"]})
 
 def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> None:
     rule = next((r for r in ctx.rules.guard_by_unit[unit.id] if _active(r, unit, ctx)), None)
-    mode = proposal.final(MODE)
-    heating = mode in HEATING_MODES
-    if rule is None or proposal.final(POWER) != 1 or not (heating or mode in COOLING_MODES):
+    if rule is None:
         state.guard_k = 0.0
         return
-    _step(rule, state, ctx, heating)
+    mode = proposal.final(MODE)
+    heating = mode in HEATING_MODES
+    if proposal.final(POWER) != 1 or not (heating or mode in COOLING_MODES):
+        return  # off or fan for now (a cool↔heat crossing, a sweep): the step is kept
+    _step(rule, unit, state, ctx, heating)
     if not state.guard_k:
         return
     base = proposal.value(SETPOINT)
@@ -62,10 +69,13 @@ def _active(rule: ComfortGuardRule, unit: UnitInfo, ctx: Ctx) -> bool:
     return ctx.rules.calendar.day(ctx.day, unit.cal_groups).type in rule.day_types
 
 
-def _step(rule: ComfortGuardRule, state: UnitState, ctx: Ctx, heating: bool) -> None:
+def _step(rule: ComfortGuardRule, unit: UnitInfo, state: UnitState, ctx: Ctx,
+          heating: bool) -> None:
     room = state.room
     if room is None or ctx.now - state.guard_at < rule.interval_s:
         return
+    if ctx.levels.get(unit.id, 0):
+        return  # curtailed for the demand limit: the guard waits rather than fight it
     k = state.guard_k
     if heating:
         if room < rule.heating_low_c and k < rule.max_k:
@@ -78,4 +88,6 @@ def _step(rule: ComfortGuardRule, state: UnitState, ctx: Ctx, heating: bool) -> 
         elif room < rule.cooling_high_c - rule.hysteresis_k and k < 0:
             k = min(0.0, k + rule.step_k)
     if k != state.guard_k:
+        if k == 0:
+            state.marks[SETPOINT] = None  # back to the schedule's setpoint, said again
         state.guard_k, state.guard_at = k, ctx.now

@@ -15,13 +15,19 @@ def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> Non
         return
     cfg = ctx.rules.demand
     assert cfg is not None
-    if level > len(cfg.relief_k):
+    shed = level > len(cfg.relief_k)
+    if shed:
         proposal.say(DEMAND, "demand", POWER, 0,
                      f"demand limit {cfg.limit_kw:g} kW: shed (level {level}, off)")
-        return
-    relieved = offset(proposal, state, cfg.relief_k[level - 1])
+        if not cfg.relief_k:
+            return
+    # a shed unit keeps the deepest relief: protection may hold its switch-off a while,
+    # and a hold that ended there would hand the setpoint back to the schedule meanwhile
+    relieved = offset(proposal, state, cfg.relief_k[min(level, len(cfg.relief_k)) - 1])
     if relieved is not None:
         setpoint, delta = relieved
+        # within what the unit accepts: relief past its range is no relief, only a clamp
+        setpoint = min(max(setpoint, unit.sp_min), unit.sp_max)
         proposal.say(DEMAND, "demand", SETPOINT, setpoint,
                      f"demand limit {cfg.limit_kw:g} kW: setpoint relief {delta:+g} K "
-                     f"(level {level})")
+                     f"(level {level}{', off' if shed else ''})")

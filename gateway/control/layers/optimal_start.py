@@ -5,8 +5,8 @@ per tick for all the rule's units; each unit's state keeps its run and its learn
 
 from __future__ import annotations
 
-from gateway.control.optimal_start import StartPlan, Zone, learned_rate, plan
 from gateway.control.ruleset import MODE, POWER, SETPOINT, START, OptimalStartRule, UnitInfo
+from gateway.control.start_plan import StartPlan, Zone, learned_rate, plan
 from gateway.control.state import Ctx, Proposal, UnitState
 from gateway.core.policy import HEATING_MODES
 from gateway.core.semantics import MODE_CODES
@@ -21,12 +21,20 @@ def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> Non
         if state.warm_day != ctx.day:
             state.warm_day, state.warm_since, state.warm_done = ctx.day, None, False
         start = starts.starts.get(unit.id)
-        if state.warm_since is None and _crossing(rule, proposal):
-            # on and running the other way (someone at the remote): crossing cool↔heat is
-            # the schedule's and protection's business, not worth a flap before dawn
-            if proposal.trace is not None:
-                proposal.note(START, rule.id, MODE, None, "optimal start: the unit runs in "
-                              "the other mode; left to the schedule")
+        if _crossing(rule, proposal):
+            # on and running the other way (set so at the remote, or by an override that
+            # has ended): crossing cool↔heat is not worth a flap before dawn. Before its
+            # run the rule stays out; during it, it holds what the unit has, so the hold
+            # does not end and hand the unit back to a stale step (an 23:00 sweep's off)
+            if state.warm_since is None:
+                if proposal.trace is not None:
+                    proposal.note(START, rule.id, MODE, None, "optimal start: the unit "
+                                  "runs in the other mode; left as it is")
+                return
+            why = "optimal start: the unit was set to the other mode; left as it is"
+            for point in (POWER, MODE, SETPOINT):
+                if proposal.current[point] is not None:
+                    proposal.say(START, rule.id, point, proposal.current[point], why)
             return
         if state.warm_since is None:
             if start is None or ctx.minute < start or start >= rule.occupied:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from gateway.control.rules import comfort, precool, slots
+from gateway.control.rules import feedback, precool, slots
 from gateway.control.rules.context import Context, digest, unit_list
 from gateway.control.rules.schema import RuleFile
 from gateway.control.ruleset import (
@@ -62,8 +62,8 @@ def load_rules(path: str | Path, site: Site, *, tariffs_dir: Path | None = None)
     slots.overlaps(ctx, slot_rules)
     tariff = precool.tariff(ctx)
     precool_rules = precool.rules(ctx, tariff, policy)
-    starts = comfort.optimal_start(ctx, policy)
-    guards = comfort.comfort_guard(ctx)
+    starts = feedback.optimal_start(ctx, policy)
+    guards = feedback.comfort_guard(ctx)
     occupancy = _occupancy(ctx)
     windows = _windows(ctx)
     demand = _demand(ctx)

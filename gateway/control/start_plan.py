@@ -9,14 +9,19 @@ instead of being shed after the fact.
 Each unit needs ``lead`` hours: its distance to ``reach_c`` over its rate (K/h, learned
 from its own last warm-ups), plus the margin. Units are placed backwards from the
 occupied time on ``max_concurrent`` lanes, longest lead first, each as late as its lane
-allows; one that no lane can fit after ``earliest`` (or now) starts at once and is
-reported late, with how far short of ``reach_c`` it will be: then the lanes no longer
-bound the load, and the demand limiter is the backstop.
+allows. When the span is too short for the cap, the cap still holds: the unit that does
+not fit goes to the lane with the most room, the units already there move later, and
+every unit that will then not be ready on time is reported late, with how far short of
+``reach_c`` it will be (the engine's ``start:<rule>:late`` alarm). Comfort yields to the
+demand limit, and says so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+#: kelvin short at the occupied time below which a room counts as on time
+LATE_K = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class StartPlan:
     lead_h: dict[str, float] = field(default_factory=dict)
     #: unit → kelvin it will still be short at the occupied time
     late: dict[str, float] = field(default_factory=dict)
-    #: units started beyond ``max_concurrent`` (the span is too short for the cap)
+    #: units that did not fit on a lane (the span is too short for the cap)
     crowded: list[str] = field(default_factory=list)
 
 
@@ -65,6 +70,7 @@ def plan(zones: list[Zone], *, now_min: float, earliest_min: float, occupied_min
     # a lane is free (for placing backwards) up to `top` and may not go below `floor`
     floor0 = max(now_min, earliest_min)
     lanes: list[tuple[float, float]] = []
+    on_lane: list[list[Zone]] = []
     for z in zones:
         lead = lead_hours(z, reach_c, heating, margin_min, span_h)
         out.lead_h[z.unit] = lead
@@ -72,7 +78,11 @@ def plan(zones: list[Zone], *, now_min: float, earliest_min: float, occupied_min
             out.starts[z.unit] = now_min
             if lead > 0 and len(lanes) < lanes_n:
                 lanes.append((occupied_min, now_min + lead * 60.0))
-    lanes += [(occupied_min, floor0)] * (lanes_n - len(lanes))
+                on_lane.append([])
+    while len(lanes) < lanes_n:
+        lanes.append((occupied_min, floor0))
+        on_lane.append([])
+    lane_end = [occupied_min] * len(lanes)
     todo = sorted((z for z in zones if not z.started), key=lambda z: -out.lead_h[z.unit])
     for z in todo:
         lead_min = out.lead_h[z.unit] * 60.0
@@ -84,15 +94,28 @@ def plan(zones: list[Zone], *, now_min: float, earliest_min: float, occupied_min
         if fits:
             start, i = max(fits)
             lanes[i] = (start, lanes[i][1])
-        else:
-            # no lane fits: start at once and say how short it will be (the demand
-            # limiter, not this plan, then keeps the window inside the limit)
-            start = floor0
-            out.crowded.append(z.unit)
-            short_h = (start + lead_min - occupied_min) / 60.0
-            if short_h > 0:
-                out.late[z.unit] = short_h * z.rate_k_per_h
+            on_lane[i].append(z)
+            out.starts[z.unit] = start
+            continue
+        # no lane fits: the cap holds and someone is late. The lane with the most room
+        # takes the unit at its bottom and pushes its others later by the overflow
+        i = min(range(len(lanes)), key=lambda k: (lane_end[k], lanes[k][1] - lanes[k][0], k))
+        top, bottom = lanes[i]
+        start = bottom
+        overflow = max(0.0, start + lead_min - top)
+        out.crowded.append(z.unit)
+        for other in on_lane[i]:
+            out.starts[other.unit] += overflow
+        lane_end[i] += overflow
+        on_lane[i].append(z)
+        lanes[i] = (start, start)
         out.starts[z.unit] = start
+        for member in on_lane[i]:
+            # the margin is slack, not need: late only by what the room itself lacks
+            end = out.starts[member.unit] + out.lead_h[member.unit] * 60.0 - margin_min
+            short_k = (end - occupied_min) / 60.0 * member.rate_k_per_h
+            if short_k >= LATE_K:
+                out.late[member.unit] = short_k
     return out
 
 
