@@ -3,7 +3,9 @@
 ``DayKpis`` watches one run of a virtual site step by step and fills ``Kpis``. The
 collectors follow the site from the first step (a unit switched on in the warm-up is not
 a new switch at midnight; a write alarm raised in the warm-up is not unmet again) but
-count only from ``start()`` on: site-local midnight of the evaluated day.
+count only from ``start()`` on: site-local midnight of the evaluated day. A run over
+many days (a season) calls ``next_day`` at each midnight: the day's ``Kpis`` are
+finished and a fresh one counts on, while the collectors keep following the site.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ class Kpis:
     ac_energy_kwh: float = 0.0
     ac_cost: Decimal = Decimal(0)
     ac_peak_kw: float = 0.0
+    #: 15-minute windows of the demand meter above the limit plus its deadband
+    #: (``demand_threshold_kw``; None: no limit to hold): MeterKpis
+    demand_windows_over_limit: int = 0
+    demand_threshold_kw: float | None = None
     floor_area_m2: float = 0.0
     #: Discomfort
     zones: int = 0
@@ -96,16 +102,24 @@ class MeterKpis:
       meter) — kWh, Σ kWh × price (by tariff period), and the highest 15-minute window of
       the summed interval demand;
     - air conditioning: the same over the ``role: ac`` meters; a site without one gets the
-      units' own energy (``UnitCounters``) and no AC cost or peak.
+      units' own energy (``UnitCounters``) and no AC cost or peak;
+    - demand windows over the limit: the windows where ``limit``'s meter (a rule set's
+      demand meter) shows more than its threshold (the limit plus the deadband).
     """
 
     def __init__(self, kp: Kpis, site: Site, tariff: Tariff | None, begin: datetime,
-                 end: datetime):
-        self.kp = kp
+                 end: datetime, limit: DemandThreshold | None = None):
         self.meters = site_meters(site)
         self.accountant = IntervalAccountant(self.meters, site.tz, tariff)
         self.main = main_meters(self.meters)
         self.ac = [m.device for m in self.meters if m.unit == "kwh" and m.tags.get("role") == "ac"]
+        self.limit = limit
+        self.bind(kp, begin, end)
+
+    def bind(self, kp: Kpis, begin: datetime, end: datetime) -> None:
+        """Count the intervals that start in ``begin``..``end`` into ``kp``."""
+        self.kp = kp
+        kp.demand_threshold_kw = self.limit.threshold_kw if self.limit else None
         self.begin, self.end = begin.timestamp(), end.timestamp()
         #: window start (epoch s) → demand summed over the meters, kW
         self.site_demand: dict[float, float] = {}
@@ -121,6 +135,10 @@ class MeterKpis:
             k = iv.start.timestamp()
             if not self.begin <= k < self.end:
                 continue
+            limit = self.limit
+            if limit is not None and iv.device == limit.meter and \
+                    (iv.demand_kw or 0.0) > limit.threshold_kw:
+                kp.demand_windows_over_limit += 1
             if iv.device in self.main:
                 kp.energy_kwh += iv.amount
                 if iv.cost is not None:
@@ -140,6 +158,19 @@ class MeterKpis:
         self.kp.ac_peak_kw = max(self.ac_demand.values(), default=0.0)
 
 
+@dataclass(frozen=True)
+class DemandThreshold:
+    """A demand limit to hold: ``meter``'s 15-minute demand at most ``threshold_kw``."""
+
+    meter: str
+    threshold_kw: float
+
+    @classmethod
+    def of(cls, rules: RuleSet) -> DemandThreshold | None:
+        d = rules.demand
+        return cls(d.meter, d.limit_kw + d.deadband_kw) if d is not None else None
+
+
 class Discomfort:
     """Thermal discomfort ``tdis`` (BOPTEST), K·h: per zone, ∫ the room air temperature's
     distance outside the comfort band (``comfort.outside_band``: 26–28 °C in the rule set's
@@ -148,9 +179,12 @@ class Discomfort:
     figure is the sum over the zones / zones (``Kpis.discomfort_kh_per_zone``)."""
 
     def __init__(self, kp: Kpis, rooms: Mapping[str, SimRoom], band: Band):
+        self.zones = {rid: r for rid, r in rooms.items() if r.occupancy.occupants > 0}
+        self.bind(kp, band)
+
+    def bind(self, kp: Kpis, band: Band) -> None:
         self.kp = kp
         self.band = band
-        self.zones = {rid: r for rid, r in rooms.items() if r.occupancy.occupants > 0}
         kp.zones = len(self.zones)
         kp.discomfort_by_zone = dict.fromkeys(self.zones, 0.0)
 
@@ -258,10 +292,13 @@ class UnitCounters:
     those at ``start``."""
 
     def __init__(self, kp: Kpis, building: Building, ac_metered: bool):
-        self.kp = kp
         self.building = building
         self.ac_metered = ac_metered
-        kp.units = len(building.units)
+        self.bind(kp)
+
+    def bind(self, kp: Kpis) -> None:
+        self.kp = kp
+        kp.units = len(self.building.units)
         self._starts: dict[str, int] = {}
         self._switch_ons = 0
         self._energy_kwh = 0.0
@@ -287,11 +324,18 @@ class DayKpis:
 
     def __init__(self, label: str, day: date, site: Site, rules: RuleSet, building: Building,
                  tariff: Tariff | None, begin: datetime, end: datetime, *,
-                 min_on_s: float = 300.0, min_off_s: float = 300.0):
-        self.kp = kp = Kpis(label, day, floor_area_m2=site.spec.site.floor_area_m2)
-        self.band = comfort_band(day.month in rules.policy.cooling_months)
+                 min_on_s: float = 300.0, min_off_s: float = 300.0,
+                 demand_limit: DemandThreshold | None = None):
+        """``demand_limit``: the limit whose windows ``demand_windows_over_limit`` counts
+        (default: the rule set's own, if it has one)."""
+        self.label = label
+        self.floor_area_m2 = site.spec.site.floor_area_m2
+        self.cooling_months = rules.policy.cooling_months
+        self.kp = kp = Kpis(label, day, floor_area_m2=self.floor_area_m2)
+        self.band = comfort_band(day.month in self.cooling_months)
         self.counting = False
-        self.meters = MeterKpis(kp, site, tariff, begin, end)
+        self.meters = MeterKpis(kp, site, tariff, begin, end,
+                                demand_limit or DemandThreshold.of(rules))
         self.discomfort = Discomfort(kp, building.rooms, self.band)
         self.short_cycles = ShortCycles(kp, building.units, min_on_s, min_off_s)
         self.violations = Violations(kp, building.units, rules)
@@ -302,6 +346,17 @@ class DayKpis:
         """The evaluated day begins: count from here."""
         self.counting = True
         self.counters.start()
+
+    def next_day(self, day: date, begin: datetime, end: datetime) -> None:
+        """After ``finish``: count ``day`` (``begin``..``end``) into a fresh ``Kpis``, the
+        collectors still following the site."""
+        self.kp = kp = Kpis(self.label, day, floor_area_m2=self.floor_area_m2)
+        self.band = comfort_band(day.month in self.cooling_months)
+        self.meters.bind(kp, begin, end)
+        self.discomfort.bind(kp, self.band)
+        self.short_cycles.kp = self.violations.kp = self.writes.kp = kp
+        self.counters.bind(kp)
+        self.start()
 
     def read(self, latest: Mapping[str, Reading]) -> None:
         self.meters.read(latest)

@@ -27,7 +27,7 @@ from gateway.core.calendar import WORKING
 from gateway.core.profile import Value
 from gateway.core.site import Site
 from gateway.energy.accounting import site_meters
-from simulators.physics import Building, DayKind
+from simulators.physics import Building, DayKind, WeatherDay
 from simulators.sim_config import SiteSimulation
 from simulators.site_physics import SitePhysics
 
@@ -84,12 +84,13 @@ class Actuation:
 
 class VirtualSite:
     def __init__(self, site: Site, engine: ControlEngine, sim: SiteSimulation, *,
-                 write_failure: float = 0.0, seed: int = 1):
-        """``seed`` drives only the simulated write failures (``sim`` has its own)."""
+                 write_failure: float = 0.0, seed: int = 1, weather: WeatherDay | None = None):
+        """``seed`` drives only the simulated write failures (``sim`` has its own);
+        ``weather`` beats the simulation's (the first day's, for a run over a series)."""
         rules = engine.rules
         self.tz = site.tz
         self.engine = engine
-        self.physics = SitePhysics(sim)
+        self.physics = SitePhysics(sim, weather)
         self.building: Building = self.physics.building
         self.writer = PhysicsWriter(self.physics, write_failure, seed)
         self.guard = SafetyGuard.for_rules(rules, {})
