@@ -159,18 +159,19 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
             min_on_s: float = 300.0, min_off_s: float = 300.0, write_failure: float = 0.0,
             seed: int = 1, sample_s: float = 300.0, progress: Progress | None = None,
             rules: RuleSet | None = None, sim_seed: int | None = None,
-            observer: Callable[[datetime, Mapping[str, Reading]], None] | None = None
-            ) -> RunResult:
+            observer: Callable[[datetime, Mapping[str, Reading]], None] | None = None,
+            weather_for: WeatherFor | None = None) -> RunResult:
     """Simulate ``day`` (site-local) under one rule set; see the module docstring.
 
     ``sim_seed`` replaces the site's ``simulation.seed`` (who comes in when,
     sensor noise); ``seed`` drives only the simulated write failures.
     ``observer`` sees every step's synthesised readings (warm-up included), as the
-    gateway would have published them. Runs its own event loop (the actuator is async):
-    call it from synchronous code.
+    gateway would have published them. ``weather_for``: each day's weather (``run_days``).
+    Runs its own event loop (the actuator is async): call it from synchronous code.
     """
     trace = Trace()
-    days, rules = run_days(site, rules_path, day, day, weather=weather, label=label,
+    days, rules = run_days(site, rules_path, day, day, weather=weather,
+                           weather_for=weather_for, label=label,
                            step_s=step_s, warmup_days=warmup_days, limits=limits,
                            tariff=tariff, min_on_s=min_on_s, min_off_s=min_off_s,
                            write_failure=write_failure, seed=seed, sample_s=sample_s,

@@ -1,0 +1,339 @@
+"""Season what-if: two rule sets over a run of days of a weather series, each in one
+continuous simulation (``whatif.run_days``: no warm-up per day), side by side in two
+processes; per-day KPIs, monthly and season totals, the worst day, and the page an
+analyst shows a client (``season_html``).
+
+The figures compare A (the rule set evaluated) with B (the comparison set: the naive
+baseline of every season, rules/examples/naive-office.yaml). Demand windows over the
+limit are counted, for both, against A's limit plus its deadband (B usually has none:
+the count shows what A's limit would have met under B).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from html import escape
+from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+
+from gateway.control.rules import load_rules
+from gateway.control.ruleset import RuleSet
+from gateway.core.site import Site
+from gateway.energy.kpis import DemandThreshold, Kpis
+from gateway.energy.whatif import Limits, Progress, change_pct, national_limits, run_days
+from simulators.physics import WeatherDay
+from simulators.physics.weather_series import DailyWeather, weather_day
+
+
+@dataclass
+class Season:
+    """One rule set over the days: a ``Kpis`` per day."""
+
+    label: str
+    days: list[Kpis]
+    cpu_s: float = 0.0
+
+    def total(self, kpi: Callable[[Kpis], float]) -> float:
+        return sum(kpi(k) for k in self.days)
+
+
+def ac_cost(k: Kpis) -> float:
+    return float(k.ac_cost)
+
+
+def site_cost(k: Kpis) -> float:
+    return float(k.cost)
+
+
+def discomfort(k: Kpis) -> float:
+    return k.discomfort_kh_per_zone
+
+
+#: season totals: name → (per-day KPI, how days combine: sum or max, format)
+TOTALS: dict[str, tuple[Callable[[Kpis], float], Callable[[Sequence[float]], float], str]] = {
+    "energy, air conditioning (kWh)": (lambda k: k.ac_energy_kwh, sum, ".0f"),
+    "cost, air conditioning (CNY)": (ac_cost, sum, ".2f"),
+    "cost, site (CNY)": (site_cost, sum, ".2f"),
+    "highest 15-min demand, site (kW)": (lambda k: k.peak_kw, max, ".2f"),
+    "demand windows over the limit": (lambda k: k.demand_windows_over_limit, sum, ".0f"),
+    "discomfort (K·h per zone)": (discomfort, sum, ".2f"),
+    "worst day's discomfort (K·h per zone)": (discomfort, max, ".3f"),
+    "occupants switching a unit on": (lambda k: k.occupant_switch_ons, sum, ".0f"),
+    "regulatory violations": (lambda k: k.violations, sum, ".0f"),
+    "short cycles": (lambda k: k.short_cycles, sum, ".0f"),
+}
+
+
+@dataclass
+class SeasonComparison:
+    a: Season
+    b: Season | None
+    weather: list[DailyWeather]
+    #: the limit both sets' windows are counted against (A's), kW; None: A has none
+    threshold_kw: float | None
+    wall_s: float = 0.0
+
+    def totals(self, s: Season) -> dict[str, float]:
+        return {name: how([kpi(k) for k in s.days]) for name, (kpi, how, _) in TOTALS.items()}
+
+    def worst_day(self) -> int:
+        """Index of A's worst day: the most discomfort, then the least saving against B."""
+        b = self.b
+
+        def badness(i: int) -> tuple[float, float]:
+            k = self.a.days[i]
+            saving = change_pct(ac_cost(k), ac_cost(b.days[i])) if b else 0.0
+            return discomfort(k), saving
+
+        return max(range(len(self.a.days)), key=badness)
+
+    def months(self) -> list[tuple[str, list[int]]]:
+        """("2026-07", day indexes) in order."""
+        out: dict[str, list[int]] = {}
+        for i, k in enumerate(self.a.days):
+            out.setdefault(k.day.strftime("%Y-%m"), []).append(i)
+        return list(out.items())
+
+    def monthly_rows(self) -> list[list[str]]:
+        rows = []
+        for month, idx in self.months():
+            a = [self.a.days[i] for i in idx]
+            b = [self.b.days[i] for i in idx] if self.b else []
+            cost_a = sum(ac_cost(k) for k in a)
+            row = [month, str(len(idx)), f"{cost_a:.2f}"]
+            if b:
+                cost_b = sum(ac_cost(k) for k in b)
+                row += [f"{cost_b:.2f}", f"{cost_b - cost_a:.2f}",
+                        f"{-change_pct(cost_a, cost_b):.1f} %"]
+            row.append(f"{max(k.peak_kw for k in a):.1f}")
+            if b:
+                row.append(f"{max(k.peak_kw for k in b):.1f}")
+            row.append(str(sum(k.demand_windows_over_limit for k in a)))
+            row.append(f"{sum(discomfort(k) for k in a):.2f}")
+            if b:
+                row.append(f"{sum(discomfort(k) for k in b):.2f}")
+            rows.append(row)
+        return rows
+
+    def monthly_headers(self) -> list[str]:
+        a, b = self.a.label, self.b.label if self.b else None
+        h = ["month", "days", f"AC cost {a} (CNY)"]
+        if b:
+            h += [f"AC cost {b} (CNY)", "saving (CNY)", "saving"]
+        h.append(f"peak {a} (kW)")
+        if b:
+            h.append(f"peak {b} (kW)")
+        h += [f"windows over limit, {a}", f"discomfort {a} (K·h/zone)"]
+        if b:
+            h.append(f"discomfort {b} (K·h/zone)")
+        return h
+
+    def figures(self) -> dict[str, float]:
+        """The season's headline figures of A (against B where there is one)."""
+        a = self.a
+        b = self.b or a
+        return {
+            "cost_change_pct": round(change_pct(a.total(ac_cost), b.total(ac_cost)), 2),
+            "site_cost_change_pct": round(change_pct(a.total(site_cost),
+                                                     b.total(site_cost)), 2),
+            "worst_day_cost_change_pct": round(max(
+                change_pct(ac_cost(ka), ac_cost(kb)) for ka, kb in zip(a.days, b.days,
+                                                                       strict=True)), 2),
+            "worst_day_discomfort_kh_per_zone": round(max(discomfort(k) for k in a.days), 3),
+            "demand_windows_over_limit": float(a.total(lambda k: k.demand_windows_over_limit)),
+            "violations": float(a.total(lambda k: k.violations)),
+            "short_cycles": float(a.total(lambda k: k.short_cycles)),
+            "occupant_switch_ons": float(a.total(lambda k: k.occupant_switch_ons)),
+            "occupant_switch_ons_vs": float(b.total(lambda k: k.occupant_switch_ons)),
+        }
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+def run_season(site: Site, rules_path: str | Path, vs_path: str | Path | None,
+               days: list[DailyWeather], *, step_s: float = 60.0, warmup_days: int = 1,
+               limits: Limits = "national", sim_seed: int | None = None,
+               write_failure: float = 0.0, jobs: int = 2,
+               progress: Progress | None = None) -> SeasonComparison:
+    """A (and B) over ``days`` — consecutive dates — in continuous runs; with ``jobs`` 2, B
+    runs in a forked process beside A. Rule files are loaded (and refused) before."""
+    wall0 = time.perf_counter()
+    shapes = {d.day: weather_day(days, i) for i, d in enumerate(days)}
+    first, last = days[0].day, days[-1].day
+
+    def weather_for(d: date) -> WeatherDay:
+        return shapes.get(d) or shapes[first]  # the warm-up days repeat the first day
+
+    rules_a = load_rules(rules_path, site)
+    rules_b = load_rules(vs_path, site) if vs_path is not None else None
+    threshold = DemandThreshold.of(national_limits(rules_a) if limits == "national"
+                                   else rules_a)
+
+    def one(path: str | Path, rules: RuleSet, report: Progress | None) -> Season:
+        cpu0 = time.process_time()
+        kpis, _ = run_days(site, path, first, last, weather_for=weather_for,
+                           step_s=step_s, warmup_days=warmup_days, limits=limits,
+                           sim_seed=sim_seed, write_failure=write_failure,
+                           rules=rules, progress=report, demand_limit=threshold)
+        return Season(Path(path).stem, kpis, time.process_time() - cpu0)
+
+    if rules_b is None or vs_path is None:
+        a = one(rules_path, rules_a, progress)
+        return SeasonComparison(a, None, days, threshold.threshold_kw if threshold else None,
+                                time.perf_counter() - wall0)
+    if jobs < 2:
+        a = one(rules_path, rules_a, (lambda f: progress(f / 2)) if progress else None)
+        b = one(vs_path, rules_b, (lambda f: progress(0.5 + f / 2)) if progress else None)
+    else:
+        a, b = _side_by_side(lambda report: one(rules_path, rules_a, report),
+                             lambda report: one(vs_path, rules_b, report), progress)
+    return SeasonComparison(a, b, days, threshold.threshold_kw if threshold else None,
+                            time.perf_counter() - wall0)
+
+
+def _side_by_side(run_a: Callable[[Progress | None], Season],
+                  run_b: Callable[[Progress | None], Season],
+                  progress: Progress | None) -> tuple[Season, Season]:
+    """``run_b`` in a forked child (sending its ``Season`` back), ``run_a`` here; progress
+    is the mean of both."""
+    ctx = multiprocessing.get_context("fork")
+    done_b: Synchronized[float] = ctx.Value("d", 0.0)
+    receive, send = ctx.Pipe(duplex=False)
+
+    def child(conn: Connection) -> None:
+        try:
+            conn.send(("ok", run_b(lambda f: setattr(done_b, "value", f))))
+        except BaseException as exc:  # the parent raises it with its text
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            conn.close()
+
+    proc = ctx.Process(target=child, args=(send,), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        a = run_a((lambda f: progress((f + done_b.value) / 2)) if progress else None)
+        while not receive.poll(0.2):
+            if progress is not None:
+                progress((1.0 + done_b.value) / 2)
+            if not proc.is_alive() and not receive.poll(0):
+                raise RuntimeError(f"the comparison run died (exit code {proc.exitcode})")
+        status, payload = receive.recv()
+    finally:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+    if status != "ok":
+        raise RuntimeError(f"the comparison run failed: {payload}")
+    return a, payload
+
+
+# -- the page -------------------------------------------------------------------------------
+
+
+def season_html(cmp: SeasonComparison, title: str, notes: Sequence[str] = ()) -> str:
+    """A self-contained page: season totals, the month-by-month table and charts (AC cost
+    and saving, peak demand against the limit, discomfort), the days, the worst day."""
+    from gateway.energy.svg import BarChart, HLine, LineChart, Series, Stack, page, table
+
+    a, b = cmp.a, cmp.b
+    blue, orange = "#0072B2", "#D55E00"
+    ta, tb = cmp.totals(a), cmp.totals(b) if b else None
+    rows = []
+    for name, (_, _, fmt) in TOTALS.items():
+        row = [name, format(ta[name], fmt)]
+        if tb is not None:
+            row += [format(tb[name], fmt),
+                    f"{change_pct(ta[name], tb[name]):+.1f} %" if "cost" in name and tb[name]
+                    else ""]
+        rows.append(row)
+    headers = ["season", a.label] + ([b.label, "A vs B"] if b else [])
+    months = cmp.months()
+    cats = [m for m, _ in months]
+
+    def monthly(s: Season, kpi: Callable[[Kpis], float], how: Callable[[list[float]], float]
+                ) -> list[float]:
+        return [how([kpi(s.days[i]) for i in idx]) for _, idx in months]
+
+    def vs_markers(kpi: Callable[[Kpis], float], how: Callable[[list[float]], float]
+                   ) -> list[Series]:
+        if b is None:
+            return []
+        return [Series(b.label, [(float(i), v) for i, v in enumerate(monthly(b, kpi, how))],
+                       orange)]
+
+    limit = [HLine(cmp.threshold_kw, f"limit + deadband {cmp.threshold_kw:g} kW")] \
+        if cmp.threshold_kw is not None else []
+    charts = [
+        BarChart(f"AC cost per month: {a.label} (bars)" + (f", {b.label} (markers)" if b
+                                                           else ""),
+                 cats, [Stack(a.label, monthly(a, ac_cost, sum), blue)], y_label="CNY",
+                 markers=vs_markers(ac_cost, sum)),
+        BarChart(f"Highest 15-minute demand per month: {a.label}", cats,
+                 [Stack(a.label, monthly(a, lambda k: k.peak_kw, max), blue)], y_label="kW",
+                 hlines=limit, markers=vs_markers(lambda k: k.peak_kw, max)),
+        BarChart(f"Discomfort per month, K·h per zone: {a.label}", cats,
+                 [Stack(a.label, monthly(a, discomfort, sum), blue)], y_label="K·h",
+                 markers=vs_markers(discomfort, sum)),
+    ]
+    if b is not None:
+        charts.insert(1, BarChart(f"Saving per month against {b.label}", cats, [Stack(
+            "saving", [vb - va for va, vb in zip(monthly(a, ac_cost, sum),
+                                                  monthly(b, ac_cost, sum), strict=True)],
+            "#009E73")], y_label="CNY"))
+    daily = LineChart("AC cost per day, and the day's outdoor temperatures", y_label="CNY / °C",
+                      x_label="day of the run")
+    daily.series.append(Series(f"AC cost {a.label}", [(float(i), ac_cost(k))
+                                                       for i, k in enumerate(a.days)], blue, 1.8))
+    if b is not None:
+        daily.series.append(Series(f"AC cost {b.label}", [(float(i), ac_cost(k)) for i, k
+                                                           in enumerate(b.days)], orange, 1.8))
+    daily.series += [
+        Series("outdoor max °C", [(float(i), d.max_c) for i, d in enumerate(cmp.weather)],
+               "#999999", 1.0, dashed=True),
+        Series("outdoor min °C", [(float(i), d.min_c) for i, d in enumerate(cmp.weather)],
+               "#56B4E9", 1.0, dashed=True)]
+    w = cmp.worst_day()
+    wk, wd = a.days[w], cmp.weather[w]
+    worst = [f"<h2>The worst day: {wk.day} (outdoor {wd.min_c:.1f}–{wd.max_c:.1f} °C)</h2>",
+             table(["KPI", a.label] + ([b.label] if b else []), [
+                 [name, format(kpi(wk), fmt)] + ([format(kpi(b.days[w]), fmt)] if b else [])
+                 for name, (kpi, how, fmt) in TOTALS.items() if how is sum])]
+    day_rows = [[str(k.day), f"{cmp.weather[i].min_c:.1f}", f"{cmp.weather[i].max_c:.1f}",
+                 f"{ac_cost(k):.2f}"] + ([f"{ac_cost(b.days[i]):.2f}"] if b else []) +
+                [f"{k.peak_kw:.1f}", str(k.demand_windows_over_limit), f"{discomfort(k):.3f}",
+                 str(k.occupant_switch_ons), str(k.violations)]
+                for i, k in enumerate(a.days)]
+    day_headers = ["day", "min °C", "max °C", f"AC cost {a.label}"] + \
+        ([f"AC cost {b.label}"] if b else []) + \
+        ["peak kW", "windows over limit", "discomfort K·h/zone", "remote", "violations"]
+    body = [f"<h1>{escape(title)}</h1>",
+            "".join(f'<p class="note">{escape(n)}</p>' for n in notes),
+            table(headers, rows), "<h2>Month by month</h2>",
+            table(cmp.monthly_headers(), cmp.monthly_rows()),
+            *(c.render() for c in charts), daily.render(), *worst,
+            "<h2>Day by day</h2>", table(day_headers, day_rows)]
+    return page(title, "\n".join(body))
+
+
+def season_json(cmp: SeasonComparison, kpis_json: Callable[[Kpis], dict[str, object]]
+                ) -> dict[str, object]:
+    """Per-day KPIs (``kpis_json`` of each), season totals, the worst day, the figures."""
+    def one(s: Season) -> dict[str, object]:
+        return {"label": s.label, "totals": {k: round(v, 4) for k, v in cmp.totals(s).items()},
+                "days": [kpis_json(k) for k in s.days], "cpu_s": round(s.cpu_s, 2)}
+
+    return {"from": str(cmp.a.days[0].day), "to": str(cmp.a.days[-1].day),
+            "weather": [{"day": str(d.day), "min_c": d.min_c, "max_c": d.max_c,
+                         "sunshine": d.sunshine} for d in cmp.weather],
+            "demand_threshold_kw": cmp.threshold_kw,
+            "worst_day": str(cmp.a.days[cmp.worst_day()].day),
+            "runs": [one(s) for s in (cmp.a, cmp.b) if s is not None],
+            "figures": cmp.figures(), "wall_s": round(cmp.wall_s, 2)}
+
