@@ -137,6 +137,9 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     if not 0.0 <= args.write_failure < 1.0:
         raise ConfigError([Problem("command line", None, "--write-failure",
                                    "a fraction in [0, 1)")])
+    if not 1.0 <= args.step <= 900.0 or 900.0 % args.step:
+        raise ConfigError([Problem("command line", None, "--step",
+                                   "seconds that divide 15 minutes (1..900), e.g. 60, 100, 150")])
     if args.weather and args.weather_series:
         raise ConfigError([Problem("command line", None, "--weather-series",
                                    "give --weather (one day) or --weather-series, not both")])
@@ -209,7 +212,8 @@ def _series(spec: str, start: date, end: date) -> list[DailyWeather]:
 def cmd_season(args: argparse.Namespace) -> int:
     """``whatif --from --to``: a season over a weather series (docs/energy.md)."""
     from gateway.core.site import load_site
-    from gateway.energy.season import run_season, season_html, season_json
+    from gateway.energy.season import season_html, season_json
+    from gateway.energy.season_run import run_season
 
     if args.start is None or args.end is None:
         raise ConfigError([Problem("command line", None, "--to" if args.end is None

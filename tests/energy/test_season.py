@@ -14,7 +14,8 @@ import pytest
 
 from gateway.cli import main
 from gateway.core.site import load_site
-from gateway.energy.season import TOTALS, run_season
+from gateway.energy.season import TOTALS
+from gateway.energy.season_run import run_season
 from simulators.physics.weather_series import series_days
 from tests.sitefiles import DEMO_SITE
 
@@ -103,6 +104,7 @@ def test_a_users_daily_weather_file_drives_the_season_and_its_errors_name_the_li
      "--weather"),
     (["--from", "2026-07-15", "--to", "2026-07-16", "--weather-series", "generated:mars:1"],
      "--weather-series"),
+    (["--from", "2026-07-15", "--to", "2026-07-16", "--step", "120"], "--step"),
 ])
 def test_a_bad_season_on_the_command_line_is_explained(
         args: list[str], field: str, capsys: pytest.CaptureFixture[str]) -> None:
