@@ -46,7 +46,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from simulators.physics.weather import WeatherDay, WeatherFileError, WeatherSample
+from simulators.physics.weather import (
+    WeatherDay,
+    WeatherFileError,
+    WeatherSample,
+    check_width,
+    csv_rows,
+    number_cell,
+)
 
 #: the generated series are drawn from this day on, so a date's weather depends only on
 #: the seed and the date, not on where a requested range starts
@@ -197,24 +204,16 @@ def parse_daily_weather(text: str, file: str) -> list[DailyWeather]:
     """Parse a daily weather CSV (module docstring); errors name ``file``, line and field."""
     days: list[DailyWeather] = []
     fields: tuple[str, ...] | None = None
-    last_line = 0
-    for line_no, raw in enumerate(text.splitlines(), start=1):
-        last_line = line_no
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        cells = [c.strip() for c in line.split(",")]
+    last_line = max(len(text.splitlines()), 1)
+    for line_no, cells in csv_rows(text):
         if fields is None:
             if tuple(cells) not in (HEADER, (*HEADER, SUNSHINE_FIELD)):
                 raise WeatherFileError(file, line_no, "header",
                                        f"expected {','.join(HEADER)!r} (and optionally "
-                                       f"{SUNSHINE_FIELD!r}), got {line[:80]!r}")
+                                       f"{SUNSHINE_FIELD!r}), got {','.join(cells)[:80]!r}")
             fields = tuple(cells)
             continue
-        if len(cells) != len(fields):
-            field = fields[len(cells)] if len(cells) < len(fields) else "row"
-            raise WeatherFileError(file, line_no, field,
-                                   f"expected {len(fields)} fields, got {len(cells)}")
+        check_width(cells, fields, file, line_no)
         if len(days) >= MAX_DAYS:
             raise WeatherFileError(file, line_no, "date", f"more than {MAX_DAYS} days")
         try:
@@ -227,32 +226,19 @@ def parse_daily_weather(text: str, file: str) -> list[DailyWeather]:
             raise WeatherFileError(file, line_no, "date",
                                    f"{d} does not follow {days[-1].day}: one row per day, "
                                    "in order, no gaps")
-        lo = _number(cells[1], file, line_no, "min_temp_c", _TEMP_LIMITS)
-        hi = _number(cells[2], file, line_no, "max_temp_c", _TEMP_LIMITS)
+        lo = number_cell(cells[1], file, line_no, "min_temp_c", *_TEMP_LIMITS)
+        hi = number_cell(cells[2], file, line_no, "max_temp_c", *_TEMP_LIMITS)
         if lo > hi:
             raise WeatherFileError(file, line_no, "max_temp_c",
                                    f"{hi} is below the day's min_temp_c {lo}")
-        sun = (_number(cells[3], file, line_no, SUNSHINE_FIELD, (0.0, 100.0)) / 100.0
+        sun = (number_cell(cells[3], file, line_no, SUNSHINE_FIELD, 0.0, 100.0) / 100.0
                if len(cells) > 3 else WUHAN.sunshine[d.month - 1])
         days.append(DailyWeather(d, lo, hi, sun))
     if fields is None:
-        raise WeatherFileError(file, max(last_line, 1), "header", "no header line")
+        raise WeatherFileError(file, last_line, "header", "no header line")
     if not days:
-        raise WeatherFileError(file, max(last_line, 1), "date", "no days")
+        raise WeatherFileError(file, last_line, "date", "no days")
     return days
-
-
-def _number(cell: str, file: str, line: int, field: str, limits: tuple[float, float]) -> float:
-    try:
-        value = float(cell)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise WeatherFileError(file, line, field, f"not a number: {cell[:40]!r}")
-    low, high = limits
-    if not low <= value <= high:
-        raise WeatherFileError(file, line, field, f"{value} is outside [{low:g}, {high:g}]")
-    return value
 
 
 def load_daily_weather(path: str | Path) -> list[DailyWeather]:
