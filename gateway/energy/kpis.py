@@ -10,6 +10,7 @@ finished and a fresh one counts on, while the collectors keep following the site
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -47,6 +48,11 @@ class Kpis:
     #: (``demand_threshold_kw``; None: no limit to hold): MeterKpis
     demand_windows_over_limit: int = 0
     demand_threshold_kw: float | None = None
+    #: of those, windows in which no ``demand:`` alarm of the engine was active at any
+    #: moment before the window closed: DemandAlarms
+    demand_windows_over_limit_unannounced: int = 0
+    #: ``demand:`` alarms the engine raised: DemandAlarms
+    demand_alarms: int = 0
     floor_area_m2: float = 0.0
     #: Discomfort
     zones: int = 0
@@ -94,6 +100,42 @@ class AlarmLike(Protocol):
     def active(self) -> bool: ...
 
 
+class DemandAlarms:
+    """The engine's ``demand:`` alarms (a limit it cannot hold, a meter it cannot read):
+    how many were raised, and when any was active — so that a window over the limit can be
+    told apart from one an alarm announced before it closed."""
+
+    PREFIX = "demand:"
+
+    def __init__(self, kp: Kpis):
+        self.kp = kp
+        self._active: set[str] = set()
+        #: (from, to) epoch s when some demand alarm was active; ``to`` inf while it is
+        self._spans: list[tuple[float, float]] = []
+
+    def observe(self, ts: float, alarms: Iterable[AlarmLike], counting: bool) -> None:
+        was = bool(self._active)
+        for alarm in alarms:
+            if not alarm.key.startswith(self.PREFIX):
+                continue
+            if alarm.active:
+                if alarm.key not in self._active and counting:
+                    self.kp.demand_alarms += 1
+                self._active.add(alarm.key)
+            else:
+                self._active.discard(alarm.key)
+        if self._active and not was:
+            self._spans.append((ts, math.inf))
+        elif was and not self._active:
+            self._spans[-1] = (self._spans[-1][0], ts)
+        if len(self._spans) > 200:  # only the recent past is ever asked about
+            del self._spans[:100]
+
+    def announced(self, start: float, end: float) -> bool:
+        """Was some demand alarm active at a moment in ``start``..``end``?"""
+        return any(a < end and b > start for a, b in reversed(self._spans))
+
+
 class MeterKpis:
     """Energy, cost and peak 15-minute demand: the meters' counter readings go through the
     gateway's own ``IntervalAccountant``; the intervals that start within the day count.
@@ -108,12 +150,14 @@ class MeterKpis:
     """
 
     def __init__(self, kp: Kpis, site: Site, tariff: Tariff | None, begin: datetime,
-                 end: datetime, limit: DemandThreshold | None = None):
+                 end: datetime, limit: DemandThreshold | None = None,
+                 alarms: DemandAlarms | None = None):
         self.meters = site_meters(site)
         self.accountant = IntervalAccountant(self.meters, site.tz, tariff)
         self.main = main_meters(self.meters)
         self.ac = [m.device for m in self.meters if m.unit == "kwh" and m.tags.get("role") == "ac"]
         self.limit = limit
+        self.alarms = alarms
         self.bind(kp, begin, end)
 
     def bind(self, kp: Kpis, begin: datetime, end: datetime) -> None:
@@ -139,6 +183,8 @@ class MeterKpis:
             if limit is not None and iv.device == limit.meter and \
                     (iv.demand_kw or 0.0) > limit.threshold_kw:
                 kp.demand_windows_over_limit += 1
+                if self.alarms is None or not self.alarms.announced(k, iv.end.timestamp()):
+                    kp.demand_windows_over_limit_unannounced += 1
             if iv.device in self.main:
                 kp.energy_kwh += iv.amount
                 if iv.cost is not None:
@@ -334,8 +380,9 @@ class DayKpis:
         self.kp = kp = Kpis(label, day, floor_area_m2=self.floor_area_m2)
         self.band = comfort_band(day.month in self.cooling_months)
         self.counting = False
+        self.demand_alarms = DemandAlarms(kp)
         self.meters = MeterKpis(kp, site, tariff, begin, end,
-                                demand_limit or DemandThreshold.of(rules))
+                                demand_limit or DemandThreshold.of(rules), self.demand_alarms)
         self.discomfort = Discomfort(kp, building.rooms, self.band)
         self.short_cycles = ShortCycles(kp, building.units, min_on_s, min_off_s)
         self.violations = Violations(kp, building.units, rules)
@@ -355,6 +402,7 @@ class DayKpis:
         self.meters.bind(kp, begin, end)
         self.discomfort.bind(kp, self.band)
         self.short_cycles.kp = self.violations.kp = self.writes.kp = kp
+        self.demand_alarms.kp = kp
         self.counters.bind(kp)
         self.start()
 
@@ -362,8 +410,11 @@ class DayKpis:
         self.meters.read(latest)
 
     def actuated(self, ts: float, outcomes: Iterable[WriteOutcome],
-                 alarms: Iterable[AlarmLike]) -> None:
+                 alarms: Iterable[AlarmLike], tick_alarms: Iterable[AlarmLike] = ()) -> None:
+        """The actuator's outcomes, the alarms the engine raised on hearing them
+        (``alarms``) and those of its tick (``tick_alarms``)."""
         self.writes.observe(outcomes, alarms, self.counting)
+        self.demand_alarms.observe(ts, tick_alarms, self.counting)
         self.short_cycles.observe(ts, self.counting)
         self.violations.observe(self.counting)
 

@@ -50,6 +50,8 @@ TOTALS: dict[str, tuple[Callable[[Kpis], float], Callable[[Sequence[float]], flo
     "cost, site (CNY)": (site_cost, sum, ".2f"),
     "highest 15-min demand, site (kW)": (lambda k: k.peak_kw, max, ".2f"),
     "demand windows over the limit": (lambda k: k.demand_windows_over_limit, sum, ".0f"),
+    "… of them with no demand alarm before": (
+        lambda k: k.demand_windows_over_limit_unannounced, sum, ".0f"),
     "discomfort (K·h per zone)": (discomfort, sum, ".2f"),
     "worst day's discomfort (K·h per zone)": (discomfort, max, ".3f"),
     "occupants switching a unit on": (lambda k: k.occupant_switch_ons, sum, ".0f"),
@@ -135,6 +137,8 @@ class SeasonComparison:
                                                                        strict=True)), 2),
             "worst_day_discomfort_kh_per_zone": round(max(discomfort(k) for k in a.days), 3),
             "demand_windows_over_limit": float(a.total(lambda k: k.demand_windows_over_limit)),
+            "demand_windows_over_limit_unannounced": float(
+                a.total(lambda k: k.demand_windows_over_limit_unannounced)),
             "violations": float(a.total(lambda k: k.violations)),
             "short_cycles": float(a.total(lambda k: k.short_cycles)),
             "occupant_switch_ons": float(a.total(lambda k: k.occupant_switch_ons)),

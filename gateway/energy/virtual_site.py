@@ -76,10 +76,11 @@ def _took(shown: Value, written: Value) -> bool:
 @dataclass
 class Actuation:
     """One tick's writes: the actuator's outcomes and the alarms the engine raised or
-    cleared on hearing them."""
+    cleared on hearing them; and the alarms its tick raised or cleared (demand, calendar)."""
 
     outcomes: list[tuple[UnitCommand, WriteOutcome]]
     alarms: list[Alarm]
+    tick_alarms: list[Alarm]
 
 
 class VirtualSite:
@@ -128,7 +129,7 @@ class VirtualSite:
         outcomes = await self.actuator.apply(result.commands)
         alarms = [a for cmd, outcome in outcomes
                   for a in self.engine.note_outcome(cmd, outcome, t)]
-        return Actuation(outcomes, alarms)
+        return Actuation(outcomes, alarms, result.alarms)
 
     def advance(self, t: datetime, step_s: float) -> None:
         """The building from ``t`` to ``t + step_s``."""

@@ -268,7 +268,8 @@ def run_days(site: Site, rules_path: str | Path, first: date, last: date, *,
                     close_day()
                     kpis.next_day(*_day_and_bounds(len(done)))
             writes = await vsite.control(t, latest)
-            kpis.actuated(ts, (outcome for _, outcome in writes.outcomes), writes.alarms)
+            kpis.actuated(ts, (outcome for _, outcome in writes.outcomes), writes.alarms,
+                          writes.tick_alarms)
             vsite.advance(t, step_s)
             kpis.stepped(t.astimezone(tz).hour, step_s)
             if trace is not None and t_begin <= ts < midnights[warmup_days + 1] \

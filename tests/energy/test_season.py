@@ -125,3 +125,25 @@ def test_the_comparison_in_its_own_process_gives_the_same_days() -> None:
     assert [same(k) for k in side.a.days] == [same(k) for k in alone.a.days]
     assert [same(k) for k in side.b.days] == [same(k) for k in alone.b.days]
     assert set(side.totals(side.a)) == set(TOTALS)
+
+
+@dataclasses.dataclass
+class _Alarm:
+    key: str
+    active: bool
+
+
+def test_a_window_over_the_limit_counts_as_announced_only_if_a_demand_alarm_was_up() -> None:
+    from gateway.energy.kpis import DemandAlarms, Kpis
+
+    kp = Kpis("a", date(2026, 7, 1))
+    alarms = DemandAlarms(kp)
+    alarms.observe(0.0, [_Alarm("write:ac-1:power", True)], counting=True)
+    assert not alarms.announced(0.0, 900.0)
+    alarms.observe(1000.0, [_Alarm("demand:futile", True)], counting=True)
+    alarms.observe(1060.0, [_Alarm("demand:futile", True)], counting=True)  # still up
+    assert kp.demand_alarms == 1
+    assert not alarms.announced(0.0, 900.0)
+    assert alarms.announced(900.0, 1800.0) and alarms.announced(5000.0, 5900.0)
+    alarms.observe(2000.0, [_Alarm("demand:futile", False)], counting=True)
+    assert alarms.announced(900.0, 1800.0) and not alarms.announced(2700.0, 3600.0)
