@@ -251,7 +251,13 @@ def cmd_season(args: argparse.Namespace) -> int:
              "otherwise. Demand windows over the limit: 15-minute windows above "
              f"{args.rules}'s demand limit plus its deadband, for both sets (docs/energy.md)."]
     out = Path(args.out or f"whatif-{args.start}-{args.end}.html")
-    out.write_text(season_html(cmp, f"Season what-if — {label}", notes), encoding="utf-8")
+    replay = " ".join(["escogw whatif --rules", str(args.rules)]
+                      + (["--vs", str(args.vs)] if args.vs else [])
+                      + ["--site", str(args.site), "--day {day} --weather-series", spec,
+                         "--limits", args.limits]
+                      + (["--seed", str(args.seed)] if args.seed is not None else []))
+    out.write_text(season_html(cmp, f"Season what-if — {label}", notes, replay),
+                   encoding="utf-8")
     if args.json:
         doc = season_json(cmp, kpis_json)
         doc["plot"] = str(out)

@@ -149,9 +149,11 @@ class SeasonComparison:
 # -- the page -------------------------------------------------------------------------------
 
 
-def season_html(cmp: SeasonComparison, title: str, notes: Sequence[str] = ()) -> str:
+def season_html(cmp: SeasonComparison, title: str, notes: Sequence[str] = (),
+                replay: str | None = None) -> str:
     """A self-contained page: season totals, the month-by-month table and charts (AC cost
-    and saving, peak demand against the limit, discomfort), the days, the worst day."""
+    and saving, peak demand against the limit, discomfort), the days, the worst day;
+    ``replay``: the command that plots the worst day hour by hour (``{day}`` in it)."""
     from gateway.energy.svg import BarChart, HLine, LineChart, Series, Stack, page, table
 
     a, b = cmp.a, cmp.b
@@ -217,6 +219,9 @@ def season_html(cmp: SeasonComparison, title: str, notes: Sequence[str] = ()) ->
              table(["KPI", a.label] + ([b.label] if b else []), [
                  [name, format(kpi(wk), fmt)] + ([format(kpi(b.days[w]), fmt)] if b else [])
                  for name, (kpi, how, fmt) in TOTALS.items() if how is sum])]
+    if replay is not None:
+        worst.append('<p class="note">Its power, demand and room temperatures hour by hour: '
+                     f"<code>{escape(replay.format(day=wk.day))}</code></p>")
     day_rows = [[str(k.day), f"{cmp.weather[i].min_c:.1f}", f"{cmp.weather[i].max_c:.1f}",
                  f"{ac_cost(k):.2f}"] + ([f"{ac_cost(b.days[i]):.2f}"] if b else []) +
                 [f"{k.peak_kw:.1f}", str(k.demand_windows_over_limit), f"{discomfort(k):.3f}",

@@ -72,6 +72,7 @@ def test_a_season_end_to_end_gives_days_totals_and_the_page(tmp_path: Path) -> N
     for month in ("2027-01", "2027-02"):
         assert month in html
     assert f"The worst day: {doc['worst_day']}" in html
+    assert f"--day {doc['worst_day']} --weather-series generated:wuhan:1000" in html
     assert html.count("<svg") == 5
     for svg_text in html.split("<svg")[1:]:
         ET.fromstring("<svg" + svg_text.split("</svg>")[0] + "</svg>")
@@ -89,6 +90,16 @@ def test_a_users_daily_weather_file_drives_the_season_and_its_errors_name_the_li
     assert doc["weather"] == [{"day": "2026-07-15", "min_c": 28.0, "max_c": 38.0,
                                "sunshine": 0.53}]
     assert len(doc["runs"]) == 1 and "2026-07" in out.read_text("utf-8")
+    # one day of the series, its warm-up day from the series too, as the page's replay
+    assert main(["whatif", "--rules", str(SHIPPED), "--site", str(DEMO_SITE), "--day",
+                 "2026-07-15", "--weather-series", str(good), "--out", str(out),
+                 "--json"]) == 0
+    day = json.loads(capsys.readouterr().out)
+    assert day["day"] == "2026-07-15" and day["runs"][0]["steps"] == 1440
+    assert main(["whatif", "--rules", str(SHIPPED), "--site", str(DEMO_SITE), "--day",
+                 "2026-07-14", "--weather-series", str(good), "--out", str(out)]) == 2
+    assert "covers 2026-07-14..2026-07-15, not all of 2026-07-13..2026-07-14" in \
+        capsys.readouterr().err
     bad = tmp_path / "bad.csv"
     bad.write_text("date,min_temp_c,max_temp_c\n2026-07-14,27,36\n2026-07-15,28,hot\n")
     assert main(["whatif", "--rules", str(SHIPPED), "--site", str(DEMO_SITE), "--from",
