@@ -212,7 +212,7 @@ def _series(spec: str, start: date, end: date) -> list[DailyWeather]:
 def cmd_season(args: argparse.Namespace) -> int:
     """``whatif --from --to``: a season over a weather series (docs/energy.md)."""
     from gateway.core.site import load_site
-    from gateway.energy.season import season_html, season_json
+    from gateway.energy.season import TOTALS, season_html, season_json
     from gateway.energy.season_run import run_season
 
     if args.start is None or args.end is None:
@@ -266,7 +266,8 @@ def cmd_season(args: argparse.Namespace) -> int:
     ta = cmp.totals(cmp.a)
     tb = cmp.totals(cmp.b) if cmp.b else None
     rows = [("season", cmp.a.label, cmp.b.label if cmp.b else "")]
-    rows += [(name, f"{ta[name]:.2f}", f"{tb[name]:.2f}" if tb else "") for name in ta]
+    rows += [(name, format(ta[name], fmt), format(tb[name], fmt) if tb else "")
+             for name, (_, _, fmt) in TOTALS.items()]
     print(_columns(rows))
     print()
     print(_columns([tuple(cmp.monthly_headers()), *map(tuple, cmp.monthly_rows())]))

@@ -92,6 +92,9 @@ def _side_by_side(run_a: Callable[[Progress | None], Season],
             if not proc.is_alive() and not receive.poll(0):
                 raise RuntimeError(f"the comparison run died (exit code {proc.exitcode})")
         status, payload = receive.recv()
+    except BaseException:  # an error or ^C here: the child's work is of no use
+        proc.kill()
+        raise
     finally:
         proc.join(timeout=5)
         if proc.is_alive():
