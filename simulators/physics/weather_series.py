@@ -9,11 +9,14 @@ last several days), and each day's sunshine fraction around the month's normal.
 Published (China Meteorological Administration, 1991–2020 climate normals of the Wuhan
 station, WMO 57494, as tabulated in the "Climate" table of the English Wikipedia article
 "Wuhan", which cites the CMA's 中国地面气候标准值月值): the monthly mean daily maximum and
-minimum (``WUHAN.max_c``, ``WUHAN.min_c``). The same article gives a January daily mean of
-4.0 °C, a July one of 29.1 °C and possible sunshine from 31 % (March) to 59 % (August),
-1865 h a year: the end points of ``WUHAN.sunshine`` are those; the months in between are
-read from the same table and rounded. These figures were transcribed, not downloaded from
-the CMA: check them against the CMA's data set before quoting them in a contract.
+minimum (``WUHAN.max_c``, ``WUHAN.min_c``). UNVERIFIED: these twelve pairs were entered from
+recollection of that table; the table itself was not at hand when they were written. What
+was checked against the article's text: a January daily mean of 4.0 °C and a July one of
+29.1 °C (the pairs' midpoints are 0.5–0.9 K above them, as a max/min midpoint usually is),
+possible sunshine from 31 % (March) to 59 % (August) — the end points of
+``WUHAN.sunshine``; its other months are estimates between them. An unsourced travel
+table (itourbeijing.com: January 7–9 / −1–1 °C, July 32–34 / 25–27 °C) agrees within a
+kelvin. Check all of it against the CMA's data set before quoting a figure in a contract.
 
 Assumptions (not published for Wuhan; typical of a humid-subtropical station and chosen so
 that the days cover the issue's test range — summer min 22–30 °C / max 29–40 °C, winter
