@@ -23,6 +23,8 @@ alarm of the engine announced before they closed
 ``season_violations``  regulatory violations, both seasons
 ``season_{summer,winter}_worst_day_cost_change_pct``  the day with the least saving
 ``season_occupant_switch_ons`` / ``season_naive_occupant_switch_ons``  remote use, both
+``season_days_missing_a_target``  days that miss one of issue 15's daily targets
+(gateway/energy/season.py ``DAILY_TARGETS``), both seasons
 ``season_seconds``  wall time of the summer season run (both rule sets, two processes):
 a wall figure, as the issue defines it; ``season_cpu_seconds_per_day`` CPU per simulated
 rule-set-day (both processes), the machine-independent figure; ``season_winter_seconds``.
@@ -69,6 +71,7 @@ def run() -> dict[str, float]:
         f["demand_windows_over_limit_unannounced"] for f in all_f)
     figures["season_violations"] = sum(f["violations"] for f in all_f)
     figures["season_short_cycles"] = sum(f["short_cycles"] for f in all_f)
+    figures["season_days_missing_a_target"] = sum(f["days_missing_a_target"] for f in all_f)
     figures["season_occupant_switch_ons"] = sum(f["occupant_switch_ons"] for f in all_f)
     figures["season_naive_occupant_switch_ons"] = sum(f["occupant_switch_ons_vs"]
                                                       for f in all_f)

@@ -274,6 +274,10 @@ def cmd_season(args: argparse.Namespace) -> int:
     w = cmp.worst_day()
     print(f"\nworst day: {cmp.a.days[w].day} (discomfort "
           f"{cmp.a.days[w].discomfort_kh_per_zone:.3f} K·h per zone)")
+    for target, missed in cmp.misses().items():
+        if missed:
+            print(f"{len(missed)} day(s) with {target}: "
+                  + ", ".join(str(d) for d in missed[:8]) + (" …" if len(missed) > 8 else ""))
     print(f"figures: {json.dumps(cmp.figures())}")
     print(f"{len(days)} days in {cmp.wall_s:.1f} s\nplot: {out}")
     return 0

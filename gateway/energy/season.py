@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from html import escape
 
 from gateway.energy.kpis import Kpis
@@ -57,6 +58,31 @@ TOTALS: dict[str, tuple[Callable[[Kpis], float], Callable[[Sequence[float]], flo
     "occupants switching a unit on": (lambda k: k.occupant_switch_ons, sum, ".0f"),
     "regulatory violations": (lambda k: k.violations, sum, ".0f"),
     "short cycles": (lambda k: k.short_cycles, sum, ".0f"),
+}
+
+
+def _saving_short(k: Kpis, vs: Kpis | None) -> bool:
+    return vs is not None and change_pct(ac_cost(k), ac_cost(vs)) > -DAILY_SAVING_PCT
+
+
+def _more_remote(k: Kpis, vs: Kpis | None) -> bool:
+    return vs is not None and k.occupant_switch_ons > vs.occupant_switch_ons
+
+
+#: issue 15's daily targets for a rule set against the naive baseline of the season
+DAILY_SAVING_PCT = 20.0
+SEASON_SAVING_PCT = 25.0
+MAX_DISCOMFORT_KH_PER_ZONE = 0.5
+#: target → does a day (and B's same day) miss it
+DAILY_TARGETS: dict[str, Callable[[Kpis, Kpis | None], bool]] = {
+    f"AC cost less than {DAILY_SAVING_PCT:g} % below the comparison set": _saving_short,
+    f"discomfort above {MAX_DISCOMFORT_KH_PER_ZONE:g} K·h per zone":
+        lambda k, _: discomfort(k) > MAX_DISCOMFORT_KH_PER_ZONE,
+    "a demand window over the limit that no alarm announced":
+        lambda k, _: k.demand_windows_over_limit_unannounced > 0,
+    "a regulatory violation": lambda k, _: k.violations > 0,
+    "a short cycle": lambda k, _: k.short_cycles > 0,
+    "occupants took the remote more often than under the comparison set": _more_remote,
 }
 
 
@@ -124,6 +150,17 @@ class SeasonComparison:
             h.append(f"discomfort {b} (K·h/zone)")
         return h
 
+    def misses(self) -> dict[str, list[date]]:
+        """The days of A that miss each of issue 15's daily targets (``DAILY_TARGETS``);
+        the comparisons against B only where there is a B."""
+        out: dict[str, list[date]] = {name: [] for name in DAILY_TARGETS}
+        for i, k in enumerate(self.a.days):
+            vs = self.b.days[i] if self.b else None
+            for name, missed in DAILY_TARGETS.items():
+                if missed(k, vs):
+                    out[name].append(k.day)
+        return out
+
     def figures(self) -> dict[str, float]:
         """The season's headline figures of A (against B where there is one)."""
         a = self.a
@@ -143,6 +180,8 @@ class SeasonComparison:
             "short_cycles": float(a.total(lambda k: k.short_cycles)),
             "occupant_switch_ons": float(a.total(lambda k: k.occupant_switch_ons)),
             "occupant_switch_ons_vs": float(b.total(lambda k: k.occupant_switch_ons)),
+            "days_missing_a_target": float(len({d for days in self.misses().values()
+                                                for d in days})),
         }
 
 
@@ -230,9 +269,16 @@ def season_html(cmp: SeasonComparison, title: str, notes: Sequence[str] = (),
     day_headers = ["day", "min °C", "max °C", f"AC cost {a.label}"] + \
         ([f"AC cost {b.label}"] if b else []) + \
         ["peak kW", "windows over limit", "discomfort K·h/zone", "remote", "violations"]
+    season_miss = b is not None and \
+        change_pct(a.total(ac_cost), b.total(ac_cost)) > -SEASON_SAVING_PCT
+    targets = [[f"AC cost over the season less than {SEASON_SAVING_PCT:g} % below the "
+                "comparison set", "missed" if season_miss else "met" if b else "", ""]]
+    targets += [[name, str(len(days)), ", ".join(d.strftime("%m-%d") for d in days[:12])
+                 + (" …" if len(days) > 12 else "")] for name, days in cmp.misses().items()]
     body = [f"<h1>{escape(title)}</h1>",
             "".join(f'<p class="note">{escape(n)}</p>' for n in notes),
-            table(headers, rows), "<h2>Month by month</h2>",
+            table(headers, rows), "<h2>Issue 15's targets: days that miss them</h2>",
+            table(["target", "days", "which"], targets), "<h2>Month by month</h2>",
             table(cmp.monthly_headers(), cmp.monthly_rows()),
             *(c.render() for c in charts), daily.render(), *worst,
             "<h2>Day by day</h2>", table(day_headers, day_rows)]
@@ -251,6 +297,7 @@ def season_json(cmp: SeasonComparison, kpis_json: Callable[[Kpis], dict[str, obj
                          "sunshine": d.sunshine} for d in cmp.weather],
             "demand_threshold_kw": cmp.threshold_kw,
             "worst_day": str(cmp.a.days[cmp.worst_day()].day),
+            "misses": {name: [str(d) for d in days] for name, days in cmp.misses().items()},
             "runs": [one(s) for s in (cmp.a, cmp.b) if s is not None],
             "figures": cmp.figures(), "wall_s": round(cmp.wall_s, 2)}
 

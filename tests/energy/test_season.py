@@ -67,11 +67,21 @@ def test_a_season_end_to_end_gives_days_totals_and_the_page(tmp_path: Path) -> N
         (a["totals"]["cost, air conditioning (CNY)"] / b["totals"]["cost, air conditioning (CNY)"]
          - 1) * 100, abs=0.05)
     assert doc["worst_day"] in {d["day"] for d in a["days"]}
+    misses = doc["misses"]
+    over = [d["day"] for d in a["days"] if d["discomfort_kh_per_zone"] > 0.5]
+    assert misses["discomfort above 0.5 K·h per zone"] == over
+    assert misses["a regulatory violation"] == [d["day"] for d in a["days"] if d["violations"]]
+    more = [x["day"] for x, y in zip(a["days"], b["days"], strict=True)
+            if x["occupant_switch_ons"] > y["occupant_switch_ons"]]
+    assert misses["occupants took the remote more often than under the comparison set"] == more
+    assert doc["figures"]["days_missing_a_target"] == len(
+        {d for days in misses.values() for d in days})
     assert b["totals"]["regulatory violations"] > 0  # the naive 22 °C, clamped to 20 °C
     html = out.read_text("utf-8")
     for month in ("2027-01", "2027-02"):
         assert month in html
     assert f"The worst day: {doc['worst_day']}" in html
+    assert "Issue 15's targets: days that miss them" in html
     assert f"--day {doc['worst_day']} --weather-series generated:wuhan:1000" in html
     assert html.count("<svg") == 5
     for svg_text in html.split("<svg")[1:]:
