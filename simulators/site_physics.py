@@ -20,6 +20,7 @@ from simulators.physics import (
     EnergyMeter,
     RoomSpec,
     UnitSpec,
+    WeatherDay,
 )
 from simulators.sim_config import SiteSimulation
 from simulators.unit_memory import ProfileMemory
@@ -31,7 +32,8 @@ _FAN_PHYSICS = {"top": "high", "very_low": "low"}
 SQRT3 = math.sqrt(3.0)
 
 
-def build_building(sim: SiteSimulation) -> Building:
+def build_building(sim: SiteSimulation, weather: WeatherDay | None = None) -> Building:
+    """The site's building; ``weather`` beats the simulation's named one."""
     units_by_room: dict[str, list[UnitSpec]] = {}
     for dev_id, dev in sim.devices.items():
         if dev.room is None:
@@ -49,7 +51,7 @@ def build_building(sim: SiteSimulation) -> Building:
                         water_l_per_person_hour=cfg.water_l_per_person_hour,
                         initial_temp_c=cfg.initial_temp_c, seed=cfg.seed,
                         occupant_reaction=cfg.occupant_remote.reaction())
-    return Building(spec)
+    return Building(spec, weather)
 
 
 def _meter_values(meter: EnergyMeter) -> dict[str, float]:
@@ -85,9 +87,9 @@ def _meter_values(meter: EnergyMeter) -> dict[str, float]:
 class SitePhysics:
     """The building, plus the binding of each device id to its memory block."""
 
-    def __init__(self, sim: SiteSimulation):
+    def __init__(self, sim: SiteSimulation, weather: WeatherDay | None = None):
         self.sim = sim
-        self.building = build_building(sim)
+        self.building = build_building(sim, weather)
         #: device id → memory holding its block
         self.memories: dict[str, ProfileMemory] = {}
 

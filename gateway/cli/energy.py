@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -14,6 +15,7 @@ from gateway.core.sourcefile import ConfigError, Problem
 
 if TYPE_CHECKING:
     from gateway.energy.kpis import Kpis
+    from simulators.physics.weather_series import DailyWeather
 
 
 def _date(text: str) -> date:
@@ -67,15 +69,27 @@ def add_report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def add_whatif_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("whatif", help="simulate a day under rule sets (physics + the real "
-                                      "control engine) and compare their KPIs")
+    p = sub.add_parser("whatif", help="simulate a day or a season under rule sets (physics + "
+                                      "the real control engine) and compare their KPIs")
     p.add_argument("--rules", required=True, help="rule file A")
     p.add_argument("--vs", help="rule file B to compare against")
     p.add_argument("--site", "--config", "-c", dest="site", required=True,
                    help="site file with a simulation section")
-    p.add_argument("--day", type=_date, required=True, help="site-local date, e.g. 2026-07-15")
-    p.add_argument("--weather", help="weather CSV file, or a bundled name such as "
-                                     "wuhan-summer-hot (default: the site's simulation.weather)")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--day", type=_date, help="one site-local date, e.g. 2026-07-15")
+    when.add_argument("--from", dest="start", type=_date, metavar="DATE",
+                      help="a season: first day (with --to), one continuous simulation")
+    p.add_argument("--to", dest="end", type=_date, metavar="DATE",
+                   help="a season: last day, inclusive")
+    p.add_argument("--weather", help="one day's weather, repeated: a CSV file or a bundled "
+                                     "name such as wuhan-summer-hot (default: the site's "
+                                     "simulation.weather)")
+    p.add_argument("--weather-series", metavar="SERIES",
+                   help="weather day by day: generated:wuhan:SEED (Wuhan-like days drawn from "
+                        "the CMA normals) or a daily CSV date,min_temp_c,max_temp_c[,"
+                        "sunshine_pct]; default for a season: generated:wuhan:1")
+    p.add_argument("--jobs", type=int, choices=(1, 2), default=2,
+                   help="a season: processes, the comparison set beside (default 2)")
     p.add_argument("--step", type=float, default=60.0, help="simulation step, s (default 60)")
     p.add_argument("--warmup-days", type=int, default=1,
                    help="days simulated before DAY with the same rules and weather (default 1)")
@@ -87,7 +101,8 @@ def add_whatif_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
                         "site's simulation.seed); try several before trusting a difference")
     p.add_argument("--write-failure", type=float, default=0.0, metavar="FRACTION",
                    help="share of writes that fail (seeded), to exercise retries")
-    p.add_argument("--out", "-o", help="HTML plot file (default whatif-DAY.html)")
+    p.add_argument("--out", "-o", help="HTML page (default whatif-DAY.html or "
+                                       "whatif-FROM-TO.html)")
     p.add_argument("--json", action="store_true", help="KPIs as JSON on stdout")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
@@ -117,12 +132,27 @@ class ProgressBar:
 def cmd_whatif(args: argparse.Namespace) -> int:
     from gateway.core.site import load_site
     from gateway.energy.whatif import Comparison, RunResult, comparison_html, run_day
+    from simulators.physics.weather_series import weather_day
 
     if not 0.0 <= args.write_failure < 1.0:
         raise ConfigError([Problem("command line", None, "--write-failure",
                                    "a fraction in [0, 1)")])
+    if not 1.0 <= args.step <= 900.0 or 900.0 % args.step:
+        raise ConfigError([Problem("command line", None, "--step",
+                                   "seconds that divide 15 minutes (1..900), e.g. 60, 100, 150")])
+    if args.weather and args.weather_series:
+        raise ConfigError([Problem("command line", None, "--weather-series",
+                                   "give --weather (one day) or --weather-series, not both")])
+    if args.start is not None or args.end is not None:
+        return cmd_season(args)
     site = load_site(args.site)
     show = sys.stderr.isatty() if args.progress is None else args.progress
+    weather_for = None
+    if args.weather_series:
+        days = _series(args.weather_series, args.day - timedelta(days=args.warmup_days),
+                       args.day)
+        shapes = {d.day: weather_day(days, i) for i, d in enumerate(days)}
+        weather_for = shapes.__getitem__
     results: list[RunResult] = []
     for path in [args.rules] + ([args.vs] if args.vs else []):
         bar = ProgressBar(Path(path).stem, sys.stderr) if show else None
@@ -130,14 +160,14 @@ def cmd_whatif(args: argparse.Namespace) -> int:
             results.append(run_day(site, path, args.day, weather=args.weather, step_s=args.step,
                                    warmup_days=args.warmup_days, limits=args.limits,
                                    write_failure=args.write_failure, progress=bar,
-                                   sim_seed=args.seed))
+                                   sim_seed=args.seed, weather_for=weather_for))
         except ValueError as exc:  # weather files and simulation settings
             raise ConfigError([Problem(str(path), None, "", str(exc))]) from None
         except OSError as exc:
             raise ConfigError([Problem(str(exc.filename or path), None, "",
                                        f"cannot read: {exc.strerror}")]) from None
     cmp = Comparison(results[0], results[1] if len(results) > 1 else None)
-    weather = args.weather or "the site's simulation.weather"
+    weather = args.weather or args.weather_series or "the site's simulation.weather"
     notes = [f"Site {site.id} ({args.site}), {args.day}, weather {weather}, step {args.step:g} s, "
              f"{args.warmup_days} warm-up day(s), limits: {args.limits}"
              + (f", seed {args.seed}." if args.seed is not None else "."),
@@ -156,6 +186,107 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         print(cmp.text())
         print(f"\nplot: {out}")
     return 0
+
+
+#: a season longer than this is refused (bounded time)
+MAX_SEASON_DAYS = 400
+
+
+def _series(spec: str, start: date, end: date) -> list[DailyWeather]:
+    """The days of a weather series, its errors as ``ConfigError``."""
+    from simulators.physics.weather import WeatherFileError
+    from simulators.physics.weather_series import series_days
+
+    try:
+        return series_days(spec, start, end)
+    except WeatherFileError as exc:
+        raise ConfigError([Problem(exc.file, exc.line, exc.field, exc.message)]) from None
+    except ValueError as exc:
+        raise ConfigError([Problem("command line", None, "--weather-series", str(exc))]
+                          ) from None
+    except OSError as exc:
+        raise ConfigError([Problem(str(exc.filename or spec), None, "--weather-series",
+                                   f"cannot read: {exc.strerror}")]) from None
+
+
+def cmd_season(args: argparse.Namespace) -> int:
+    """``whatif --from --to``: a season over a weather series (docs/energy.md)."""
+    from gateway.core.site import load_site
+    from gateway.energy.season import TOTALS, season_html, season_json
+    from gateway.energy.season_run import run_season
+
+    if args.start is None or args.end is None:
+        raise ConfigError([Problem("command line", None, "--to" if args.end is None
+                                   else "--from", "a season needs both --from and --to")])
+    if args.end < args.start:
+        raise ConfigError([Problem("command line", None, "--to", "is before --from")])
+    if (args.end - args.start).days + 1 > MAX_SEASON_DAYS:
+        raise ConfigError([Problem("command line", None, "--to",
+                                   f"a season is at most {MAX_SEASON_DAYS} days")])
+    if args.weather:
+        raise ConfigError([Problem("command line", None, "--weather",
+                                   "a season takes --weather-series (day by day)")])
+    spec = args.weather_series or "generated:wuhan:1"
+    days = _series(spec, args.start, args.end)
+    site = load_site(args.site)
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    label = f"{args.start}..{args.end}"
+    bar = ProgressBar(label, sys.stderr) if show else None
+    try:
+        cmp = run_season(site, args.rules, args.vs, days, step_s=args.step,
+                         warmup_days=args.warmup_days, limits=args.limits,
+                         sim_seed=args.seed, write_failure=args.write_failure,
+                         jobs=args.jobs, progress=bar)
+    except ValueError as exc:
+        raise ConfigError([Problem(str(args.rules), None, "", str(exc))]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(str(exc.filename or args.rules), None, "",
+                                   f"cannot read: {exc.strerror}")]) from None
+    notes = [f"Site {site.id} ({args.site}), {label} ({len(days)} days), weather {spec}, "
+             f"one continuous simulation per rule set after {args.warmup_days} warm-up "
+             f"day(s), step {args.step:g} s, limits: {args.limits}"
+             + (f", seed {args.seed}." if args.seed is not None else "."),
+             "AC cost: the AC sub-meter under the site's tariff. Discomfort: BOPTEST tdis over "
+             "each zone's occupied time, band 26-28 °C in the cooling months, 18-20 °C "
+             "otherwise. Demand windows over the limit: 15-minute windows above "
+             f"{args.rules}'s demand limit plus its deadband, for both sets (docs/energy.md)."]
+    out = Path(args.out or f"whatif-{args.start}-{args.end}.html")
+    replay = " ".join(["escogw whatif --rules", str(args.rules)]
+                      + (["--vs", str(args.vs)] if args.vs else [])
+                      + ["--site", str(args.site), "--day {day} --weather-series", spec,
+                         "--limits", args.limits]
+                      + (["--seed", str(args.seed)] if args.seed is not None else []))
+    out.write_text(season_html(cmp, f"Season what-if — {label}", notes, replay),
+                   encoding="utf-8")
+    if args.json:
+        doc = season_json(cmp, kpis_json)
+        doc["plot"] = str(out)
+        print(json.dumps(doc, indent=2))
+        return 0
+    ta = cmp.totals(cmp.a)
+    tb = cmp.totals(cmp.b) if cmp.b else None
+    rows = [("season", cmp.a.label, cmp.b.label if cmp.b else "")]
+    rows += [(name, format(ta[name], fmt), format(tb[name], fmt) if tb else "")
+             for name, (_, _, fmt) in TOTALS.items()]
+    print(_columns(rows))
+    print()
+    print(_columns([tuple(cmp.monthly_headers()), *map(tuple, cmp.monthly_rows())]))
+    w = cmp.worst_day()
+    print(f"\nworst day: {cmp.a.days[w].day} (discomfort "
+          f"{cmp.a.days[w].discomfort_kh_per_zone:.3f} K·h per zone)")
+    for target, missed in cmp.misses().items():
+        if missed:
+            print(f"{len(missed)} day(s) with {target}: "
+                  + ", ".join(str(d) for d in missed[:8]) + (" …" if len(missed) > 8 else ""))
+    print(f"figures: {json.dumps(cmp.figures())}")
+    print(f"{len(days)} days in {cmp.wall_s:.1f} s\nplot: {out}")
+    return 0
+
+
+def _columns(rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+                               for i, c in enumerate(r)).rstrip() for r in rows)
 
 
 def kpis_json(k: Kpis) -> dict[str, object]:

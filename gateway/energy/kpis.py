@@ -3,11 +3,14 @@
 ``DayKpis`` watches one run of a virtual site step by step and fills ``Kpis``. The
 collectors follow the site from the first step (a unit switched on in the warm-up is not
 a new switch at midnight; a write alarm raised in the warm-up is not unmet again) but
-count only from ``start()`` on: site-local midnight of the evaluated day.
+count only from ``start()`` on: site-local midnight of the evaluated day. A run over
+many days (a season) calls ``next_day`` at each midnight: the day's ``Kpis`` are
+finished and a fresh one counts on, while the collectors keep following the site.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -41,6 +44,15 @@ class Kpis:
     ac_energy_kwh: float = 0.0
     ac_cost: Decimal = Decimal(0)
     ac_peak_kw: float = 0.0
+    #: 15-minute windows of the demand meter above the limit plus its deadband
+    #: (``demand_threshold_kw``; None: no limit to hold): MeterKpis
+    demand_windows_over_limit: int = 0
+    demand_threshold_kw: float | None = None
+    #: of those, windows in which no ``demand:`` alarm of the engine was active at any
+    #: moment before the window closed: DemandAlarms
+    demand_windows_over_limit_unannounced: int = 0
+    #: ``demand:`` alarms the engine raised: DemandAlarms
+    demand_alarms: int = 0
     floor_area_m2: float = 0.0
     #: Discomfort
     zones: int = 0
@@ -63,7 +75,7 @@ class Kpis:
     #: times occupants switched their room's units back on (too warm or cold): UnitCounters
     occupant_switch_ons: int = 0
     failed_writes: int = 0
-    #: Writes: the engine's other alarms raised while counting, by key
+    #: the engine's tick alarms raised while counting, by key (DayKpis.actuated)
     alarms: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     steps: int = 0
@@ -90,6 +102,42 @@ class AlarmLike(Protocol):
     def active(self) -> bool: ...
 
 
+class DemandAlarms:
+    """The engine's ``demand:`` alarms (a limit it cannot hold, a meter it cannot read):
+    how many were raised, and when any was active — so that a window over the limit can be
+    told apart from one an alarm announced before it closed."""
+
+    PREFIX = "demand:"
+
+    def __init__(self, kp: Kpis):
+        self.kp = kp
+        self._active: set[str] = set()
+        #: (from, to) epoch s when some demand alarm was active; ``to`` inf while it is
+        self._spans: list[tuple[float, float]] = []
+
+    def observe(self, ts: float, alarms: Iterable[AlarmLike], counting: bool) -> None:
+        was = bool(self._active)
+        for alarm in alarms:
+            if not alarm.key.startswith(self.PREFIX):
+                continue
+            if alarm.active:
+                if alarm.key not in self._active and counting:
+                    self.kp.demand_alarms += 1
+                self._active.add(alarm.key)
+            else:
+                self._active.discard(alarm.key)
+        if self._active and not was:
+            self._spans.append((ts, math.inf))
+        elif was and not self._active:
+            self._spans[-1] = (self._spans[-1][0], ts)
+        if len(self._spans) > 200:  # only the recent past is ever asked about
+            del self._spans[:100]
+
+    def announced(self, start: float, end: float) -> bool:
+        """Was some demand alarm active at a moment in ``start``..``end``?"""
+        return any(a < end and b > start for a, b in reversed(self._spans))
+
+
 class MeterKpis:
     """Energy, cost and peak 15-minute demand: the meters' counter readings go through the
     gateway's own ``IntervalAccountant``; the intervals that start within the day count.
@@ -98,16 +146,26 @@ class MeterKpis:
       meter) — kWh, Σ kWh × price (by tariff period), and the highest 15-minute window of
       the summed interval demand;
     - air conditioning: the same over the ``role: ac`` meters; a site without one gets the
-      units' own energy (``UnitCounters``) and no AC cost or peak.
+      units' own energy (``UnitCounters``) and no AC cost or peak;
+    - demand windows over the limit: the windows where ``limit``'s meter (a rule set's
+      demand meter) shows more than its threshold (the limit plus the deadband).
     """
 
     def __init__(self, kp: Kpis, site: Site, tariff: Tariff | None, begin: datetime,
-                 end: datetime):
-        self.kp = kp
+                 end: datetime, limit: DemandThreshold | None = None,
+                 alarms: DemandAlarms | None = None):
         self.meters = site_meters(site)
         self.accountant = IntervalAccountant(self.meters, site.tz, tariff)
         self.main = main_meters(self.meters)
         self.ac = [m.device for m in self.meters if m.unit == "kwh" and m.tags.get("role") == "ac"]
+        self.limit = limit
+        self.alarms = alarms
+        self.bind(kp, begin, end)
+
+    def bind(self, kp: Kpis, begin: datetime, end: datetime) -> None:
+        """Count the intervals that start in ``begin``..``end`` into ``kp``."""
+        self.kp = kp
+        kp.demand_threshold_kw = self.limit.threshold_kw if self.limit else None
         self.begin, self.end = begin.timestamp(), end.timestamp()
         #: window start (epoch s) → demand summed over the meters, kW
         self.site_demand: dict[float, float] = {}
@@ -123,6 +181,12 @@ class MeterKpis:
             k = iv.start.timestamp()
             if not self.begin <= k < self.end:
                 continue
+            limit = self.limit
+            if limit is not None and iv.device == limit.meter and \
+                    (iv.demand_kw or 0.0) > limit.threshold_kw:
+                kp.demand_windows_over_limit += 1
+                if self.alarms is None or not self.alarms.announced(k, iv.end.timestamp()):
+                    kp.demand_windows_over_limit_unannounced += 1
             if iv.device in self.main:
                 kp.energy_kwh += iv.amount
                 if iv.cost is not None:
@@ -142,6 +206,19 @@ class MeterKpis:
         self.kp.ac_peak_kw = max(self.ac_demand.values(), default=0.0)
 
 
+@dataclass(frozen=True)
+class DemandThreshold:
+    """A demand limit to hold: ``meter``'s 15-minute demand at most ``threshold_kw``."""
+
+    meter: str
+    threshold_kw: float
+
+    @classmethod
+    def of(cls, rules: RuleSet) -> DemandThreshold | None:
+        d = rules.demand
+        return cls(d.meter, d.limit_kw + d.deadband_kw) if d is not None else None
+
+
 class Discomfort:
     """Thermal discomfort ``tdis`` (BOPTEST), K·h: per zone, ∫ the room air temperature's
     distance outside the comfort band (``comfort.outside_band``: 26–28 °C in the rule set's
@@ -150,9 +227,12 @@ class Discomfort:
     figure is the sum over the zones / zones (``Kpis.discomfort_kh_per_zone``)."""
 
     def __init__(self, kp: Kpis, rooms: Mapping[str, SimRoom], band: Band):
+        self.zones = {rid: r for rid, r in rooms.items() if r.occupancy.occupants > 0}
+        self.bind(kp, band)
+
+    def bind(self, kp: Kpis, band: Band) -> None:
         self.kp = kp
         self.band = band
-        self.zones = {rid: r for rid, r in rooms.items() if r.occupancy.occupants > 0}
         kp.zones = len(self.zones)
         kp.discomfort_by_zone = dict.fromkeys(self.zones, 0.0)
 
@@ -248,15 +328,10 @@ class Writes:
                 if not outcome.ok:
                     kp.failed_writes += 1
         for alarm in alarms:
-            if not alarm.active:
-                continue
-            if alarm.key.startswith("write:"):
-                if alarm.key not in self._alarmed:
-                    self._alarmed.add(alarm.key)
-                    if counting:
-                        kp.unmet_commands += 1
-            elif counting:  # the engine's own: demand:infeasible, start:<rule>:late, …
-                kp.alarms[alarm.key] = kp.alarms.get(alarm.key, 0) + 1
+            if alarm.active and alarm.key.startswith("write:") and alarm.key not in self._alarmed:
+                self._alarmed.add(alarm.key)
+                if counting:
+                    kp.unmet_commands += 1
 
 
 class UnitCounters:
@@ -265,10 +340,13 @@ class UnitCounters:
     those at ``start``."""
 
     def __init__(self, kp: Kpis, building: Building, ac_metered: bool):
-        self.kp = kp
         self.building = building
         self.ac_metered = ac_metered
-        kp.units = len(building.units)
+        self.bind(kp)
+
+    def bind(self, kp: Kpis) -> None:
+        self.kp = kp
+        kp.units = len(self.building.units)
         self._starts: dict[str, int] = {}
         self._switch_ons = 0
         self._energy_kwh = 0.0
@@ -294,11 +372,19 @@ class DayKpis:
 
     def __init__(self, label: str, day: date, site: Site, rules: RuleSet, building: Building,
                  tariff: Tariff | None, begin: datetime, end: datetime, *,
-                 min_on_s: float = 300.0, min_off_s: float = 300.0):
-        self.kp = kp = Kpis(label, day, floor_area_m2=site.spec.site.floor_area_m2)
-        self.band = comfort_band(day.month in rules.policy.cooling_months)
+                 min_on_s: float = 300.0, min_off_s: float = 300.0,
+                 demand_limit: DemandThreshold | None = None):
+        """``demand_limit``: the limit whose windows ``demand_windows_over_limit`` counts
+        (default: the rule set's own, if it has one)."""
+        self.label = label
+        self.floor_area_m2 = site.spec.site.floor_area_m2
+        self.cooling_months = rules.policy.cooling_months
+        self.kp = kp = Kpis(label, day, floor_area_m2=self.floor_area_m2)
+        self.band = comfort_band(day.month in self.cooling_months)
         self.counting = False
-        self.meters = MeterKpis(kp, site, tariff, begin, end)
+        self.demand_alarms = DemandAlarms(kp)
+        self.meters = MeterKpis(kp, site, tariff, begin, end,
+                                demand_limit or DemandThreshold.of(rules), self.demand_alarms)
         self.discomfort = Discomfort(kp, building.rooms, self.band)
         self.short_cycles = ShortCycles(kp, building.units, min_on_s, min_off_s)
         self.violations = Violations(kp, building.units, rules)
@@ -310,12 +396,33 @@ class DayKpis:
         self.counting = True
         self.counters.start()
 
+    def next_day(self, day: date, begin: datetime, end: datetime) -> None:
+        """After ``finish``: count ``day`` (``begin``..``end``) into a fresh ``Kpis``, the
+        collectors still following the site."""
+        self.kp = kp = Kpis(self.label, day, floor_area_m2=self.floor_area_m2)
+        self.band = comfort_band(day.month in self.cooling_months)
+        self.meters.bind(kp, begin, end)
+        self.discomfort.bind(kp, self.band)
+        self.short_cycles.kp = self.violations.kp = self.writes.kp = kp
+        self.demand_alarms.kp = kp
+        self.counters.bind(kp)
+        self.start()
+
     def read(self, latest: Mapping[str, Reading]) -> None:
         self.meters.read(latest)
 
     def actuated(self, ts: float, outcomes: Iterable[WriteOutcome],
-                 alarms: Iterable[AlarmLike]) -> None:
+                 alarms: Iterable[AlarmLike], tick_alarms: Iterable[AlarmLike] = ()) -> None:
+        """The actuator's outcomes, the alarms the engine raised on hearing them
+        (``alarms``) and those of its tick (``tick_alarms``)."""
+        tick = list(tick_alarms)
         self.writes.observe(outcomes, alarms, self.counting)
+        self.demand_alarms.observe(ts, tick, self.counting)
+        if self.counting:  # the engine's own: demand:infeasible, start:<rule>:late, …
+            raised = self.kp.alarms
+            for alarm in tick:
+                if alarm.active:
+                    raised[alarm.key] = raised.get(alarm.key, 0) + 1
         self.short_cycles.observe(ts, self.counting)
         self.violations.observe(self.counting)
 

@@ -27,7 +27,7 @@ from gateway.core.calendar import WORKING
 from gateway.core.profile import Value
 from gateway.core.site import Site
 from gateway.energy.accounting import site_meters
-from simulators.physics import Building, DayKind
+from simulators.physics import Building, DayKind, WeatherDay
 from simulators.sim_config import SiteSimulation
 from simulators.site_physics import SitePhysics
 
@@ -76,20 +76,22 @@ def _took(shown: Value, written: Value) -> bool:
 @dataclass
 class Actuation:
     """One tick's writes: the actuator's outcomes and the alarms the engine raised or
-    cleared on hearing them."""
+    cleared on hearing them; and the alarms its tick raised or cleared (demand, calendar)."""
 
     outcomes: list[tuple[UnitCommand, WriteOutcome]]
     alarms: list[Alarm]
+    tick_alarms: list[Alarm]
 
 
 class VirtualSite:
     def __init__(self, site: Site, engine: ControlEngine, sim: SiteSimulation, *,
-                 write_failure: float = 0.0, seed: int = 1):
-        """``seed`` drives only the simulated write failures (``sim`` has its own)."""
+                 write_failure: float = 0.0, seed: int = 1, weather: WeatherDay | None = None):
+        """``seed`` drives only the simulated write failures (``sim`` has its own);
+        ``weather`` beats the simulation's (the first day's, for a run over a series)."""
         rules = engine.rules
         self.tz = site.tz
         self.engine = engine
-        self.physics = SitePhysics(sim)
+        self.physics = SitePhysics(sim, weather)
         self.building: Building = self.physics.building
         self.writer = PhysicsWriter(self.physics, write_failure, seed)
         self.guard = SafetyGuard.for_rules(rules, {})
@@ -125,9 +127,9 @@ class VirtualSite:
         result = self.engine.tick(t, latest)
         self.guard.latest = latest
         outcomes = await self.actuator.apply(result.commands)
-        alarms = list(result.alarms) + [a for cmd, outcome in outcomes
-                                        for a in self.engine.note_outcome(cmd, outcome, t)]
-        return Actuation(outcomes, alarms)
+        alarms = [a for cmd, outcome in outcomes
+                  for a in self.engine.note_outcome(cmd, outcome, t)]
+        return Actuation(outcomes, alarms, result.alarms)
 
     def advance(self, t: datetime, step_s: float) -> None:
         """The building from ``t`` to ``t + step_s``."""

@@ -39,10 +39,10 @@ from gateway.control.state import Ctx, Opinion, Proposal, UnitState
 from gateway.core.policy import SetpointPolicy
 from gateway.core.site import Site
 from gateway.energy.comfort import COOLING_BAND
-from gateway.energy.kpis import DayKpis, Kpis
+from gateway.energy.kpis import DayKpis, DemandThreshold, Kpis
 from gateway.energy.tariff import Tariff, load_site_tariff
 from gateway.energy.virtual_site import VirtualSite
-from simulators.physics import Building, SimRoom
+from simulators.physics import Building, SimRoom, WeatherDay
 from simulators.sim_config import SiteSimulation, load_simulation
 
 #: the national limits: gateway.policy.SetpointPolicy's defaults
@@ -52,6 +52,8 @@ NATIONAL_HEATING_MAX_C = SetpointPolicy.heating_ceiling_c
 REGULATORY_CLAMPS = frozenset({"clamp:cooling-floor", "clamp:heating-ceiling", "clamp:no-auto"})
 Limits = Literal["national", "rules"]
 Progress = Callable[[float], None]
+#: the weather of a site-local day
+WeatherFor = Callable[[date], WeatherDay]
 
 
 @dataclass
@@ -157,18 +159,49 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
             min_on_s: float = 300.0, min_off_s: float = 300.0, write_failure: float = 0.0,
             seed: int = 1, sample_s: float = 300.0, progress: Progress | None = None,
             rules: RuleSet | None = None, sim_seed: int | None = None,
-            observer: Callable[[datetime, Mapping[str, Reading]], None] | None = None
-            ) -> RunResult:
+            observer: Callable[[datetime, Mapping[str, Reading]], None] | None = None,
+            weather_for: WeatherFor | None = None) -> RunResult:
     """Simulate ``day`` (site-local) under one rule set; see the module docstring.
 
     ``sim_seed`` replaces the site's ``simulation.seed`` (who comes in when,
     sensor noise); ``seed`` drives only the simulated write failures.
     ``observer`` sees every step's synthesised readings (warm-up included), as the
-    gateway would have published them. Runs its own event loop (the actuator is async):
-    call it from synchronous code.
+    gateway would have published them. ``weather_for``: each day's weather (``run_days``).
+    Runs its own event loop (the actuator is async): call it from synchronous code.
+    """
+    trace = Trace()
+    days, rules = run_days(site, rules_path, day, day, weather=weather,
+                           weather_for=weather_for, label=label,
+                           step_s=step_s, warmup_days=warmup_days, limits=limits,
+                           tariff=tariff, min_on_s=min_on_s, min_off_s=min_off_s,
+                           write_failure=write_failure, seed=seed, sample_s=sample_s,
+                           progress=progress, rules=rules, sim_seed=sim_seed,
+                           observer=observer, trace=trace)
+    return RunResult(days[0], trace, rules)
+
+
+def run_days(site: Site, rules_path: str | Path, first: date, last: date, *,
+             weather: str | None = None, weather_for: WeatherFor | None = None,
+             label: str | None = None, step_s: float = 60.0, warmup_days: int = 1,
+             limits: Limits = "national", tariff: Tariff | None = None,
+             min_on_s: float = 300.0, min_off_s: float = 300.0, write_failure: float = 0.0,
+             seed: int = 1, sample_s: float = 300.0, progress: Progress | None = None,
+             rules: RuleSet | None = None, sim_seed: int | None = None,
+             observer: Callable[[datetime, Mapping[str, Reading]], None] | None = None,
+             trace: Trace | None = None, demand_limit: DemandThreshold | None = None
+             ) -> tuple[list[Kpis], RuleSet]:
+    """Simulate ``first``..``last`` (site-local, inclusive) in one continuous run under one
+    rule set, after ``warmup_days``; one ``Kpis`` per day (``run_day``'s arguments).
+
+    ``weather_for``: each local day's weather (the building switches at midnight; it
+    beats ``weather``). ``trace``: filled with the *first* evaluated day's series.
+    ``demand_limit``: the limit whose windows each day's ``demand_windows_over_limit``
+    counts (default: the rule set's own).
     """
     if not 1.0 <= step_s <= 900.0 or 900.0 % step_s:
         raise ValueError("step_s must divide 15 minutes (1..900 s)")
+    if last < first:
+        raise ValueError(f"the last day {last} is before the first {first}")
     wall0 = time.perf_counter()
     rules = rules or load_rules(rules_path, site)
     if limits == "national":
@@ -176,41 +209,78 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
     if tariff is None and site.spec.site.tariff is not None:
         tariff = load_site_tariff(site.spec.site.tariff, site_path=site.path)
     engine = _ObservedEngine(rules)
-    vsite = VirtualSite(site, engine, with_overrides(load_simulation(site), weather, sim_seed),
-                        write_failure=write_failure, seed=seed)
     tz = site.tz
-    begin = datetime(day.year, day.month, day.day, tzinfo=tz)
-    end = begin + timedelta(days=1)
-    t0 = (begin - timedelta(days=warmup_days)).timestamp()
-    t_begin, t_end = begin.timestamp(), end.timestamp()
+    start_day = first - timedelta(days=warmup_days)
+    sim = with_overrides(load_simulation(site), weather, sim_seed)
+    vsite = VirtualSite(site, engine, sim, write_failure=write_failure, seed=seed,
+                        weather=weather_for(start_day) if weather_for else None)
+    n_days = (last - first).days + 1
+    #: local midnights: of the first simulated day .. after the last evaluated one
+    midnights = [datetime.combine(start_day + timedelta(days=k), datetime.min.time(),
+                                  tzinfo=tz).timestamp()
+                 for k in range(warmup_days + n_days + 1)]
+    t0, t_begin, t_end = midnights[0], midnights[warmup_days], midnights[-1]
     total_steps = round((t_end - t0) / step_s)
-    kpis = DayKpis(label or Path(rules_path).stem, day, site, rules, vsite.building, tariff,
-                   begin, end, min_on_s=min_on_s, min_off_s=min_off_s)
-    zones = kpis.discomfort.zones
-    trace = Trace(band=kpis.band, demand_limit_kw=rules.demand.limit_kw if rules.demand else None)
 
-    async def steps() -> None:  # one event loop for the day: the actuator's awaits are calls
+    def bounds(k: int) -> tuple[datetime, datetime]:
+        return (datetime.fromtimestamp(midnights[warmup_days + k], tz),
+                datetime.fromtimestamp(midnights[warmup_days + k + 1], tz))
+
+    kpis = DayKpis(label or Path(rules_path).stem, first, site, rules, vsite.building, tariff,
+                   *bounds(0), min_on_s=min_on_s, min_off_s=min_off_s,
+                   demand_limit=demand_limit)
+    zones = kpis.discomfort.zones
+    if trace is not None:
+        trace.band = kpis.band
+        trace.demand_limit_kw = rules.demand.limit_kw if rules.demand else None
+    done: list[Kpis] = []
+    #: the clamp episodes and wall time before the day being counted
+    episodes_before, wall_before = 0, wall0
+
+    def close_day() -> None:
+        nonlocal episodes_before, wall_before
+        kp = kpis.finish(engine.episodes - episodes_before)
+        episodes_before = engine.episodes
+        now = time.perf_counter()
+        kp.wall_s, wall_before = now - wall_before, now
+        done.append(kp)
+
+    async def steps() -> None:  # one event loop for the run: the actuator's awaits are calls
+        next_midnight = 1
         next_sample = t_begin
         for n in range(total_steps):
             ts = t0 + n * step_s
             t = datetime.fromtimestamp(ts, UTC)
-            in_day = ts >= t_begin
-            if in_day and not kpis.counting:
-                kpis.start()
-                engine.counting = True
+            new_day = ts >= midnights[next_midnight]
+            if new_day:
+                next_midnight += 1
+                if weather_for is not None:
+                    vsite.building.weather = weather_for(t.astimezone(tz).date())
             latest = vsite.read(t)
             if observer is not None:
                 observer(t, latest)
-            kpis.read(latest)
+            kpis.read(latest)  # at midnight this closes the previous day's last interval
+            if ts >= t_begin:
+                if not kpis.counting:
+                    kpis.start()
+                    engine.counting = True
+                elif new_day:
+                    close_day()
+                    kpis.next_day(*_day_and_bounds(len(done)))
             writes = await vsite.control(t, latest)
-            kpis.actuated(ts, (outcome for _, outcome in writes.outcomes), writes.alarms)
+            kpis.actuated(ts, (outcome for _, outcome in writes.outcomes), writes.alarms,
+                          writes.tick_alarms)
             vsite.advance(t, step_s)
             kpis.stepped(t.astimezone(tz).hour, step_s)
-            if in_day and ts >= next_sample:
+            if trace is not None and t_begin <= ts < midnights[warmup_days + 1] \
+                    and ts >= next_sample:
                 next_sample += sample_s
                 trace.sample((ts + step_s - t_begin) / 3600.0, vsite.building, zones)
             if progress is not None and n % 60 == 0:
                 progress((n + 1) / total_steps)
+
+    def _day_and_bounds(k: int) -> tuple[date, datetime, datetime]:
+        return (first + timedelta(days=k), *bounds(k))
 
     asyncio.run(steps())
     # the last interval closes with a reading at midnight
@@ -221,10 +291,12 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
     kpis.read(final)
     if progress is not None:
         progress(1.0)
-    kp = kpis.finish(engine.episodes)
-    trace.close(begin, kpis.meters.site_demand, tariff)
-    kp.wall_s = time.perf_counter() - wall0
-    return RunResult(kp, trace, rules)
+    if trace is not None and n_days == 1:
+        trace.close(bounds(0)[0], kpis.meters.site_demand, tariff)
+    close_day()
+    if trace is not None and n_days == 1:
+        done[0].wall_s = time.perf_counter() - wall0
+    return done, rules
 
 
 def change_pct(new: float, old: float) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -104,29 +105,52 @@ def _parse_time(text: str) -> int | None:
     return hours * 3600 + minutes * 60
 
 
+def csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each row of a weather CSV text, header included; blank and
+    ``#`` comment lines skipped."""
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            yield line_no, [c.strip() for c in line.split(",")]
+
+
+def check_width(cells: list[str], fields: tuple[str, ...], file: str, line: int) -> None:
+    """A row has one cell per field; else the first missing field (or ``row``) is named."""
+    if len(cells) != len(fields):
+        field = fields[len(cells)] if len(cells) < len(fields) else "row"
+        raise WeatherFileError(file, line, field,
+                               f"expected {len(fields)} fields, got {len(cells)}")
+
+
+def number_cell(cell: str, file: str, line: int, field: str, low: float, high: float
+                ) -> float:
+    """A finite number within ``low``..``high``, or ``WeatherFileError``."""
+    try:
+        value = float(cell)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise WeatherFileError(file, line, field, f"not a number: {cell[:40]!r}")
+    if not low <= value <= high:
+        raise WeatherFileError(file, line, field, f"{value} is outside [{low}, {high}]")
+    return value
+
+
 def parse_weather(text: str, file: str, name: str) -> WeatherDay:
     """Parse weather CSV text; errors name ``file``, the line and the field."""
     samples: list[WeatherSample] = []
     header_seen = False
-    last_line = 0
-    for line_no, raw in enumerate(text.splitlines(), start=1):
-        last_line = line_no
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        cells = [c.strip() for c in line.split(",")]
+    last_line = max(len(text.splitlines()), 1)
+    for line_no, cells in csv_rows(text):
         if not header_seen:
             if tuple(cells) != HEADER:
                 raise WeatherFileError(
-                    file, line_no, "header", f"expected {','.join(HEADER)!r}, got {line!r}"
+                    file, line_no, "header", f"expected {','.join(HEADER)!r}, "
+                                             f"got {','.join(cells)!r}"
                 )
             header_seen = True
             continue
-        if len(cells) != len(HEADER):
-            field = HEADER[len(cells)] if len(cells) < len(HEADER) else "row"
-            raise WeatherFileError(
-                file, line_no, field, f"expected {len(HEADER)} fields, got {len(cells)}"
-            )
+        check_width(cells, HEADER, file, line_no)
         time_s = _parse_time(cells[0])
         if time_s is None:
             raise WeatherFileError(file, line_no, "time", f"expected HH:MM, got {cells[0]!r}")
@@ -134,23 +158,13 @@ def parse_weather(text: str, file: str, name: str) -> WeatherDay:
             raise WeatherFileError(
                 file, line_no, "time", f"{cells[0]} is not after the previous row's time"
             )
-        values: list[float] = []
-        for field, cell in zip(HEADER[1:], cells[1:], strict=True):
-            try:
-                value = float(cell)
-            except ValueError:
-                value = math.nan
-            low, high = _LIMITS[field]
-            if not math.isfinite(value):
-                raise WeatherFileError(file, line_no, field, f"not a number: {cell!r}")
-            if not low <= value <= high:
-                raise WeatherFileError(file, line_no, field, f"{value} is outside [{low}, {high}]")
-            values.append(value)
+        values = [number_cell(cell, file, line_no, field, *_LIMITS[field])
+                  for field, cell in zip(HEADER[1:], cells[1:], strict=True)]
         samples.append(WeatherSample(time_s, values[0], values[1], values[2]))
     if not header_seen:
-        raise WeatherFileError(file, max(last_line, 1), "header", "no header line")
+        raise WeatherFileError(file, last_line, "header", "no header line")
     if len(samples) < 2:
-        raise WeatherFileError(file, max(last_line, 1), "time", "need at least two rows")
+        raise WeatherFileError(file, last_line, "time", "need at least two rows")
     return WeatherDay(name, tuple(samples))
 
 

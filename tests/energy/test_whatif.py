@@ -3,6 +3,7 @@ naive set, on a virtual clock (no sockets); the KPIs; the plot; the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
@@ -22,7 +23,7 @@ from gateway.core.profile import Value
 from gateway.core.site import Site, load_site
 from gateway.energy.svg import BarChart, HLine, LineChart, Series, Stack, period_bands, ticks
 from gateway.energy.virtual_site import VirtualSite
-from gateway.energy.whatif import Comparison, RunResult, run_day
+from gateway.energy.whatif import Comparison, RunResult, run_day, run_days
 from simulators.sim_config import load_simulation
 from tests.sitefiles import DEMO_SITE
 
@@ -249,3 +250,19 @@ def test_svg_charts_are_well_formed() -> None:
     ET.fromstring(bars.render())
     assert ticks(0, 10) == [0, 2, 4, 6, 8, 10]
     assert ticks(23.7, 31.2, 5)[0] == 24
+
+
+def test_a_run_over_days_counts_each_day_as_a_run_of_that_day(site: Site,
+                                                               shipped: RunResult) -> None:
+    """One continuous run over two days: its first day is exactly ``run_day``'s (same
+    warm-up), the intervals that close at midnight count in the day they started, and
+    each day has its own demand windows over the shipped limit."""
+    days, _ = run_days(site, SHIPPED, DAY, DAY + timedelta(days=1), weather=WEATHER)
+    first = dataclasses.replace(days[0], wall_s=0.0)
+    assert first == dataclasses.replace(shipped.kpis, wall_s=0.0)
+    assert [k.day for k in days] == [DAY, DAY + timedelta(days=1)]
+    assert days[1].energy_kwh > 0 and days[1].steps == 1440
+    assert days[1].demand_threshold_kw is not None
+    limit = load_rules(SHIPPED, site).demand
+    assert limit is not None
+    assert days[1].demand_threshold_kw == limit.limit_kw + limit.deadband_kw
