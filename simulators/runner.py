@@ -68,7 +68,7 @@ class SiteSimulator:
     def _build_memories(self) -> None:
         problems: list[Problem] = []
         for dev_id, device in self.site.devices.items():
-            key = (device.link, device.config.unit_id)
+            key = (device.link, device.unit)
             memory = self.memories.get(key)
             if memory is None:
                 link = self.site.spec.links[device.link]
@@ -88,7 +88,7 @@ class SiteSimulator:
             switch = self.faults.setdefault(device.link, FaultSwitch())
             fault = self.sim.devices[dev_id].fault
             if fault.kind != "none":
-                switch.set(device.config.unit_id, fault.model_dump(exclude_none=True))
+                switch.set(device.unit, fault.model_dump(exclude_none=True))
         if problems:
             raise ConfigError(problems)
         self.physics.sync()
@@ -196,10 +196,10 @@ class SiteSimulator:
         switch = self.faults.setdefault(device.link, FaultSwitch())
         fault = FaultSpec.from_dict(spec)
         if fault.kind == "none":
-            switch.clear(device.config.unit_id)
+            switch.clear(device.unit)
         else:
-            switch.set(device.config.unit_id, fault)
-        log.info("fault on %s (unit %d on %s): %s", device_id, device.config.unit_id,
+            switch.set(device.unit, fault)
+        log.info("fault on %s (unit %d on %s): %s", device_id, device.unit,
                  device.link, fault.kind)
         return fault
 
@@ -260,7 +260,7 @@ def endpoints(site: Site) -> list[dict[str, Any]]:
     for dev_id, device in site.devices.items():
         link = site.spec.links[device.link]
         entry: dict[str, Any] = {"device": dev_id, "link": device.link,
-                                 "transport": link.transport, "unit_id": device.config.unit_id,
+                                 "transport": link.transport, "unit_id": device.unit,
                                  "profile": device.profile.id}
         if device.config.index is not None:
             entry["index"] = device.config.index

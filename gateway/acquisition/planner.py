@@ -27,6 +27,7 @@ from gateway.core.profile import (
     READ_FUNCTION,
     TABLES,
     Point,
+    PointTable,
     Profile,
     RegisterRange,
     Table,
@@ -46,9 +47,10 @@ ILLEGAL_VALUE = 0x03
 
 @dataclass(frozen=True, slots=True)
 class ReadBlock:
-    """One read request: ``count`` registers (or bits) of ``table`` from ``start``."""
+    """One read request: ``count`` registers (or bits) of ``table`` from ``start``; for a
+    meter, ``count`` bytes of the reply to DI ``start`` (its points at ``value_at``)."""
 
-    table: Table
+    table: PointTable
     start: int
     count: int
     #: The points this read decodes, sorted by address.
@@ -135,10 +137,12 @@ def plan_reads(points: Iterable[Point], *, max_registers: int, max_bits: int, ma
     no learned ``cut``. Values are never split; a value longer than the limit
     gets a block of its own (the device will refuse it; DevicePlan disables it).
     """
-    by_table: dict[Table, dict[int, Point]] = {}
+    by_table: dict[str, dict[int, Point]] = {}
     for p in points:
         by_table.setdefault(p.table, {})[id(p)] = p
     blocks: list[ReadBlock] = []
+    for meter_table in ("dlt645", "cjt188"):
+        blocks.extend(_meter_blocks(by_table.pop(meter_table, {}).values()))
     for table in TABLES:
         if table not in by_table:
             continue
@@ -159,6 +163,19 @@ def plan_reads(points: Iterable[Point], *, max_registers: int, max_bits: int, ma
             current = span
         if current is not None:
             blocks.append(_block(table, current))
+    return blocks
+
+
+def _meter_blocks(points: Iterable[Point]) -> list[ReadBlock]:
+    """One read per data identifier, carrying every point its reply holds."""
+    by_di: dict[int, list[Point]] = {}
+    for p in points:
+        by_di.setdefault(p.address, []).append(p)
+    blocks = []
+    for di, pts in sorted(by_di.items()):
+        pts.sort(key=lambda p: (p.value_at, p.name))
+        size = max(p.value_at + p.count for p in pts)
+        blocks.append(ReadBlock(pts[0].table, di, size, tuple(pts)))
     return blocks
 
 
@@ -296,6 +313,10 @@ class DevicePlan:
         to the real limit); otherwise cut at the largest hole, or between the
         middle points when there is none.
         """
+        if block.table not in TABLES:  # a meter's DI: its points go together
+            for p in block.points:
+                self._disable(p.name, f"the meter refuses DI {block.start:08X} ({why})")
+            return
         spans = _spans(block.points)
         if len(spans) == 1:
             for p in spans[0].points:
@@ -320,7 +341,7 @@ class DevicePlan:
         if self._points.pop(name, None) is not None:
             self._disabled[name] = reason
 
-    def _limit(self, table: Table) -> int:
+    def _limit(self, table: PointTable) -> int:
         return self._max_bits if table in BIT_TABLES else self._max_registers
 
     def _replan(self) -> None:

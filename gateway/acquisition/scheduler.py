@@ -96,7 +96,7 @@ class DevicePoller:
 
     @property
     def unit(self) -> int:
-        return self.device.config.unit_id
+        return self.device.unit
 
 
 class LinkScheduler:

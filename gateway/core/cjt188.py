@@ -3,8 +3,9 @@
     FE FE  68  T  A0 … A6  C  L  DI0 DI1 SER  data  CS  16
 
 T is the meter type (10H cold water, 11H hot water, 20H/21H heat, 30H gas),
-the address 14 BCD digits sent low byte first (AA: wildcard), DI two bytes,
-sent as printed (90 1F), SER a sequence number the reply repeats. No data
+the address 14 BCD digits sent low byte first (AA: wildcard; the top two
+bytes are often the maker's code), DI two bytes sent low byte first (1F 90
+for 901F), SER a sequence number the reply repeats. No data
 offset. Control codes: 01 read data, 03 read address; 81 and 83 answer them,
 C1 is the error reply, carrying SER and the meter's two status bytes.
 Read current data (DI 901F) answers, after DI and SER, with
@@ -61,7 +62,7 @@ class Frame:
     data: bytes
 
 
-def encode(meter_type: int, address: str, control: int, data: bytes, *, wake: int = 2) -> bytes:
+def encode(meter_type: int, address: str, control: int, data: bytes, *, wake: int = 4) -> bytes:
     head = bytes((START, meter_type)) + address_bytes(address, ADDRESS_BYTES) + bytes((control,))
     return frame(head, data, wake=wake)
 
@@ -74,18 +75,18 @@ def decode(raw: bytes) -> Frame:
 
 
 def read_data(meter_type: int, address: str, di: int = CURRENT_DATA, ser: int = 0) -> bytes:
-    return encode(meter_type, address, READ_DATA, di.to_bytes(2, "big") + bytes((ser,)))
+    return encode(meter_type, address, READ_DATA, di.to_bytes(2, "little") + bytes((ser,)))
 
 
 def read_address(meter_type: int, ser: int = 0) -> bytes:
     """Every meter of ``meter_type`` on the line answers with its address."""
     return encode(meter_type, WILDCARD, READ_ADDRESS,
-                  READ_ADDRESS_DI.to_bytes(2, "big") + bytes((ser,)))
+                  READ_ADDRESS_DI.to_bytes(2, "little") + bytes((ser,)))
 
 
 def data_reply(meter_type: int, address: str, di: int, ser: int, value: bytes) -> bytes:
     return encode(meter_type, address, READ_DATA | REPLY,
-                  di.to_bytes(2, "big") + bytes((ser,)) + value)
+                  di.to_bytes(2, "little") + bytes((ser,)) + value)
 
 
 def error_reply(meter_type: int, address: str, ser: int, status: int) -> bytes:
@@ -95,7 +96,7 @@ def error_reply(meter_type: int, address: str, ser: int, status: int) -> bytes:
 
 def address_reply(meter_type: int, address: str, ser: int) -> bytes:
     return encode(meter_type, address, READ_ADDRESS | REPLY,
-                  READ_ADDRESS_DI.to_bytes(2, "big") + bytes((ser,)))
+                  READ_ADDRESS_DI.to_bytes(2, "little") + bytes((ser,)))
 
 
 def data_of(reply: Frame, meter_type: int, address: str, di: int, ser: int) -> bytes:
@@ -109,8 +110,9 @@ def data_of(reply: Frame, meter_type: int, address: str, di: int, ser: int) -> b
         raise ErrorReply(int.from_bytes(reply.data[1:3], "little"))
     if reply.control != READ_DATA | REPLY:
         raise ReplyError(f"control {reply.control:02X} does not answer a read ({READ_DATA:02X})")
-    if reply.data[:2] != di.to_bytes(2, "big"):
-        raise ReplyError(f"reply for DI {reply.data[:2].hex().upper()}, asked {di:04X}")
+    if reply.data[:2] != di.to_bytes(2, "little"):
+        got = int.from_bytes(reply.data[:2], "little")
+        raise ReplyError(f"reply for DI {got:04X}, asked {di:04X}")
     if len(reply.data) < 3 or reply.data[2] != ser:
         raise ReplyError("reply repeats another request's sequence number")
     return reply.data[3:]
@@ -119,7 +121,7 @@ def data_of(reply: Frame, meter_type: int, address: str, di: int, ser: int) -> b
 def found_address(reply: Frame, meter_type: int) -> str:
     """The address in a reply to ``read_address``; raises ReplyError otherwise."""
     if reply.control != READ_ADDRESS | REPLY or reply.data[:2] != \
-            READ_ADDRESS_DI.to_bytes(2, "big"):
+            READ_ADDRESS_DI.to_bytes(2, "little"):
         raise ReplyError(f"control {reply.control:02X} does not answer a read-address request")
     if reply.meter_type != meter_type or "A" in reply.address:
         raise ReplyError(f"type {reply.meter_type:02X} address {reply.address} is not a meter's")

@@ -105,10 +105,37 @@ def test_cjt188_current_data_round_trip() -> None:
         cjt188.data_of(reply, 0x10, addr, cjt188.CURRENT_DATA, 8)
     with pytest.raises(cjt188.ReplyError, match="type 10, asked 11"):
         cjt188.data_of(reply, 0x11, addr, cjt188.CURRENT_DATA, 7)
-    # CJ/T 188-2004 read current data of a cold-water meter: 68 10 A0..A6 01 03 90 1F SER CS 16
-    request = cjt188.read_data(0x10, addr, ser=0)
-    assert request.hex(" ").upper().startswith("FE FE 68 10 34 12 00 00 00 00 00 01 03 90 1F 00")
     assert bcd_decoder(BcdFormat.parse("XXXXXX.XX"))(value[:4]) == 1234.56
+
+
+def test_cjt188_worked_example() -> None:
+    """A cold-water meter's read and reply as published with their checksums worked out
+    by hand (hftangyu.com/563.html, "CJ/T-188 水表协议"): meter 78330011223344."""
+    request = "FE FE FE FE 68 10 44 33 22 11 00 33 78 01 03 1F 90 00 80 16"
+    assert cjt188.read_data(0x10, "78330011223344", ser=0).hex(" ").upper() == request
+    published = bytes.fromhex("FE FE FE FE 68 10 44 33 22 11 00 33 78 81 16 1F 90 00 00 77 66 55 "
+                              "2C 00 77 66 55 2C 31 01 22 11 05 15 20 21 84 08 16")
+    # the page's reply checksum (08) does not add up: its bytes sum to 13, and a frame
+    # that does not add up is skipped, never decoded
+    assert scan(published, cjt188.LAYOUT).skipped == ("checksum 08, computed 13",)
+    reply = published[:-2] + bytes((0x13, 0x16))
+    found = scan(reply, cjt188.LAYOUT)
+    assert found.frame is not None and not found.skipped
+    data = cjt188.data_of(cjt188.decode(found.frame), 0x10, "78330011223344",
+                          cjt188.CURRENT_DATA, 0)
+    assert len(data) == cjt188.CURRENT_DATA_BYTES
+    assert bcd_decoder(BcdFormat.parse("XXXXXX.XX"))(data[:4]) == 556677.0
+    assert data[4] == cjt188.CUBIC_METRES
+
+
+def test_dlt645_1997_reply_is_refused_with_a_reason() -> None:
+    """A 1997-edition exchange printed in Acrel's ACR220ELH manual (read forward active
+    energy, meter 1): the 2007 codec frames it, and refuses its reply by edition."""
+    reply = bytes.fromhex("68 01 00 00 00 00 00 68 81 06 43 C3 73 33 33 33 6A 16")
+    found = scan(reply, dlt645.LAYOUT)
+    assert found.frame is not None and not found.skipped
+    with pytest.raises(dlt645.ReplyError, match="DL/T 645-1997 reply"):
+        dlt645.data_of(dlt645.decode(found.frame), "000000000001", 0x00010000)
 
 
 # -- cross-check against the dlt645 package ----------------------------------------------
@@ -152,3 +179,25 @@ def test_bcd_agrees_with_dlt645_package(spec: tuple[str, bool], data: st.DataObj
             assert bcd_decoder(fmt)(ours) == pytest.approx(
                 bcd_to_float(ours, str(fmt), "little"))
     assert bcd_decoder(fmt)(ours) == value
+
+
+def test_shipped_dlt645_profiles_match_the_packages_identifier_tables() -> None:
+    """Every DI and format of our DL/T 645 profiles is in the dlt645 package's tables
+    (typed in from the standard separately from ours)."""
+    import dlt645.model  # noqa: F401  (fills the package's DI table)
+    from dlt645.model.data.define import DIMap
+
+    from gateway.core.profile import ProfileLibrary
+
+    theirs = {di: getattr(item, "data_format", None) for di, item in DIMap.items()}
+    library = ProfileLibrary()
+    checked = 0
+    for profile_id in library.ids():
+        profile = library.get(profile_id)
+        if profile.protocol != "dlt645-2007":
+            continue
+        for point in profile.points.values():
+            spec = profile.spec.points[point.name]  # type: ignore[index]
+            assert theirs.get(point.address) == spec.format, (profile_id, point.name)
+            checked += 1
+    assert checked >= 40
