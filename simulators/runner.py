@@ -20,6 +20,8 @@ import holidays
 from gateway.core.clock import Clock, ScaledClock
 from gateway.core.site import RtuLink, RtuOverTcpLink, Site, TcpLink, load_site
 from gateway.core.sourcefile import ConfigError, Problem
+from simulators.meters.line import DEFAULT_TURNAROUND_S, serve_meters_pty, serve_meters_tcp
+from simulators.meters.memory import MeterMemory
 from simulators.modbus.faults import FaultSpec, FaultSpecError, FaultSwitch
 from simulators.modbus.memory import UnitMemory
 from simulators.modbus.server import (
@@ -58,6 +60,8 @@ class SiteSimulator:
         self.physics = SitePhysics(self.sim)
         self.faults: dict[str, FaultSwitch] = {}
         self.memories: dict[tuple[str, int], ProfileMemory] = {}
+        #: DL/T 645 and CJ/T 188 meters, by (link, address as a number)
+        self.meters: dict[tuple[str, int], MeterMemory] = {}
         self._build_memories()
         self.servers: dict[str, ServerHandle] = {}
         self._control: asyncio.Server | None = None
@@ -69,6 +73,9 @@ class SiteSimulator:
         problems: list[Problem] = []
         for dev_id, device in self.site.devices.items():
             key = (device.link, device.unit)
+            if device.profile.protocol != "modbus":
+                self._add_meter(dev_id, key)
+                continue
             memory = self.memories.get(key)
             if memory is None:
                 link = self.site.spec.links[device.link]
@@ -93,6 +100,22 @@ class SiteSimulator:
             raise ConfigError(problems)
         self.physics.sync()
 
+    def _add_meter(self, dev_id: str, key: tuple[str, int]) -> None:
+        device = self.site.devices[dev_id]
+        sim = self.sim.devices[dev_id]
+        turnaround = sim.turnaround_ms if sim.turnaround_ms is not None \
+            else device.profile.link.turnaround_ms
+        meter = MeterMemory(device.profile, device.unit, turnaround / 1000)
+        meter.add_device(dev_id)
+        self.meters[key] = meter  # load_site refused two devices at one address
+        self.physics.bind(dev_id, meter)
+        if sim.fault.kind != "none":
+            switch = self.faults.setdefault(device.link, FaultSwitch())
+            switch.set(device.unit, sim.fault.model_dump(exclude_none=True))
+
+    def meters_on(self, link_id: str) -> dict[int, MeterMemory]:
+        return {unit: m for (link, unit), m in self.meters.items() if link == link_id}
+
     def units_on(self, link_id: str) -> dict[int, UnitMemory]:
         return {unit: mem for (link, unit), mem in self.memories.items() if link == link_id}
 
@@ -104,7 +127,9 @@ class SiteSimulator:
             for link_id, link in self.site.spec.links.items():
                 units = self.units_on(link_id)
                 faults = self.faults.setdefault(link_id, FaultSwitch())
-                if isinstance(link, TcpLink):
+                if not isinstance(link, TcpLink) and link.protocol != "modbus":
+                    handle = await self._serve_meters(link_id, link, faults, wire)
+                elif isinstance(link, TcpLink):
                     handle = await serve_tcp(link.host, link.port, units, faults)
                 elif isinstance(link, RtuOverTcpLink):
                     handle = await serve_rtu_over_tcp(
@@ -127,6 +152,17 @@ class SiteSimulator:
             await self.stop()
             raise
         self._task = asyncio.create_task(self._physics_loop(), name="physics")
+
+    async def _serve_meters(self, link_id: str, link: RtuLink | RtuOverTcpLink,
+                            faults: FaultSwitch, wire: bool) -> ServerHandle:
+        meters = self.meters_on(link_id)
+        if isinstance(link, RtuOverTcpLink):
+            return await serve_meters_tcp(link.host, link.port, meters, faults,
+                                          baudrate=link.baudrate if wire else None,
+                                          parity=link.parity, stopbits=link.stopbits)
+        return await serve_meters_pty(link.device, meters, faults, baudrate=link.baudrate,
+                                      parity=link.parity, stopbits=link.stopbits,
+                                      turnaround_s=DEFAULT_TURNAROUND_S if wire else 0.0)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -22,6 +22,9 @@ from gateway.core.bcd import address_bytes
 from gateway.core.meterframe import START, Layout, frame
 
 ADDRESS_BYTES = 7
+WAKE = 4
+#: 68, T, address, C, L, CS, 16
+OVERHEAD = 3 + ADDRESS_BYTES + 3
 LAYOUT = Layout(header=11, second_start=None)
 READ_DATA = 0x01
 READ_ADDRESS = 0x03
@@ -62,7 +65,7 @@ class Frame:
     data: bytes
 
 
-def encode(meter_type: int, address: str, control: int, data: bytes, *, wake: int = 4) -> bytes:
+def encode(meter_type: int, address: str, control: int, data: bytes, *, wake: int = WAKE) -> bytes:
     head = bytes((START, meter_type)) + address_bytes(address, ADDRESS_BYTES) + bytes((control,))
     return frame(head, data, wake=wake)
 
@@ -126,6 +129,16 @@ def found_address(reply: Frame, meter_type: int) -> str:
     if reply.meter_type != meter_type or "A" in reply.address:
         raise ReplyError(f"type {reply.meter_type:02X} address {reply.address} is not a meter's")
     return reply.address
+
+
+def read_request_bytes() -> int:
+    """Bytes on the wire of a read-data request (wake-up included)."""
+    return WAKE + OVERHEAD + 3
+
+
+def read_reply_bytes(value_bytes: int) -> int:
+    """Bytes on the wire of its reply carrying ``value_bytes`` after DI and SER."""
+    return WAKE + OVERHEAD + 3 + value_bytes
 
 
 def digits(unit: int) -> str:

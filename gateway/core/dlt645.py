@@ -21,6 +21,10 @@ from gateway.core.codec import CodecError
 from gateway.core.meterframe import START, Layout, frame
 
 ADDRESS_BYTES = 6
+#: FE bytes sent before a frame; replies are assumed to carry as many (wire budgets)
+WAKE = 4
+#: 68, address, 68, C, L, CS, 16
+OVERHEAD = 2 + ADDRESS_BYTES + 4
 LAYOUT = Layout(header=10, second_start=7)
 READ_DATA = 0x11
 READ_ADDRESS = 0x13
@@ -73,7 +77,7 @@ def di_bytes(di: int) -> bytes:
     return di.to_bytes(4, "little")
 
 
-def encode(address: str, control: int, data: bytes = b"", *, wake: int = 4) -> bytes:
+def encode(address: str, control: int, data: bytes = b"", *, wake: int = WAKE) -> bytes:
     """A whole frame, wake-up bytes included; ``data`` without the 0x33 offset."""
     head = bytes((START,)) + address_bytes(address, ADDRESS_BYTES) + bytes((START, control))
     return frame(head, shift(data, OFFSET), wake=wake)
@@ -90,24 +94,24 @@ def decode(raw: bytes) -> Frame:
     return Frame(address, raw[8], shift(raw[10:-2], -OFFSET))
 
 
-def read_data(address: str, di: int, *, wake: int = 4) -> bytes:
+def read_data(address: str, di: int, *, wake: int = WAKE) -> bytes:
     return encode(address, READ_DATA, di_bytes(di), wake=wake)
 
 
-def read_address(*, wake: int = 4) -> bytes:
+def read_address(*, wake: int = WAKE) -> bytes:
     """Every meter on the line answers this with its address (use it alone on the line)."""
     return encode(WILDCARD, READ_ADDRESS, wake=wake)
 
 
-def data_reply(address: str, di: int, value: bytes, *, wake: int = 4) -> bytes:
+def data_reply(address: str, di: int, value: bytes, *, wake: int = WAKE) -> bytes:
     return encode(address, READ_DATA | REPLY, di_bytes(di) + value, wake=wake)
 
 
-def error_reply(address: str, code: int, *, control: int = READ_DATA, wake: int = 4) -> bytes:
+def error_reply(address: str, code: int, *, control: int = READ_DATA, wake: int = WAKE) -> bytes:
     return encode(address, control | REPLY | ERROR, bytes((code,)), wake=wake)
 
 
-def address_reply(address: str, *, wake: int = 4) -> bytes:
+def address_reply(address: str, *, wake: int = WAKE) -> bytes:
     return encode(address, READ_ADDRESS | REPLY, address_bytes(address, ADDRESS_BYTES),
                   wake=wake)
 
@@ -153,6 +157,16 @@ def address_of(reply: Frame) -> str:
     if found != reply.address:
         raise ReplyError(f"address field {reply.address} differs from the data's {found}")
     return found
+
+
+def read_request_bytes() -> int:
+    """Bytes on the wire of a read-data request (wake-up included)."""
+    return WAKE + OVERHEAD + 4
+
+
+def read_reply_bytes(value_bytes: int) -> int:
+    """Bytes on the wire of its reply carrying ``value_bytes`` of data after the DI."""
+    return WAKE + OVERHEAD + 4 + value_bytes
 
 
 def digits(unit: int) -> str:

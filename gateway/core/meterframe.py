@@ -59,29 +59,35 @@ def frame(head: bytes, data: bytes, *, wake: int = 4) -> bytes:
 
 
 def scan(buffer: bytes, layout: Layout) -> Scan:
-    """The first whole, valid frame in ``buffer``; see ``Scan``."""
+    """The first whole, valid frame in ``buffer``; see ``Scan``.
+
+    A 68 in noise can look like the start of a long frame; a valid frame after
+    it is still found at once, and the bytes from that 68 are kept only while
+    nothing valid follows (they may yet be a frame's first part).
+    """
     skipped: list[str] = []
+    pending: int | None = None  # the first start that may still become a frame
     at = 0
     while True:
         start = buffer.find(START, at)
         if start < 0:
-            return Scan(None, len(buffer), tuple(skipped))
+            return Scan(None, len(buffer) if pending is None else pending, tuple(skipped))
+        at = start + 1
         if len(buffer) < start + layout.header:
-            return Scan(None, start, tuple(skipped))
-        if layout.second_start is not None and buffer[start + layout.second_start] != START:
-            at = start + 1  # a 68 inside noise, not a frame's start
+            pending = start if pending is None else pending
             continue
+        if layout.second_start is not None and buffer[start + layout.second_start] != START:
+            continue  # a 68 inside noise, not a frame's start
         length = buffer[start + layout.header - 1]
         end = start + layout.header + length + 2
         if len(buffer) < end:
-            return Scan(None, start, tuple(skipped))
+            pending = start if pending is None else pending
+            continue
         body = buffer[start:end - 2]
         if buffer[end - 2] != checksum(body):
             skipped.append(f"checksum {buffer[end - 2]:02X}, computed {checksum(body):02X}")
-            at = start + 1
             continue
         if buffer[end - 1] != END:
             skipped.append(f"frame ends with {buffer[end - 1]:02X}, not 16")
-            at = start + 1
             continue
         return Scan(buffer[start:end], end, tuple(skipped))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from gateway.core import cjt188, dlt645
 from gateway.core.bcd import BcdFormat, address_bytes, bcd_decoder, bcd_encoder
 from gateway.core.codec import CodecError
-from gateway.core.meterframe import scan
+from gateway.core.meterframe import Scan, scan
 
 # -- vectors written out by hand from the standards' definitions --------------------------
 
@@ -201,3 +201,12 @@ def test_shipped_dlt645_profiles_match_the_packages_identifier_tables() -> None:
             assert theirs.get(point.address) == spec.format, (profile_id, point.name)
             checked += 1
     assert checked >= 40
+
+
+def test_a_frame_behind_noise_that_looks_like_a_long_frame_is_found() -> None:
+    good = cjt188.data_reply(0x10, "00000000001234", cjt188.CURRENT_DATA, 1, bytes(19))
+    noise = bytes.fromhex("68 10 00 00 00 00 00 00 00 81 F0")  # claims 240 data bytes
+    found = scan(noise + good, cjt188.LAYOUT)
+    assert found.frame is not None and found.used == len(noise) + len(good)
+    # while nothing valid follows, the would-be frame is kept for more bytes
+    assert scan(noise, cjt188.LAYOUT) == Scan(None, 0)
