@@ -1,0 +1,212 @@
+"""DL/T 645-2007 and CJ/T 188-2004 meters read by the real engine from the simulated line,
+over a pseudo-terminal and over a serial server's TCP port.
+
+Each line carries a victim electricity meter (generic DL/T 645-2007), a victim
+water meter (CJ/T 188) and a neighbour (CHINT DTSU666, DL/T 645). The values
+read must be exactly what the simulated meter holds; every fault kind goes on
+both victims at once, and the neighbour must keep delivering good readings
+while they fail, and the victims must come back when the fault clears.
+Readings are awaited from the engine's stream; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.acquisition.health import DeviceState, HealthPolicy
+from gateway.acquisition.reading import Reading
+from gateway.core import dlt645
+from tests.acqsim import Rig, lateness_log, write_site
+
+LINKS = ("srv", "pty")
+EM_POINTS = ["energy_import_kwh", "voltage_l1_v", "current_l1_a", "active_power_kw"]
+N_POINTS = ["energy_import_kwh", "voltage_l1_v"]
+POLICY = HealthPolicy(offline_after=2, first_backoff_s=0.2, max_backoff_s=0.3)
+VICTIMS = ("v", "w")
+
+
+def meter_site(tmp_path: Path) -> Path:
+    line = {"protocol": "dlt645", "baudrate": 38400, "timeout_s": 0.15}
+    links = {"srv": {"transport": "rtu-over-tcp", **line},
+             "pty": {"transport": "rtu", **line, "parity": "N"}}  # a pty cannot hold parity
+    devices: dict[str, Any] = {}
+    for link in LINKS:
+        devices[f"v-{link}"] = {"link": link, "profile": "generic-dlt645-2007",
+                                "address": "000000000001", "poll_interval_s": 0.1,
+                                "points": EM_POINTS,
+                                "simulate": {"meter": "main", "turnaround_ms": 2}}
+        devices[f"w-{link}"] = {"link": link, "profile": "generic-cjt188-water",
+                                "address": "00000000001234", "poll_interval_s": 0.1,
+                                "simulate": {"meter": "water", "turnaround_ms": 2}}
+        devices[f"n-{link}"] = {"link": link, "profile": "chint-dtsu666-dlt645",
+                                "address": "000000000002", "poll_interval_s": 0.1,
+                                "points": N_POINTS,
+                                "simulate": {"meter": "ac", "turnaround_ms": 2}}
+    return write_site(tmp_path, links, devices)
+
+
+def good(rig: Rig, r: Reading) -> bool:
+    """Complete, and every value exactly what the simulated meter holds."""
+    meter = rig.meter(r.device)
+    names = rig.site.devices[r.device].config.points or list(meter.profile.points)
+    return not r.failed and set(r.values) == set(names) and all(
+        r.values[n] == meter.get(r.device, n) for n in names)
+
+
+def hold(rig: Rig) -> None:
+    """Values no physics would produce by chance: signs, every digit, both BCD nibbles."""
+    for link in LINKS:
+        v = rig.meter(f"v-{link}")
+        for name, value in {"energy_import_kwh": 123456.78, "voltage_l1_v": 231.4,
+                            "current_l1_a": -12.345, "active_power_kw": -3.2109}.items():
+            v.set(f"v-{link}", name, value)
+        rig.meter(f"w-{link}").set(f"w-{link}", "volume_m3", 9876.54)
+        rig.meter(f"n-{link}").set(f"n-{link}", "voltage_l1_v", 219.9)
+
+
+async def start(rig: Rig) -> None:
+    hold(rig)
+    rig.start()
+    for link in LINKS:
+        for who in (*VICTIMS, "n"):
+            await rig.reading(f"{who}-{link}", lambda r: good(rig, r))
+
+
+def set_fault(rig: Rig, spec: dict[str, Any], victims: tuple[str, ...] = VICTIMS) -> float:
+    for link in LINKS:
+        for who in victims:
+            rig.fault(f"{who}-{link}", **spec)
+    return rig.clock.monotonic()
+
+
+async def recovers(rig: Rig, victims: tuple[str, ...] = VICTIMS) -> None:
+    for link in LINKS:
+        for who in victims:
+            rig.fault(f"{who}-{link}", kind="none")
+    for link in LINKS:
+        for who in victims:
+            await rig.reading(f"{who}-{link}", lambda r: good(rig, r))
+            assert rig.engine.poller(f"{who}-{link}").health.state == DeviceState.ONLINE
+
+
+async def neighbours_unharmed(rig: Rig, since: float) -> None:
+    for link in LINKS:
+        await rig.wait_for(lambda link=link: len(rig.since(f"n-{link}", since)) >= 3)
+        bad = [r.failed for r in rig.since(f"n-{link}", since) if not good(rig, r)]
+        assert not bad, f"n-{link}: {bad}"
+
+
+async def test_values_are_what_the_meters_hold(tmp_path: Path) -> None:
+    async with Rig(meter_site(tmp_path), policy=POLICY) as rig:
+        await start(rig)
+        for link in LINKS:
+            r = await rig.reading(f"v-{link}")
+            assert r.values == {"energy_import_kwh": 123456.78, "voltage_l1_v": 231.4,
+                                "current_l1_a": -12.345, "active_power_kw": -3.2109}
+            w = await rig.reading(f"w-{link}")
+            assert w.values == {"volume_m3": 9876.54}
+            assert (await rig.reading(f"n-{link}")).values["voltage_l1_v"] == 219.9
+        # the simulated line saw no frame it could not parse
+        assert all(rig.sim.servers[link].stats.bad_frames == 0 for link in LINKS)
+
+
+DEAD = [
+    pytest.param({"kind": "no_reply"}, VICTIMS, id="no_reply"),
+    pytest.param({"kind": "bad_crc"}, VICTIMS, id="bad_checksum"),
+    pytest.param({"kind": "exception", "code": 1}, VICTIMS, id="error_reply"),
+    pytest.param({"kind": "wrong_address"}, VICTIMS, id="wrong_address"),
+    pytest.param({"kind": "late"}, VICTIMS, id="late"),
+    pytest.param({"kind": "drop_connection"}, VICTIMS, id="drop_connection"),
+    # answers after the timeout and holds the line meanwhile, as a real meter would:
+    # one such meter per line, or the next one's reply is pushed past its own timeout
+    pytest.param({"kind": "slow", "delay_ms": 250}, ("v",), id="slow-beyond-timeout"),
+]
+
+
+@pytest.mark.parametrize(("spec", "victims"), DEAD)
+async def test_a_failing_meter_goes_offline_alone_and_comes_back(
+        tmp_path: Path, spec: dict[str, Any], victims: tuple[str, ...]) -> None:
+    async with Rig(meter_site(tmp_path), policy=POLICY) as rig:
+        await start(rig)
+        since = set_fault(rig, spec, victims)
+        for link in LINKS:
+            for who in victims:
+                await rig.wait_for(lambda d=f"{who}-{link}": rig.engine.poller(
+                    d).health.state == DeviceState.OFFLINE)
+        for link in LINKS:
+            for who in victims:
+                for r in rig.since(f"{who}-{link}", since):
+                    # a failed point is reported failed: never its last value, never 0
+                    assert r.values == {} and r.failed, (link, r)
+        if spec["kind"] == "wrong_address":
+            assert "reply from meter 000000000002" in rig.engine.poller("v-srv").health.error
+        if spec["kind"] == "exception":
+            assert "exception 04: error reply 01" in rig.engine.poller("v-pty").health.error
+        await neighbours_unharmed(rig, since)
+        await recovers(rig, victims)
+
+
+ALIVE = [
+    pytest.param({"kind": "garbage"}, id="garbage_before_the_preamble"),
+    pytest.param({"kind": "slow", "delay_ms": 40}, id="slow-within-timeout"),
+]
+
+
+@pytest.mark.parametrize("spec", ALIVE)
+async def test_a_reply_that_can_still_be_read_is_read(tmp_path: Path,
+                                                      spec: dict[str, Any]) -> None:
+    async with Rig(meter_site(tmp_path), policy=POLICY) as rig:
+        await start(rig)
+        since = set_fault(rig, spec)
+        for link in LINKS:
+            for who in VICTIMS:
+                device = f"{who}-{link}"
+                await rig.wait_for(lambda d=device: len(rig.since(d, since)) >= 2)
+                assert all(good(rig, r) for r in rig.since(device, since))
+                assert rig.engine.poller(device).health.failures == 0
+        await neighbours_unharmed(rig, since)
+
+
+async def test_an_unknown_di_disables_that_point_only(tmp_path: Path) -> None:
+    async with Rig(meter_site(tmp_path), policy=POLICY) as rig:
+        await start(rig)
+        for link in LINKS:  # the meter forgets phase-A current: it answers "no data" (D1 02)
+            memory = rig.meter(f"v-{link}")
+            del memory.replies[0x02020100]
+        for link in LINKS:
+            r = await rig.reading(f"v-{link}", lambda r: "current_l1_a" in r.failed)
+            # the meter's own words in the cycle it refused, the plan's in every one after
+            why = r.failed["current_l1_a"]
+            assert "no data requested" in why or "refuses DI 02020100" in why, why
+            r = await rig.reading(f"v-{link}")
+            assert set(r.values) == set(EM_POINTS) - {"current_l1_a"}
+            poller = rig.engine.poller(f"v-{link}")
+            assert "current_l1_a" in poller.plan.disabled_points
+            assert poller.health.state == DeviceState.ONLINE
+
+
+async def test_a_dead_meter_delays_the_others_by_at_most_its_timeout(tmp_path: Path) -> None:
+    async with Rig(meter_site(tmp_path), policy=POLICY) as rig:
+        logs = {link: lateness_log(rig.engine.schedulers[link]) for link in LINKS}
+        await start(rig)
+        await rig.wait_for(lambda: all(rig.count(f"n-{link}") >= 6 for link in LINKS))
+        baseline = {link: max(late for dev, late in log if dev != f"v-{link}")
+                    for link, log in logs.items()}
+        marks = {link: len(log) for link, log in logs.items()}
+        since = set_fault(rig, {"kind": "no_reply"}, ("v",))
+        await rig.wait_for(lambda: all(
+            rig.engine.poller(f"v-{link}").health.state == DeviceState.OFFLINE
+            and len(rig.since(f"n-{link}", since)) >= 6 for link in LINKS))
+        for link, log in logs.items():
+            dead_phase = [late for dev, late in log[marks[link]:] if dev != f"v-{link}"]
+            # the dead meter's turn costs the line one timeout plus the wire time of
+            # its request and the reply it did not send; nobody waits longer than that
+            wire = rig.engine.schedulers[link].link.wire_s(  # type: ignore[attr-defined]
+                dlt645.read_request_bytes() + dlt645.read_reply_bytes(4))
+            margin = 0.1
+            assert max(dead_phase) <= baseline[link] + 0.15 + wire + margin, (
+                link, max(dead_phase), baseline[link])
+        await neighbours_unharmed(rig, since)
