@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from serial import SerialException
 
+from gateway.acquisition.address_search import Heard
 from gateway.acquisition.bus_budget import char_time_s
 from gateway.acquisition.byte_pipe import BytePipe, SerialPipe, TcpPipe
 from gateway.acquisition.link import (
@@ -32,7 +33,7 @@ from gateway.acquisition.link import (
 )
 from gateway.acquisition.planner import Transport
 from gateway.core import cjt188, dlt645
-from gateway.core.meterframe import Layout, scan
+from gateway.core.meterframe import WAKE, Layout, scan
 from gateway.core.site import RtuLink, RtuOverTcpLink
 
 log = logging.getLogger("escogw.link")
@@ -130,6 +131,52 @@ class MeterLink:
         if len(data) < count:
             raise self.stats.count(ShortReply(f"{len(data)} data bytes, expected {count}"))
         return list(data[:count])
+
+    async def who_answers(self, table: str, pattern: str, meter_type: int = 0) -> Heard:
+        """Ask every meter whose address matches ``pattern`` (AA bytes: any) for its
+        address, and listen until the line has had time for one reply (discovery)."""
+        if table == "dlt645":
+            request = dlt645.read_address(pattern)
+            layout, reply_bytes = dlt645.LAYOUT, dlt645.address_reply_bytes()
+
+            def parse(raw: bytes) -> str:
+                return dlt645.address_of(dlt645.decode(raw))
+        else:
+            self._ser = ser = (self._ser + 1) & 0xFF
+            request = cjt188.read_address(meter_type, ser, pattern)
+            layout, reply_bytes = cjt188.LAYOUT, cjt188.address_reply_bytes()
+
+            def parse(raw: bytes) -> str:
+                return cjt188.found_address(cjt188.decode(raw), meter_type)
+        if not await self.connect():
+            raise self.stats.count(LinkDown(f"link {self.id} is not connected"))
+        self.stats.requests += 1
+        deadline = time.monotonic() + self.wire_s(len(request) + reply_bytes) + self.timeout_s
+        found: list[str] = []
+        garbled = False
+        try:
+            self._pipe.drop_input()
+            self._pipe.write(request)
+            heard = b""
+            while chunk := await self._pipe.read(deadline):
+                heard += chunk
+                while True:
+                    scanned = scan(heard, layout)
+                    frame_at = scanned.used - len(scanned.frame or b"")
+                    # anything but wake-up bytes outside a valid frame: answers collided
+                    garbled |= bool(scanned.skipped) or any(b != WAKE for b in heard[:frame_at])
+                    heard = heard[scanned.used:]
+                    if scanned.frame is None:
+                        break
+                    try:
+                        found.append(parse(scanned.frame))
+                    except (dlt645.ReplyError, cjt188.ReplyError):
+                        garbled = True
+        except OSError as exc:
+            self.close()
+            raise self.stats.count(LinkDown(f"link {self.id} lost: {exc}")) from None
+        garbled |= any(b != WAKE for b in heard)  # the start of a frame that never ended
+        return Heard(tuple(dict.fromkeys(found)), garbled)
 
     def wire_s(self, nbytes: int) -> float:
         return nbytes * self._char_s

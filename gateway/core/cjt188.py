@@ -81,9 +81,9 @@ def read_data(meter_type: int, address: str, di: int = CURRENT_DATA, ser: int = 
     return encode(meter_type, address, READ_DATA, di.to_bytes(2, "little") + bytes((ser,)))
 
 
-def read_address(meter_type: int, ser: int = 0) -> bytes:
-    """Every meter of ``meter_type`` on the line answers with its address."""
-    return encode(meter_type, WILDCARD, READ_ADDRESS,
+def read_address(meter_type: int, ser: int = 0, address: str = WILDCARD) -> bytes:
+    """Every meter of ``meter_type`` whose address matches (AA: any) answers with it."""
+    return encode(meter_type, address, READ_ADDRESS,
                   READ_ADDRESS_DI.to_bytes(2, "little") + bytes((ser,)))
 
 
@@ -139,6 +139,11 @@ def read_request_bytes() -> int:
 def read_reply_bytes(value_bytes: int) -> int:
     """Bytes on the wire of its reply carrying ``value_bytes`` after DI and SER."""
     return WAKE + OVERHEAD + 3 + value_bytes
+
+
+def address_reply_bytes() -> int:
+    """Bytes on the wire of a reply to a read-address request (DI and SER)."""
+    return WAKE + OVERHEAD + 3
 
 
 def digits(unit: int) -> str:

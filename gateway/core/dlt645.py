@@ -98,9 +98,9 @@ def read_data(address: str, di: int, *, wake: int = WAKE) -> bytes:
     return encode(address, READ_DATA, di_bytes(di), wake=wake)
 
 
-def read_address(*, wake: int = WAKE) -> bytes:
-    """Every meter on the line answers this with its address (use it alone on the line)."""
-    return encode(WILDCARD, READ_ADDRESS, wake=wake)
+def read_address(address: str = WILDCARD, *, wake: int = WAKE) -> bytes:
+    """Every meter whose address matches (AA bytes: any) answers with its address."""
+    return encode(address, READ_ADDRESS, wake=wake)
 
 
 def data_reply(address: str, di: int, value: bytes, *, wake: int = WAKE) -> bytes:
@@ -167,6 +167,11 @@ def read_request_bytes() -> int:
 def read_reply_bytes(value_bytes: int) -> int:
     """Bytes on the wire of its reply carrying ``value_bytes`` of data after the DI."""
     return WAKE + OVERHEAD + 4 + value_bytes
+
+
+def address_reply_bytes() -> int:
+    """Bytes on the wire of a reply to a read-address request."""
+    return WAKE + OVERHEAD + ADDRESS_BYTES
 
 
 def digits(unit: int) -> str:
