@@ -291,13 +291,16 @@ class SiteSimulator:
 
 
 def endpoints(site: Site) -> list[dict[str, Any]]:
-    """Where each device is served: transport, host and port or serial path, unit id."""
+    """Where each device is served: transport, host and port or serial path, unit id (and
+    a meter's address)."""
     out = []
     for dev_id, device in site.devices.items():
         link = site.spec.links[device.link]
         entry: dict[str, Any] = {"device": dev_id, "link": device.link,
                                  "transport": link.transport, "unit_id": device.unit,
                                  "profile": device.profile.id}
+        if device.config.address is not None:  # a meter: unit_id is its address's number
+            entry["address"] = device.config.address
         if device.config.index is not None:
             entry["index"] = device.config.index
         if isinstance(link, RtuLink):
