@@ -210,3 +210,11 @@ def test_a_frame_behind_noise_that_looks_like_a_long_frame_is_found() -> None:
     assert found.frame is not None and found.used == len(noise) + len(good)
     # while nothing valid follows, the would-be frame is kept for more bytes
     assert scan(noise, cjt188.LAYOUT) == Scan(None, 0)
+
+
+def test_a_voltage_reply_from_a_real_meter() -> None:
+    """The reply a user captured from a meter asked for DI 02010100 (serialport/node-
+    serialport#2627, address masked there): data 33 34 34 35 3C 55 → DI, then 09 22."""
+    data = dlt645.shift(bytes.fromhex("33 34 34 35 3C 55"), -dlt645.OFFSET)
+    assert data[:4] == dlt645.di_bytes(0x02010100)
+    assert bcd_decoder(BcdFormat.parse("XXX.X"))(data[4:]) == 220.9
