@@ -209,6 +209,9 @@ class SiteSimulator:
             seconds -= dt
             self.steps += 1
         self.physics.sync()
+        local = self._sim_time.astimezone(self.tz)
+        for meter in self.meters.values():
+            meter.set_clock(local)  # a CJ/T 188 meter reports its clock (local time)
 
     async def _physics_loop(self) -> None:
         step = self.sim.config.step_s

@@ -113,3 +113,6 @@ def test_the_meters_integrate_the_buildings_load(tmp_path: Path) -> None:
     assert energy > before[0] and volume > before[1]  # a working morning used both
     assert energy == pytest.approx(truth("em")["energy_import_kwh"], abs=0.005)
     assert volume == pytest.approx(truth("wm")["volume_m3"], abs=0.005)
+    # and the water meter's clock moved with it: 12:00 in Wuhan, BCD ss mm hh DD MM YY YY
+    clock = wm.answer(0x10 << 16 | 0x901F)
+    assert clock is not None and clock[10:17] == bytes.fromhex("00 00 12 15 07 26 20")
