@@ -19,7 +19,7 @@ import pytest
 from gateway.acquisition.health import DeviceState, HealthPolicy
 from gateway.acquisition.reading import Reading
 from gateway.core import dlt645
-from tests.acqsim import Rig, lateness_log, write_site
+from tests.acqsim import Rig, drivers_with, edit_profile, lateness_log, write_site
 
 LINKS = ("srv", "pty")
 EM_POINTS = ["energy_import_kwh", "voltage_l1_v", "current_l1_a", "active_power_kw"]
@@ -210,3 +210,22 @@ async def test_a_dead_meter_delays_the_others_by_at_most_its_timeout(tmp_path: P
             assert max(dead_phase) <= baseline[link] + 0.15 + wire + margin, (
                 link, max(dead_phase), baseline[link])
         await neighbours_unharmed(rig, since)
+
+
+async def test_a_value_inside_a_longer_reply_is_read_from_its_offset(tmp_path: Path) -> None:
+    """A profile may read a value from the middle of a DI's reply (CJ/T 188 901F holds two
+    volumes): this one takes the settlement-day volume, 5 bytes in."""
+    water = edit_profile("generic-cjt188-water", points={
+        "volume_m3": {"di": 0x901F, "at": 5, "format": "XXXXXX.XX", "unit": "m³"}})
+    library = drivers_with(tmp_path, {"generic-cjt188-water": water})
+    async with Rig(meter_site(tmp_path), policy=POLICY, sim_library=library,
+                   gateway_library=library) as rig:
+        for link in LINKS:
+            meter = rig.meter(f"w-{link}")
+            meter.set(f"w-{link}", "volume_m3", 4321.5)
+            reply = meter.replies[0x10 << 16 | 0x901F]
+            reply[0:4] = bytes.fromhex("99 99 99 00")  # the current volume: 9999.99
+        rig.start()
+        for link in LINKS:
+            r = await rig.reading(f"w-{link}")
+            assert r.values == {"volume_m3": 4321.5}
