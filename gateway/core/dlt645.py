@@ -159,6 +159,22 @@ def address_of(reply: Frame) -> str:
     return found
 
 
+def block_byte(di: int) -> int | None:
+    """Which byte of a block DI is FF (0 = DI0 … 3 = DI3), None unless exactly one is."""
+    found = [i for i in range(4) if di >> (8 * i) & 0xFF == 0xFF]
+    return found[0] if len(found) == 1 else None
+
+
+def block_elements(di: int, first: int, count: int) -> list[int]:
+    """The DIs a block read returns, in order: the FF byte counting from ``first``
+    (0201FF00 from 1, three: 02010100, 02010200, 02010300 — phase voltages A, B, C)."""
+    byte = block_byte(di)
+    if byte is None:
+        raise ValueError(f"{di:08X} is not a block DI (exactly one FF byte)")
+    shift = 8 * byte
+    return [di & ~(0xFF << shift) | (first + i) << shift for i in range(count)]
+
+
 def read_request_bytes() -> int:
     """Bytes on the wire of a read-data request (wake-up included)."""
     return WAKE + OVERHEAD + 4

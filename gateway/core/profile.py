@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict, JsonValue
 
+from gateway.core import dlt645
 from gateway.core.bcd import FORMAT_PATTERN, BcdFormat, bcd_decoder, bcd_encoder
 from gateway.core.codec import (
     INTEGER_TYPES,
@@ -200,6 +201,15 @@ class MeterPointSpec(_Strict):
     description: str | None = None
 
 
+class MeterBlockSpec(_Strict):
+    """A DL/T 645 block read the meter answers: one DI with an FF byte returning ``count``
+    values, the FF byte counting from ``first`` (0x0201FF00, 1, 3: voltages A, B, C)."""
+
+    di: int = Field(ge=0, le=0xFFFFFFFF)
+    first: int = Field(0, ge=0, le=0xFE)
+    count: int = Field(ge=2, le=64)
+
+
 class MeterProfileSpec(_ProfileBase):
     """A DL/T 645-2007 or CJ/T 188-2004 meter profile, as written: points by DI and format."""
 
@@ -207,6 +217,8 @@ class MeterProfileSpec(_ProfileBase):
     #: CJ/T 188 meter type (0x10 cold water, 0x11 hot water, 0x20 heat …)
     meter_type: int | None = Field(None, ge=0, le=0xFF)
     points: dict[str, MeterPointSpec]
+    #: block reads the meter is known to answer (read instead of their points one by one)
+    blocks: list[MeterBlockSpec] = []
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -328,6 +340,13 @@ class Profile:
     @property
     def per_unit(self) -> PerUnitLayout | None:
         return self.spec.per_unit if isinstance(self.spec, ProfileSpec) else None
+
+    @property
+    def meter_blocks(self) -> dict[int, list[int]]:
+        """Block DI → the DIs it returns, in order (DL/T 645 meters that answer blocks)."""
+        if not isinstance(self.spec, MeterProfileSpec):
+            return {}
+        return {b.di: dlt645.block_elements(b.di, b.first, b.count) for b in self.spec.blocks}
 
     @property
     def link(self) -> LinkFacts:
@@ -581,6 +600,17 @@ def _check_meter(spec: MeterProfileSpec, doc: SourceDoc) -> list[Problem]:
             if p.at < end and start < p.at + fmt.nbytes:
                 bad((*where, "at"), f"overlaps '{other}' in the reply to DI {p.di:#x}")
         replies.setdefault(p.di, []).append((name, p.at, p.at + fmt.nbytes))
+    for i, block in enumerate(spec.blocks):
+        where = ("blocks", i, "di")
+        if cjt188 or dlt645.block_byte(block.di) is None:
+            bad(where, f"{block.di:08X} is not a DL/T 645 block DI (exactly one FF byte, "
+                       "such as 0x0201FF00)")
+            continue
+        members = [(n, p) for n, p in spec.points.items()
+                   if p.di in dlt645.block_elements(block.di, block.first, block.count)]
+        if len({(p.format, p.at) for _, p in members}) > 1:
+            bad(where, f"the points of block {block.di:08X} ("
+                       f"{', '.join(n for n, _ in members)}) differ in format or 'at'")
     return problems
 
 

@@ -100,6 +100,14 @@ class MeterMemory:
     # -- what the line asks ----------------------------------------------------------
 
     def answer(self, di: int) -> bytes | None:
-        """The value bytes of DI ``di`` (CJ/T 188: type << 16 | DI), None for one it lacks."""
+        """The value bytes of DI ``di`` (CJ/T 188: type << 16 | DI), None for one it lacks.
+        A block DI the profile declares returns its elements in order (zeros for those
+        the profile does not map, sized like the ones it does)."""
         reply = self.replies.get(di)
-        return None if reply is None else bytes(reply)
+        if reply is not None:
+            return bytes(reply)
+        elements = self.profile.meter_blocks.get(di)
+        if elements is None:
+            return None
+        size = next(len(self.replies[e]) for e in elements if e in self.replies)
+        return b"".join(bytes(self.replies.get(e, bytes(size))) for e in elements)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gateway.acquisition.health import DeviceState, HealthPolicy
 from gateway.acquisition.reading import Reading
@@ -229,3 +230,69 @@ async def test_a_value_inside_a_longer_reply_is_read_from_its_offset(tmp_path: P
         for link in LINKS:
             r = await rig.reading(f"w-{link}")
             assert r.values == {"volume_m3": 4321.5}
+
+
+def with_blocks(blocks: list[dict[str, int]]) -> dict[str, Any]:
+    return edit_profile("generic-dlt645-2007", blocks=blocks)
+
+
+VOLTAGE_BLOCK = {"di": 0x0201FF00, "first": 1, "count": 3}
+POWER_BLOCK = {"di": 0x0203FF00, "first": 0, "count": 4}
+
+
+async def test_a_meter_that_answers_block_reads_is_read_by_block(tmp_path: Path) -> None:
+    library = drivers_with(tmp_path, {"generic-dlt645-2007": with_blocks(
+        [VOLTAGE_BLOCK, POWER_BLOCK])})
+    async with Rig(meter_site(tmp_path), policy=POLICY, sim_library=library,
+                   gateway_library=library) as rig:
+        poller = rig.engine.poller("v-pty")
+        # voltage_l1_v alone of its block is polled here: the block is not worth it …
+        assert [b.start for b in poller.plan.blocks if b.start & 0xFF00 == 0xFF00] == []
+        await start(rig)
+    points = ["voltage_l1_v", "voltage_l2_v", "voltage_l3_v", "active_power_kw",
+              "active_power_l2_kw", "energy_import_kwh"]
+    (tmp_path / "all").mkdir()
+    site = meter_site(tmp_path / "all")
+    data = yaml.safe_load(site.read_text())
+    for link in LINKS:
+        data["devices"][f"v-{link}"]["points"] = points
+    site.write_text(yaml.safe_dump(data))
+    async with Rig(site, policy=POLICY, sim_library=library, gateway_library=library) as rig:
+        poller = rig.engine.poller("v-pty")
+        # … with all three voltages and two powers, two block reads and one energy read
+        assert sorted(b.start for b in poller.plan.blocks) == [0x00010000, 0x0201FF00,
+                                                               0x0203FF00]
+        for link in LINKS:
+            meter = rig.meter(f"v-{link}")
+            for name, value in {"voltage_l1_v": 231.1, "voltage_l2_v": 232.2,
+                                "voltage_l3_v": 233.3, "active_power_kw": -1.5,
+                                "active_power_l2_kw": 0.25}.items():
+                meter.set(f"v-{link}", name, value)
+        rig.start()
+        for link in LINKS:
+            r = await rig.reading(f"v-{link}", lambda r: not r.failed)
+            assert r.values == {"voltage_l1_v": 231.1, "voltage_l2_v": 232.2,
+                                "voltage_l3_v": 233.3, "active_power_kw": -1.5,
+                                "active_power_l2_kw": 0.25,
+                                "energy_import_kwh": r.values["energy_import_kwh"]}
+            assert rig.engine.schedulers[link].link.stats.requests >= 3
+
+
+async def test_a_block_the_meter_refuses_is_read_one_di_at_a_time(tmp_path: Path) -> None:
+    gateway_library = drivers_with(tmp_path, {"generic-dlt645-2007": with_blocks(
+        [VOLTAGE_BLOCK])}, folder="gateway-drivers")
+    site = meter_site(tmp_path)
+    data = yaml.safe_load(site.read_text())
+    for link in LINKS:
+        data["devices"][f"v-{link}"]["points"] = ["voltage_l1_v", "voltage_l2_v",
+                                                  "voltage_l3_v"]
+    site.write_text(yaml.safe_dump(data))
+    # the simulated meter's profile declares no block: it answers 0201FF00 with "no data"
+    async with Rig(site, policy=POLICY, gateway_library=gateway_library) as rig:
+        await start(rig)
+        for link in LINKS:
+            poller = rig.engine.poller(f"v-{link}")
+            assert sorted(b.start for b in poller.plan.blocks) == [0x02010100, 0x02010200,
+                                                                   0x02010300]
+            assert poller.plan.disabled_points == {}
+            assert poller.health.state == DeviceState.ONLINE
