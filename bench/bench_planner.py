@@ -24,7 +24,7 @@ def run() -> dict[str, float]:
     library = ProfileLibrary()
     for profile_id in library.ids():
         profile = library.get(profile_id)
-        layout = profile.spec.per_unit
+        layout = profile.per_unit
         plan = DevicePlan(profile, index=None if layout is None else layout.first,
                           transport="rtu")
         ratio = plan.requests_per_cycle / plan.naive_requests

@@ -26,7 +26,7 @@ from pydantic_core import core_schema
 
 from devkit import generated
 from gateway.control.rules.schema import RuleFile
-from gateway.core.profile import ProfileSpec
+from gateway.core.profile import MeterProfileSpec, ProfileSpec
 from gateway.core.site import SiteSpec
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "schemas"
@@ -37,6 +37,8 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str, str]] = {
               "docs/rules.md; escogw rules check validates it against the site"),
     "profile": (ProfileSpec, "esco-gateway device profile: one device model's register map",
                 "docs/profiles.md"),
+    "meter-profile": (MeterProfileSpec, "esco-gateway meter profile: a DL/T 645-2007 or "
+                      "CJ/T 188-2004 meter's points by data identifier", "docs/profiles.md"),
     "site": (SiteSpec, "esco-gateway site file: links, devices, tags and the gateway's settings",
              "docs/configuration.md; escogw check validates it with its profiles"),
 }

@@ -72,7 +72,8 @@ def _endpoints(args: argparse.Namespace) -> int:
     for r in rows:
         where = r.get("path") or f"{r['host']}:{r['port']}"
         index = f" index {r['index']}" if "index" in r else ""
-        print(f"{r['device']:<16} {r['transport']:<13} {where:<28} unit {r['unit_id']}"
+        who = f"address {r['address']}" if "address" in r else f"unit {r['unit_id']}"
+        print(f"{r['device']:<16} {r['transport']:<13} {where:<28} {who}"
               f"{index}  {r['profile']}")
     return 0
 

@@ -20,6 +20,8 @@ import holidays
 from gateway.core.clock import Clock, ScaledClock
 from gateway.core.site import RtuLink, RtuOverTcpLink, Site, TcpLink, load_site
 from gateway.core.sourcefile import ConfigError, Problem
+from simulators.meters.line import DEFAULT_TURNAROUND_S, serve_meters_pty, serve_meters_tcp
+from simulators.meters.memory import MeterMemory
 from simulators.modbus.faults import FaultSpec, FaultSpecError, FaultSwitch
 from simulators.modbus.memory import UnitMemory
 from simulators.modbus.server import (
@@ -58,6 +60,8 @@ class SiteSimulator:
         self.physics = SitePhysics(self.sim)
         self.faults: dict[str, FaultSwitch] = {}
         self.memories: dict[tuple[str, int], ProfileMemory] = {}
+        #: DL/T 645 and CJ/T 188 meters, by (link, address as a number)
+        self.meters: dict[tuple[str, int], MeterMemory] = {}
         self._build_memories()
         self.servers: dict[str, ServerHandle] = {}
         self._control: asyncio.Server | None = None
@@ -68,7 +72,10 @@ class SiteSimulator:
     def _build_memories(self) -> None:
         problems: list[Problem] = []
         for dev_id, device in self.site.devices.items():
-            key = (device.link, device.config.unit_id)
+            key = (device.link, device.unit)
+            if device.profile.protocol != "modbus":
+                self._add_meter(dev_id, key)
+                continue
             memory = self.memories.get(key)
             if memory is None:
                 link = self.site.spec.links[device.link]
@@ -88,10 +95,26 @@ class SiteSimulator:
             switch = self.faults.setdefault(device.link, FaultSwitch())
             fault = self.sim.devices[dev_id].fault
             if fault.kind != "none":
-                switch.set(device.config.unit_id, fault.model_dump(exclude_none=True))
+                switch.set(device.unit, fault.model_dump(exclude_none=True))
         if problems:
             raise ConfigError(problems)
         self.physics.sync()
+
+    def _add_meter(self, dev_id: str, key: tuple[str, int]) -> None:
+        device = self.site.devices[dev_id]
+        sim = self.sim.devices[dev_id]
+        turnaround = sim.turnaround_ms if sim.turnaround_ms is not None \
+            else device.profile.link.turnaround_ms
+        meter = MeterMemory(device.profile, device.unit, turnaround / 1000)
+        meter.add_device(dev_id)
+        self.meters[key] = meter  # load_site refused two devices at one address
+        self.physics.bind(dev_id, meter)
+        if sim.fault.kind != "none":
+            switch = self.faults.setdefault(device.link, FaultSwitch())
+            switch.set(device.unit, sim.fault.model_dump(exclude_none=True))
+
+    def meters_on(self, link_id: str) -> dict[int, MeterMemory]:
+        return {unit: m for (link, unit), m in self.meters.items() if link == link_id}
 
     def units_on(self, link_id: str) -> dict[int, UnitMemory]:
         return {unit: mem for (link, unit), mem in self.memories.items() if link == link_id}
@@ -104,7 +127,9 @@ class SiteSimulator:
             for link_id, link in self.site.spec.links.items():
                 units = self.units_on(link_id)
                 faults = self.faults.setdefault(link_id, FaultSwitch())
-                if isinstance(link, TcpLink):
+                if not isinstance(link, TcpLink) and link.protocol != "modbus":
+                    handle = await self._serve_meters(link_id, link, faults, wire)
+                elif isinstance(link, TcpLink):
                     handle = await serve_tcp(link.host, link.port, units, faults)
                 elif isinstance(link, RtuOverTcpLink):
                     handle = await serve_rtu_over_tcp(
@@ -127,6 +152,17 @@ class SiteSimulator:
             await self.stop()
             raise
         self._task = asyncio.create_task(self._physics_loop(), name="physics")
+
+    async def _serve_meters(self, link_id: str, link: RtuLink | RtuOverTcpLink,
+                            faults: FaultSwitch, wire: bool) -> ServerHandle:
+        meters = self.meters_on(link_id)
+        if isinstance(link, RtuOverTcpLink):
+            return await serve_meters_tcp(link.host, link.port, meters, faults,
+                                          baudrate=link.baudrate if wire else None,
+                                          parity=link.parity, stopbits=link.stopbits)
+        return await serve_meters_pty(link.device, meters, faults, baudrate=link.baudrate,
+                                      parity=link.parity, stopbits=link.stopbits,
+                                      turnaround_s=DEFAULT_TURNAROUND_S if wire else 0.0)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -173,6 +209,9 @@ class SiteSimulator:
             seconds -= dt
             self.steps += 1
         self.physics.sync()
+        local = self._sim_time.astimezone(self.tz)
+        for meter in self.meters.values():
+            meter.set_clock(local)  # a CJ/T 188 meter reports its clock (local time)
 
     async def _physics_loop(self) -> None:
         step = self.sim.config.step_s
@@ -196,10 +235,10 @@ class SiteSimulator:
         switch = self.faults.setdefault(device.link, FaultSwitch())
         fault = FaultSpec.from_dict(spec)
         if fault.kind == "none":
-            switch.clear(device.config.unit_id)
+            switch.clear(device.unit)
         else:
-            switch.set(device.config.unit_id, fault)
-        log.info("fault on %s (unit %d on %s): %s", device_id, device.config.unit_id,
+            switch.set(device.unit, fault)
+        log.info("fault on %s (unit %d on %s): %s", device_id, device.unit,
                  device.link, fault.kind)
         return fault
 
@@ -255,13 +294,16 @@ class SiteSimulator:
 
 
 def endpoints(site: Site) -> list[dict[str, Any]]:
-    """Where each device is served: transport, host and port or serial path, unit id."""
+    """Where each device is served: transport, host and port or serial path, unit id (and
+    a meter's address)."""
     out = []
     for dev_id, device in site.devices.items():
         link = site.spec.links[device.link]
         entry: dict[str, Any] = {"device": dev_id, "link": device.link,
-                                 "transport": link.transport, "unit_id": device.config.unit_id,
+                                 "transport": link.transport, "unit_id": device.unit,
                                  "profile": device.profile.id}
+        if device.config.address is not None:  # a meter: unit_id is its address's number
+            entry["address"] = device.config.address
         if device.config.index is not None:
             entry["index"] = device.config.index
         if isinstance(link, RtuLink):

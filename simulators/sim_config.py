@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.core.site import Site
 from gateway.core.sourcefile import ConfigError, Problem
+from simulators.modbus.faults import FaultKind
 from simulators.physics.occupant_reaction import OccupantReaction
 
 
@@ -21,8 +22,7 @@ class _Strict(BaseModel):
 
 
 class FaultConfig(_Strict):
-    kind: Literal["none", "no_reply", "exception", "slow", "late", "drop_connection",
-                  "bad_crc", "vanish"] = "none"
+    kind: FaultKind = "none"
     code: int | None = Field(None, ge=1, le=255)
     delay_ms: float | None = Field(None, ge=0)
     duration_s: float | None = Field(None, gt=0)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from gateway.core.profile import Value
 from gateway.core.semantics import FAN_CODES, MODE_CODES
+from simulators.meters.memory import MeterMemory
 from simulators.physics import (
     Building,
     BuildingSpec,
@@ -91,9 +92,9 @@ class SitePhysics:
         self.sim = sim
         self.building = build_building(sim, weather)
         #: device id → memory holding its block
-        self.memories: dict[str, ProfileMemory] = {}
+        self.memories: dict[str, ProfileMemory | MeterMemory] = {}
 
-    def bind(self, device_id: str, memory: ProfileMemory) -> None:
+    def bind(self, device_id: str, memory: ProfileMemory | MeterMemory) -> None:
         self.memories[device_id] = memory
         memory.on_write = self.apply_write
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.core.codec import CodecError
-from gateway.core.profile import BIT_TABLES, Point, Profile, RegisterRange, Value
+from gateway.core.profile import BIT_TABLES, Point, Profile, ProfileSpec, RegisterRange, Value
 from simulators.modbus.memory import (
     ILLEGAL_DATA_ADDRESS,
     ILLEGAL_DATA_VALUE,
@@ -42,6 +42,8 @@ class ProfileMemory:
         self.max_read_registers = profile.link.max_read_registers
         self.max_read_bits = profile.link.max_read_bits
         self.turnaround_s = turnaround_s
+        if not isinstance(profile.spec, ProfileSpec):
+            raise ValueError(f"profile {profile.id} is not a Modbus profile")
         self.fill = profile.spec.fill
         self.unmapped_start_is_error = profile.spec.unmapped_start_is_error
         self.tables: dict[str, dict[int, int]] = {t: {} for t in

@@ -25,10 +25,12 @@ import yaml
 from gateway.acquisition.buses import AcquisitionEngine
 from gateway.acquisition.health import HealthPolicy
 from gateway.acquisition.reading import Reading
+from gateway.acquisition.scheduler import DevicePoller, LinkScheduler
 from gateway.acquisition.stream import Subscription
 from gateway.core.clock import Clock, ManualClock, ScaledClock
 from gateway.core.profile import ProfileLibrary
 from gateway.core.site import Site, load_site
+from simulators.meters.memory import MeterMemory
 from simulators.runner import SiteSimulator
 from simulators.unit_memory import ProfileMemory
 from tests.services import free_port
@@ -36,6 +38,19 @@ from tests.sitefiles import ROOT
 
 DRIVERS = ROOT / "drivers"
 START = datetime(2026, 7, 15, 2, 0, tzinfo=UTC)  # 10:00 in Wuhan, a workday
+
+
+def lateness_log(sched: LinkScheduler) -> list[tuple[str, float]]:
+    """(device, seconds its poll began after it was due), for every poll from now on."""
+    log: list[tuple[str, float]] = []
+    poll = sched.poll
+
+    async def timed(poller: DevicePoller) -> Reading:
+        log.append((poller.id, sched.clock.monotonic() - poller.next_due))
+        return await poll(poller)
+
+    sched.poll = timed  # type: ignore[method-assign]
+    return log
 
 
 def write_site(tmp_path: Path, links: dict[str, dict[str, Any]],
@@ -230,11 +245,16 @@ class Rig:
 
     def memory(self, device: str) -> ProfileMemory:
         d = self.site.devices[device]
-        return self.sim.memories[(d.link, d.config.unit_id)]
+        return self.sim.memories[(d.link, d.unit)]
+
+    def meter(self, device: str) -> MeterMemory:
+        """A DL/T 645 or CJ/T 188 meter's simulated values."""
+        d = self.site.devices[device]
+        return self.sim.meters[(d.link, d.unit)]
 
     def unit_hits(self, device: str) -> list[Hit]:
         d = self.site.devices[device]
-        return [h for h in self.hits.get(d.link, []) if h.unit == d.config.unit_id]
+        return [h for h in self.hits.get(d.link, []) if h.unit == d.unit]
 
     def fault(self, device: str, **spec: Any) -> None:
         self.sim.set_fault(device, spec)

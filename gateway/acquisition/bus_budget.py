@@ -3,9 +3,11 @@
 An RS-485 line carries one frame at a time, so the polls of every device on it
 share one timeline. A read of n registers takes (13 + 2n) characters, two
 silent intervals, the device's turnaround and its required silence
-(research/modbus.md §3); a site whose poll intervals ask for more wire time
-than a second has cannot be polled as configured, and one that asks for most
-of it leaves no room for retries and commands. This module says which, with
+(research/modbus.md §3); a DL/T 645 or CJ/T 188 read takes its request and
+reply with their FE wake-up bytes, the turnaround and the silence. A site
+whose poll intervals ask for more wire time than a second has cannot be
+polled as configured, and one that asks for most of it leaves no room for
+retries and commands. This module says which, with
 numbers and the fix, before the gateway starts.
 """
 
@@ -15,7 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from gateway.acquisition.planner import DevicePlan
+from gateway.acquisition.planner import DevicePlan, ReadBlock
+from gateway.core import cjt188, dlt645
 from gateway.core.site import RtuLink, RtuOverTcpLink, Site
 from gateway.core.sourcefile import Problem
 
@@ -58,6 +61,20 @@ def rtu_read_time_s(n: int, function: int, baud: int, parity: str = "E", stopbit
     return (chars * char_time_s(baud, parity, stopbits, bytesize)
             + 2 * silent_interval_s(baud, parity, stopbits, bytesize)
             + turnaround_s + min_gap_s)
+
+
+def meter_read_time_s(block: ReadBlock, baud: int, parity: str = "E", stopbits: int = 1,
+                      turnaround_s: float = 0.0, min_gap_s: float = 0.0, *,
+                      bytesize: int = 8) -> float:
+    """Seconds one DL/T 645 or CJ/T 188 read holds the line: request and reply, each with
+    its FE wake-up bytes, the meter's turnaround and its required silence. No t3.5:
+    these frames carry their length."""
+    if block.table == "dlt645":
+        chars = dlt645.read_request_bytes() + dlt645.read_reply_bytes(block.count)
+    else:
+        chars = cjt188.read_request_bytes() + cjt188.read_reply_bytes(block.count)
+    return (chars * char_time_s(baud, parity, stopbits, bytesize) + turnaround_s
+            + min_gap_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +162,12 @@ class LinkBudget:
                 f"≥ {needed:g} s (or {every.removeprefix('raise ')})")
 
 
+def _rtu_block_time_s(block: ReadBlock, baud: int, parity: str, stopbits: int,
+                      turnaround_s: float, min_gap_s: float, *, bytesize: int) -> float:
+    return rtu_read_time_s(block.count, block.function, baud, parity, stopbits, turnaround_s,
+                           min_gap_s, bytesize=bytesize)
+
+
 def link_budget(site: Site, link_id: str) -> LinkBudget | None:
     """The wire budget of a serial link (rtu, rtu-over-tcp); None for TCP, which has none."""
     link = site.spec.links[link_id]
@@ -154,9 +177,10 @@ def link_budget(site: Site, link_id: str) -> LinkBudget | None:
     for device in site.devices_on(link_id):
         plan = DevicePlan.for_device(device, link.transport)
         facts = device.profile.link
-        cycle = sum(rtu_read_time_s(b.count, b.function, link.baudrate, link.parity,
-                                    link.stopbits, facts.turnaround_ms / 1000,
-                                    facts.min_gap_ms / 1000, bytesize=link.bytesize)
+        read_time = meter_read_time_s if link.protocol != "modbus" else _rtu_block_time_s
+        cycle = sum(read_time(b, link.baudrate, link.parity, link.stopbits,
+                              facts.turnaround_ms / 1000, facts.min_gap_ms / 1000,
+                              bytesize=link.bytesize)
                     for b in plan.blocks)
         devices.append(DeviceBudget(device.id, plan.requests_per_cycle, cycle,
                                     device.config.poll_interval_s))

@@ -18,7 +18,14 @@ _TYPE_MAX = {"u16": 0xFFFF, "u32": 0xFFFF_FFFF, "u64": 0xFFFF_FFFF_FFFF_FFFF,
 
 
 def counter_span(point: Point) -> float | None:
-    """The value at which the counter rolls over, or None (floats do not wrap)."""
+    """The value at which the counter rolls over, or None (floats do not wrap).
+
+    A BCD counter (DL/T 645, CJ/T 188) rolls over after its last all-nines value:
+    999999.99 kWh → 0 in XXXXXX.XX."""
+    if point.dtype == "bcd":
+        nines = float(point.decode([0x99] * point.count))
+        step = float(point.decode([1] + [0] * (point.count - 1)))
+        return round(nines + step, 9)
     top = _TYPE_MAX.get(point.dtype)
     if top is None:
         return None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
@@ -27,6 +27,7 @@ from gateway.core.profile import (
     READ_FUNCTION,
     TABLES,
     Point,
+    PointTable,
     Profile,
     RegisterRange,
     Table,
@@ -46,9 +47,10 @@ ILLEGAL_VALUE = 0x03
 
 @dataclass(frozen=True, slots=True)
 class ReadBlock:
-    """One read request: ``count`` registers (or bits) of ``table`` from ``start``."""
+    """One read request: ``count`` registers (or bits) of ``table`` from ``start``; for a
+    meter, ``count`` bytes of the reply to DI ``start`` (its points at ``value_at``)."""
 
-    table: Table
+    table: PointTable
     start: int
     count: int
     #: The points this read decodes, sorted by address.
@@ -125,7 +127,8 @@ class _Guard:
 def plan_reads(points: Iterable[Point], *, max_registers: int, max_bits: int, max_gap: int,
                no_bridge: Sequence[RegisterRange],
                implemented: Sequence[RegisterRange] | None = None,
-               cuts: Collection[Cut] = ()) -> list[ReadBlock]:
+               cuts: Collection[Cut] = (),
+               meter_blocks: Mapping[int, list[int]] | None = None) -> list[ReadBlock]:
     """Coalesce points into block reads, in table order (coil, discrete, holding, input).
 
     A block grows by the next value while the hole before it is at most
@@ -135,10 +138,13 @@ def plan_reads(points: Iterable[Point], *, max_registers: int, max_bits: int, ma
     no learned ``cut``. Values are never split; a value longer than the limit
     gets a block of its own (the device will refuse it; DevicePlan disables it).
     """
-    by_table: dict[Table, dict[int, Point]] = {}
+    by_table: dict[str, dict[int, Point]] = {}
     for p in points:
         by_table.setdefault(p.table, {})[id(p)] = p
     blocks: list[ReadBlock] = []
+    for meter_table in ("dlt645", "cjt188"):
+        blocks.extend(_meter_blocks(by_table.pop(meter_table, {}).values(),
+                                    meter_blocks or {}))
     for table in TABLES:
         if table not in by_table:
             continue
@@ -159,6 +165,32 @@ def plan_reads(points: Iterable[Point], *, max_registers: int, max_bits: int, ma
             current = span
         if current is not None:
             blocks.append(_block(table, current))
+    return blocks
+
+
+def _meter_blocks(points: Iterable[Point], meter_blocks: Mapping[int, list[int]]
+                  ) -> list[ReadBlock]:
+    """One read per data identifier, carrying every point its reply holds; where the
+    meter answers a block DI holding two or more of them, one read of the block, its
+    points moved to the block's DI at their place in its reply."""
+    by_di: dict[int, list[Point]] = {}
+    for p in points:
+        by_di.setdefault(p.address, []).append(p)
+    blocks = []
+    for block_di, elements in meter_blocks.items():
+        members = [(i, p) for i, di in enumerate(elements) for p in by_di.get(di, ())]
+        if len({p.address for _, p in members}) < 2:
+            continue
+        size = members[0][1].count  # the profile checked that they share their format
+        moved = tuple(sorted((replace(p, address=block_di, value_at=i * size)
+                              for i, p in members), key=lambda p: (p.value_at, p.name)))
+        blocks.append(ReadBlock(moved[0].table, block_di, size * len(elements), moved))
+        for _, p in members:
+            by_di.pop(p.address, None)
+    for di, pts in sorted(by_di.items()):
+        pts.sort(key=lambda p: (p.value_at, p.name))
+        size = max(p.value_at + p.count for p in pts)
+        blocks.append(ReadBlock(pts[0].table, di, size, tuple(pts)))
     return blocks
 
 
@@ -190,6 +222,8 @@ class DevicePlan:
         self._implemented = profile.implemented(index)
         self._no_bridge: list[RegisterRange] = list(profile.no_bridge(index))
         self._cuts: set[Cut] = set()
+        #: block DIs the meter turned out not to answer: read their points one by one
+        self._meter_blocks = dict(profile.meter_blocks)
         self._points: dict[str, Point] = {}
         self._disabled: dict[str, str] = {}
         for name in names:
@@ -296,6 +330,12 @@ class DevicePlan:
         to the real limit); otherwise cut at the largest hole, or between the
         middle points when there is none.
         """
+        if block.table not in TABLES:  # a meter's DI: its points go together
+            if self._meter_blocks.pop(block.start, None) is not None:
+                return  # a block read refused: its points are read one by one
+            for p in block.points:
+                self._disable(p.name, f"the meter refuses DI {block.start:08X} ({why})")
+            return
         spans = _spans(block.points)
         if len(spans) == 1:
             for p in spans[0].points:
@@ -320,11 +360,12 @@ class DevicePlan:
         if self._points.pop(name, None) is not None:
             self._disabled[name] = reason
 
-    def _limit(self, table: Table) -> int:
+    def _limit(self, table: PointTable) -> int:
         return self._max_bits if table in BIT_TABLES else self._max_registers
 
     def _replan(self) -> None:
         self._blocks = tuple(plan_reads(
             self._points.values(), max_registers=self._max_registers, max_bits=self._max_bits,
             max_gap=self.max_gap, no_bridge=self._no_bridge, implemented=self._implemented,
+            meter_blocks=self._meter_blocks,
             cuts=self._cuts))

@@ -96,7 +96,7 @@ class DevicePoller:
 
     @property
     def unit(self) -> int:
-        return self.device.config.unit_id
+        return self.device.unit
 
 
 class LinkScheduler:
@@ -304,7 +304,7 @@ class LinkScheduler:
 
     def _decode(self, reading: Reading, block: ReadBlock, regs: list[int]) -> None:
         for point in block.points:
-            offset = point.address - block.start
+            offset = point.address - block.start + point.value_at  # value_at: meters
             try:
                 value = point.decode(regs[offset:offset + point.count])
             except CodecError as exc:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.acquisition.link import DeviceException, LinkError
+from gateway.acquisition.link import DeviceException, Link, LinkError
+from gateway.acquisition.meter_link import MeterLink
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.acquisition.scheduler import LinkScheduler
 from gateway.acquisition.transports import make_link
@@ -210,41 +212,62 @@ def parse_units(spec: str) -> list[int]:
     return sorted(set(out))
 
 
-def _progress(done: int, total: int, found: list[int]) -> None:
+def progress_bar(done: int, total: int, found: Sequence[object]) -> None:
+    """One line on stderr, redrawn: how far a scan has come and what answered so far."""
     width = 30
-    filled = width * done // total
+    filled = width * done // max(total, 1)
     bar = "#" * filled + "." * (width - filled)
     ids = ", ".join(map(str, found[-8:])) or "none yet"
     sys.stderr.write(f"\r[{bar}] {done}/{total}  answering: {ids}")
     sys.stderr.flush()
 
 
-async def scan_link(config: str, link_id: str, units: list[int], timeout_s: float | None,
-                    as_json: bool) -> int:
-    site = load_site(config)
+async def answering_units(link: Link, units: list[int],
+                          on_progress: Callable[[int, list[int]], None] | None = None,
+                          ) -> list[dict[str, Any]]:
+    """The Modbus unit ids among ``units`` that answer a one-register read, with how."""
+    found: list[dict[str, Any]] = []
+    for n, unit in enumerate(units, 1):
+        try:
+            await link.read(unit, "holding", 0, 1)
+            found.append({"unit_id": unit, "answer": "registers"})
+        except DeviceException as exc:
+            # any well-formed exception reply means a device is there, except
+            # a serial server's "target failed to respond"
+            if exc.code not in (0x0A, 0x0B):
+                found.append({"unit_id": unit, "answer": f"exception {exc.code:02X}"})
+        except LinkError:
+            pass
+        if on_progress is not None:
+            on_progress(n, [f["unit_id"] for f in found])
+    return found
+
+
+def open_link(site: Site, link_id: str, timeout_s: float | None) -> Link | None:
+    """The link of a site by id (with another timeout), or None after saying why."""
     cfg = site.spec.links.get(link_id)
     if cfg is None:
         print(f"no link '{link_id}' (have: {', '.join(site.spec.links)})", file=sys.stderr)
-        return 2
+        return None
     if timeout_s is not None:
         cfg = cfg.model_copy(update={"timeout_s": timeout_s})
-    link = make_link(link_id, cfg)
-    found: list[dict[str, Any]] = []
+    return make_link(link_id, cfg)
+
+
+async def scan_link(config: str, link_id: str, units: list[int], timeout_s: float | None,
+                    as_json: bool) -> int:
+    site = load_site(config)
+    link = open_link(site, link_id, timeout_s)
+    if link is None:
+        return 2
+    if isinstance(link, MeterLink):
+        print(f"link {link_id} carries DL/T 645 / CJ/T 188 meters, which have addresses, not "
+              f"unit ids: run escogw discover --link {link_id}", file=sys.stderr)
+        return 2
     show = sys.stderr.isatty() or not as_json
     try:
-        for n, unit in enumerate(units, 1):
-            try:
-                await link.read(unit, "holding", 0, 1)
-                found.append({"unit_id": unit, "answer": "registers"})
-            except DeviceException as exc:
-                # any well-formed exception reply means a device is there, except
-                # a serial server's "target failed to respond"
-                if exc.code not in (0x0A, 0x0B):
-                    found.append({"unit_id": unit, "answer": f"exception {exc.code:02X}"})
-            except LinkError:
-                pass
-            if show:
-                _progress(n, len(units), [f["unit_id"] for f in found])
+        found = await answering_units(
+            link, units, (lambda n, ids: progress_bar(n, len(units), ids)) if show else None)
     finally:
         link.close()
         if show:

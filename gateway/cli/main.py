@@ -80,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_cmd_scan)
 
+    p = sub.add_parser("discover", help="find what answers on a link (Modbus units, DL/T 645 "
+                                        "and CJ/T 188 meters) and print draft site entries")
+    _add_config(p)
+    p.add_argument("--link", required=True)
+    p.add_argument("--units", default="1-247",
+                   help="Modbus ids to try, e.g. 1-10,20 (default 1-247)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per question")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_discover)
+
     p = sub.add_parser("historian", help="write the site topics from MQTT into InfluxDB")
     p.add_argument("--config", "-c", required=True, help="historian config (YAML)")
     p.set_defaults(handler=_cmd_historian)
@@ -157,6 +167,18 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         print(f"--units: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(scan_link(args.config, args.link, units, args.timeout, args.json))
+
+
+def _cmd_discover(args: argparse.Namespace) -> int:
+    from gateway.cli.device import parse_units
+    from gateway.cli.discover import discover
+
+    try:
+        units = parse_units(args.units)
+    except ValueError as exc:
+        print(f"--units: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(discover(args.config, args.link, units, args.timeout, args.json))
 
 
 def _cmd_historian(args: argparse.Namespace) -> int:

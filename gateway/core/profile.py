@@ -17,6 +17,8 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict, JsonValue
 
+from gateway.core import dlt645
+from gateway.core.bcd import FORMAT_PATTERN, BcdFormat, bcd_decoder, bcd_encoder
 from gateway.core.codec import (
     INTEGER_TYPES,
     CodecError,
@@ -35,6 +37,12 @@ from gateway.core.sourcefile import ConfigError, Loc, Problem, SourceDoc, load_y
 
 Table = Literal["coil", "discrete", "holding", "input"]
 TABLES: tuple[Table, ...] = ("coil", "discrete", "holding", "input")
+#: Points read by data identifier: DL/T 645-2007 and CJ/T 188-2004 meters.
+MeterTable = Literal["dlt645", "cjt188"]
+PointTable = Table | MeterTable
+#: What a profile's device speaks; meter protocols name their edition (1997 meters differ).
+Protocol = Literal["modbus", "dlt645-2007", "cjt188-2004"]
+METER_TABLE: dict[str, MeterTable] = {"dlt645-2007": "dlt645", "cjt188-2004": "cjt188"}
 BIT_TABLES = frozenset({"coil", "discrete"})
 #: Modbus read function code per table.
 READ_FUNCTION: dict[str, int] = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
@@ -142,10 +150,8 @@ class PointDefaults(_Strict):
     order: Order | None = None
 
 
-class ProfileSpec(_Strict):
-    """The YAML file as written."""
-
-    model_config = ConfigDict(json_schema_extra=_profile_json)
+class _ProfileBase(_Strict):
+    """What every profile says, whatever its device speaks."""
 
     vendor: str
     model: str
@@ -154,6 +160,16 @@ class ProfileSpec(_Strict):
     verified: list[str] = []
     unverified: list[str] = []
     link: LinkFacts = LinkFacts()
+    #: An example site-file entry, for the reader of the profile.
+    example: dict[str, Any] | None = None
+
+
+class ProfileSpec(_ProfileBase):
+    """A Modbus profile, as written."""
+
+    model_config = ConfigDict(json_schema_extra=_profile_json)
+
+    protocol: Literal["modbus"] = "modbus"
     per_unit: PerUnitLayout | None = None
     #: Ranges the device answers; reads outside them get exception 02.
     #: Default: from the first to the last point of each table.
@@ -166,8 +182,43 @@ class ProfileSpec(_Strict):
     unmapped_start_is_error: bool = False
     defaults: PointDefaults = PointDefaults()
     points: dict[str, PointSpec]
-    #: An example site-file entry, for the reader of the profile.
-    example: dict[str, Any] | None = None
+
+
+class MeterPointSpec(_Strict):
+    """A point of a DL/T 645 or CJ/T 188 meter: a data identifier and a BCD format."""
+
+    #: data identifier: DI3..DI0 as printed (DL/T 645-2007: 0x02010100 phase A voltage),
+    #: or the two bytes of CJ/T 188 (0x901F current data)
+    di: int = Field(ge=0, le=0xFFFFFFFF)
+    #: BCD digits as the standard prints them: XXXXXX.XX, XXX.X, XX.XXXX …
+    format: str = Field(json_schema_extra={"pattern": FORMAT_PATTERN})
+    #: the top bit of the most significant byte is the sign (currents, powers, PF)
+    signed: bool = False
+    #: byte offset of the value in the DI's reply (CJ/T 188 901F: several values)
+    at: int = Field(0, ge=0, le=200)
+    scale: float = 1.0
+    unit: str | None = None
+    description: str | None = None
+
+
+class MeterBlockSpec(_Strict):
+    """A DL/T 645 block read the meter answers: one DI with an FF byte returning ``count``
+    values, the FF byte counting from ``first`` (0x0201FF00, 1, 3: voltages A, B, C)."""
+
+    di: int = Field(ge=0, le=0xFFFFFFFF)
+    first: int = Field(0, ge=0, le=0xFE)
+    count: int = Field(ge=2, le=64)
+
+
+class MeterProfileSpec(_ProfileBase):
+    """A DL/T 645-2007 or CJ/T 188-2004 meter profile, as written: points by DI and format."""
+
+    protocol: Literal["dlt645-2007", "cjt188-2004"]
+    #: CJ/T 188 meter type (0x10 cold water, 0x11 hot water, 0x20 heat …)
+    meter_type: int | None = Field(None, ge=0, le=0xFF)
+    points: dict[str, MeterPointSpec]
+    #: block reads the meter is known to answer (read instead of their points one by one)
+    blocks: list[MeterBlockSpec] = []
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -175,10 +226,11 @@ class Point:
     """One standard-named point of a device model, ready to decode and encode."""
 
     name: str
-    table: Table
+    table: PointTable
+    #: register address; for meters the DI (CJ/T 188: meter type << 16 | DI)
     address: int
     count: int
-    dtype: DataType
+    dtype: DataType | Literal["bcd"]
     order: Order
     scale: float
     offset: float
@@ -194,6 +246,8 @@ class Point:
     names: dict[str, int] | None
     _decode: Decoder
     _encode: Encoder
+    #: byte offset of a meter point's value in its DI's reply (0 for registers)
+    value_at: int = 0
 
     @property
     def end(self) -> int:
@@ -272,7 +326,7 @@ class Profile:
 
     id: str
     path: str
-    spec: ProfileSpec
+    spec: ProfileSpec | MeterProfileSpec
     points: dict[str, Point]
 
     @property
@@ -280,12 +334,27 @@ class Profile:
         return self.spec.kind
 
     @property
+    def protocol(self) -> Protocol:
+        return self.spec.protocol
+
+    @property
+    def per_unit(self) -> PerUnitLayout | None:
+        return self.spec.per_unit if isinstance(self.spec, ProfileSpec) else None
+
+    @property
+    def meter_blocks(self) -> dict[int, list[int]]:
+        """Block DI → the DIs it returns, in order (DL/T 645 meters that answer blocks)."""
+        if not isinstance(self.spec, MeterProfileSpec):
+            return {}
+        return {b.di: dlt645.block_elements(b.di, b.first, b.count) for b in self.spec.blocks}
+
+    @property
     def link(self) -> LinkFacts:
         return self.spec.link
 
     def unit_base(self, index: int | None) -> int:
         """Wire address added to point addresses for one unit of a multi-unit gateway."""
-        layout = self.spec.per_unit
+        layout = self.per_unit
         if layout is None:
             return 0
         if index is None:
@@ -310,6 +379,8 @@ class Profile:
 
     def implemented(self, index: int | None = None) -> list[RegisterRange]:
         """Ranges the device answers (explicit, or first..last point per table)."""
+        if not isinstance(self.spec, ProfileSpec):
+            return []
         if self.spec.implemented is not None:
             return self.ranges_for(self.spec.implemented, index)
         out = []
@@ -321,6 +392,8 @@ class Profile:
         return self.ranges_for(out, index)
 
     def no_bridge(self, index: int | None = None) -> list[RegisterRange]:
+        if not isinstance(self.spec, ProfileSpec):
+            return []
         return self.ranges_for(self.spec.no_bridge, index)
 
 
@@ -478,12 +551,97 @@ def _compile_point(name: str, p: PointSpec) -> Point:
     )
 
 
+def _check_meter(spec: MeterProfileSpec, doc: SourceDoc) -> list[Problem]:
+    """A meter profile's cross-field checks, each pointing at its field."""
+    problems: list[Problem] = []
+
+    def bad(loc: Loc, message: str) -> None:
+        problems.append(doc.problem(loc, message))
+
+    cjt188 = spec.protocol == "cjt188-2004"
+    if cjt188 and spec.meter_type is None:
+        bad(("meter_type",), "a CJ/T 188 profile names its meter type (0x10 cold water, "
+                             "0x11 hot water, 0x20 heat …)")
+    if not cjt188 and spec.meter_type is not None:
+        bad(("meter_type",), "meter_type is CJ/T 188's; a DL/T 645 meter has none")
+    replies: dict[int, list[tuple[str, int, int]]] = {}
+    for name, p in spec.points.items():
+        where: Loc = ("points", name)
+        std = STANDARD_POINTS.get(name)
+        if std is None:
+            bad(where, f"'{name}' is not a standard point name{suggest(name)}; "
+                       "see docs/semantic-model.md")
+            continue
+        if spec.kind not in std.kinds:
+            bad(where, f"'{name}' is a point of {'/'.join(sorted(std.kinds))} devices, "
+                       f"not of a {spec.kind}")
+        if std.codes is not None:
+            bad(where, f"'{name}' is enumerated; meter profiles hold numbers only")
+        if p.unit is not None and p.unit != std.unit:
+            want = f"'{std.unit}'" if std.unit else "no unit (a plain number)"
+            bad((*where, "unit"), f"'{name}' is in {want}, not '{p.unit}'; convert with scale")
+        if p.scale == 0 or not math.isfinite(p.scale):
+            bad((*where, "scale"), "scale must be a non-zero finite number")
+        if cjt188 and p.di > 0xFFFF:
+            bad((*where, "di"), f"a CJ/T 188 DI is two bytes (such as 0x901F), not {p.di:#x}")
+        if not cjt188 and 0x4000 <= p.di <= 0xFFFF:
+            bad((*where, "di"), f"DI {p.di:#06x} looks like a DL/T 645-1997 identifier (two "
+                                "bytes, 9010 total energy); the 2007 edition's are four "
+                                "(0x00010000 forward active energy): only 2007 is supported")
+        if not cjt188 and p.at:
+            bad((*where, "at"), "'at' picks a value out of a CJ/T 188 reply; a DL/T 645 DI "
+                             "holds one value")
+        try:
+            fmt = BcdFormat.parse(p.format, signed=p.signed)
+        except ValueError as exc:
+            bad((*where, "format"), str(exc))
+            continue
+        for other, start, end in replies.get(p.di, []):
+            if p.at < end and start < p.at + fmt.nbytes:
+                bad((*where, "at"), f"overlaps '{other}' in the reply to DI {p.di:#x}")
+        replies.setdefault(p.di, []).append((name, p.at, p.at + fmt.nbytes))
+    for i, block in enumerate(spec.blocks):
+        where = ("blocks", i, "di")
+        if cjt188 or dlt645.block_byte(block.di) is None:
+            bad(where, f"{block.di:08X} is not a DL/T 645 block DI (exactly one FF byte, "
+                       "such as 0x0201FF00)")
+            continue
+        members = [(n, p) for n, p in spec.points.items()
+                   if p.di in dlt645.block_elements(block.di, block.first, block.count)]
+        if len({(p.format, p.at) for _, p in members}) > 1:
+            bad(where, f"the points of block {block.di:08X} ("
+                       f"{', '.join(n for n, _ in members)}) differ in format or 'at'")
+    return problems
+
+
+def _compile_meter_point(name: str, p: MeterPointSpec, spec: MeterProfileSpec) -> Point:
+    fmt = BcdFormat.parse(p.format, signed=p.signed)
+    table = METER_TABLE[spec.protocol]
+    address = p.di if spec.meter_type is None else spec.meter_type << 16 | p.di
+    return Point(
+        name=name, table=table, address=address, count=fmt.nbytes, dtype="bcd", order="ABCD",
+        scale=p.scale, offset=0.0, unit=p.unit, writable=False, min=None, max=None, bit=None,
+        counter=STANDARD_POINTS[name].counter, codes=None, raws=None, names=None,
+        _decode=bcd_decoder(fmt), _encode=bcd_encoder(fmt), value_at=p.at)
+
+
+def _load_meter_profile(path: str | Path, doc: SourceDoc) -> Profile:
+    spec = doc.validate(MeterProfileSpec)
+    problems = _check_meter(spec, doc)
+    if problems:
+        raise ConfigError(problems)
+    points = {name: _compile_meter_point(name, p, spec) for name, p in spec.points.items()}
+    return Profile(Path(path).stem, str(path), spec, points)
+
+
 def load_profile(path: str | Path) -> Profile:
     """Load and validate one profile; raises ConfigError listing every problem."""
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise ConfigError([doc.problem((), "a profile is a mapping (vendor:, model:, kind:, "
                                            "source:, points: …)")])
+    if doc.data.get("protocol", "modbus") != "modbus":
+        return _load_meter_profile(path, doc)
     spec = doc.validate(ProfileSpec, _expand_defaults(doc.data))
     problems = _check(spec, doc)
     if problems:

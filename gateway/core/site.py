@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.core.profile import Profile, ProfileLibrary
 from gateway.core.semantics import suggest
@@ -57,11 +57,26 @@ class TcpLink(_LinkBase):
     port: int = Field(502, ge=1, le=65535)
 
 
+#: What a serial line carries: Modbus RTU, or meters framed the DL/T 645 way (DL/T 645-2007
+#: and CJ/T 188-2004 share the frame family, 2400 8E1 and the FE wake-up, and often a line).
+LinkProtocol = Literal["modbus", "dlt645", "cjt188"]
+METER_LINE_DEFAULTS = {"baudrate": 2400, "parity": "E", "stopbits": 1}
+
+
 class _Serial(_Strict):
+    protocol: LinkProtocol = "modbus"
     baudrate: int = Field(9600, ge=300, le=921_600)
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
     bytesize: Literal[7, 8] = 8
+
+    @model_validator(mode="before")
+    @classmethod
+    def _meter_line_defaults(cls, data: Any) -> Any:
+        """A meter line defaults to 2400 8E1, as DL/T 645-2007 and CJ/T 188-2004 meters ship."""
+        if isinstance(data, dict) and data.get("protocol") in ("dlt645", "cjt188"):
+            return {**METER_LINE_DEFAULTS, **data}
+        return data
 
 
 class RtuLink(_LinkBase, _Serial):
@@ -84,7 +99,10 @@ Link = Annotated[TcpLink | RtuLink | RtuOverTcpLink, Field(discriminator="transp
 class DeviceConfig(_Strict):
     link: Name
     profile: str
-    unit_id: int = Field(ge=0, le=255)
+    #: Modbus unit id
+    unit_id: int | None = Field(None, ge=0, le=255)
+    #: DL/T 645 (12 digits) or CJ/T 188 (14 digits) meter address, as on the nameplate
+    address: str | None = Field(None, pattern=r"^[0-9]{12}([0-9]{2})?$")
     #: Unit number on a multi-unit gateway (CoolMasterNet indoor unit).
     index: int | None = None
     poll_interval_s: float = Field(5.0, ge=0.05, le=86_400)
@@ -95,6 +113,14 @@ class DeviceConfig(_Strict):
     area_m2: float | None = Field(None, gt=0)
     #: Simulator wiring; not read by the gateway.
     simulate: dict[str, Any] | None = None
+
+    @field_validator("address", mode="before")
+    @classmethod
+    def _quoted(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError("write the meter address in quotes, all its digits "
+                             "('000000001234'): YAML reads 000000001234 as a number")
+        return value
 
 
 class SiteSpec(_Strict):
@@ -109,13 +135,15 @@ class SiteSpec(_Strict):
 class Device:
     """A device of the site with its profile resolved."""
 
-    __slots__ = ("config", "id", "link", "profile")
+    __slots__ = ("config", "id", "link", "profile", "unit")
 
     def __init__(self, device_id: str, config: DeviceConfig, profile: Profile):
         self.id = device_id
         self.config = config
         self.profile = profile
         self.link = config.link
+        #: the device's address on its bus: the Modbus unit id, or the meter address's number
+        self.unit = int(config.address) if config.address is not None else config.unit_id or 0
 
 
 class Site:
@@ -166,7 +194,8 @@ def load_site(path: str | Path, profiles: ProfileLibrary | None = None) -> Site:
             problems.append(doc.problem((*at, "profile"), f"profile '{dev.profile}' is invalid"))
             problems.extend(exc.problems)
             continue
-        layout = profile.spec.per_unit
+        problems.extend(_addressing_problems(doc, at, dev, profile, spec.links.get(dev.link)))
+        layout = profile.per_unit
         if layout is not None and dev.index is None:
             problems.append(doc.problem((*at, "index"),
                                         f"profile {profile.id} serves several units: say which "
@@ -184,15 +213,58 @@ def load_site(path: str | Path, profiles: ProfileLibrary | None = None) -> Site:
                 problems.append(doc.problem((*at, "points", i),
                                             f"profile {profile.id} has no point '{name}'"
                                             f"{suggest(name, list(profile.points))}"))
-        key = (dev.link, dev.unit_id, dev.index)
+        device = Device(dev_id, dev, profile)
+        key = (dev.link, device.unit, dev.index)
         if key in seen:
-            problems.append(doc.problem((*at, "unit_id"),
-                                        f"same link, unit id and index as device '{seen[key]}'"))
+            field = "unit_id" if dev.address is None else "address"
+            problems.append(doc.problem((*at, field), f"same link, {field.replace('_', ' ')} "
+                                                      f"and index as device '{seen[key]}'"))
         seen[key] = dev_id
-        devices[dev_id] = Device(dev_id, dev, profile)
+        devices[dev_id] = device
     if problems:
         raise ConfigError(problems)
     return Site(str(path), spec, devices, doc)
+
+
+_ADDRESS_DIGITS = {"dlt645-2007": 12, "cjt188-2004": 14}
+
+
+def _addressing_problems(doc: SourceDoc, at: tuple[str, ...], dev: DeviceConfig,
+                         profile: Profile, link: Link | None) -> list[Problem]:
+    """A device is addressed the way its protocol is, on a line that speaks it."""
+    problems: list[Problem] = []
+    protocol = profile.protocol
+    if protocol == "modbus":
+        if dev.unit_id is None:
+            problems.append(doc.problem(at, f"profile {profile.id} is a Modbus device: "
+                                            "give its unit_id"))
+        if dev.address is not None:
+            problems.append(doc.problem((*at, "address"), f"profile {profile.id} is a Modbus "
+                                                          "device: it has a unit_id, not an "
+                                                          "address"))
+    else:
+        digits = _ADDRESS_DIGITS[protocol]
+        if dev.unit_id is not None:
+            problems.append(doc.problem((*at, "unit_id"), f"profile {profile.id} is a "
+                                        f"{protocol} meter: give its address ({digits} digits, "
+                                        "quoted) instead of a unit_id"))
+        elif dev.address is None:
+            problems.append(doc.problem(at, f"profile {profile.id} is a {protocol} meter: "
+                                            f"give its address ({digits} digits, quoted)"))
+        elif len(dev.address) != digits:
+            problems.append(doc.problem((*at, "address"), f"a {protocol} address has {digits} "
+                                                          f"digits, not {len(dev.address)}"))
+    if link is None:
+        return problems
+    line = getattr(link, "protocol", "modbus")
+    if (line == "modbus") != (protocol == "modbus"):
+        speaks = "Modbus" if protocol == "modbus" else "DL/T 645 / CJ/T 188"
+        fix = ("a line of its own (protocol: modbus)" if protocol == "modbus"
+               else "a serial line with protocol: dlt645 (or cjt188)")
+        problems.append(doc.problem((*at, "link"), f"{profile.id} speaks {speaks} but link "
+                                                   f"'{dev.link}' carries {line}: put it on "
+                                                   f"{fix}"))
+    return problems
 
 
 def rules_path_for(site: Site, settings: GatewaySettings) -> Path | None:

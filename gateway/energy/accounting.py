@@ -305,8 +305,10 @@ def site_meters(site: Site) -> list[MeterSpec]:
     return out
 
 
-def main_meters(meters: Sequence[MeterSpec]) -> list[str]:
-    """The devices whose electricity is the site's: meters tagged ``role: main``, else every
-    electricity meter (of ``site_meters``)."""
-    elec = [m for m in meters if m.unit == "kwh"]
-    return [m.device for m in elec if m.tags.get("role") == "main"] or [m.device for m in elec]
+def main_meters(meters: Sequence[MeterSpec], unit: str = "kwh") -> list[str]:
+    """The devices whose electricity (or water, ``unit="m3"``) is the site's: meters tagged
+    ``role: main``, else every such meter (of ``site_meters``); sub-meters measure part of
+    what a main meter does, and adding them would count it twice."""
+    of_unit = [m for m in meters if m.unit == unit]
+    return [m.device for m in of_unit if m.tags.get("role") == "main"] or \
+        [m.device for m in of_unit]

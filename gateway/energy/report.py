@@ -146,7 +146,7 @@ class Collector:
         self.tz = site.tz
         meters = site_meters(site)
         self.main = set(main_meters(meters))
-        self.water = {m.device for m in meters if m.unit == "m3"}
+        self.water = set(main_meters(meters, "m3"))
         self.calendar = SiteCalendar()
 
     def intervals(self, start: date, end: date) -> list[Row]:

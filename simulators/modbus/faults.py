@@ -11,6 +11,9 @@
 | `drop_connection` | TCP: the connection is closed on each request (serial: silence)      |
 | `bad_crc`         | RTU: the answer with a corrupted CRC (Modbus TCP: silence)           |
 | `vanish`          | silence for `duration_s`, then normal again                          |
+| `wrong_address`   | meter lines: the answer comes from another meter address (Modbus     |
+|                   | units answer normally)                                               |
+| `garbage`         | meter lines: noise before the answer's wake-up bytes (Modbus: normal)|
 
 Any fault may carry `duration_s`; it then ends by itself that long after it was
 set, measured with the switch's injected clock. `vanish` requires it.
@@ -27,7 +30,8 @@ from dataclasses import dataclass
 from typing import Final, Literal, cast, get_args
 
 FaultKind = Literal[
-    "none", "no_reply", "exception", "slow", "late", "drop_connection", "bad_crc", "vanish"
+    "none", "no_reply", "exception", "slow", "late", "drop_connection", "bad_crc", "vanish",
+    "wrong_address", "garbage",
 ]
 FAULT_KINDS: Final[tuple[str, ...]] = get_args(FaultKind)
 _FIELDS: Final = ("kind", "code", "delay_ms", "duration_s")

@@ -221,7 +221,7 @@ async def serve_tcp(
         for connection in list(state.connections):
             connection.close()
 
-    return ServerHandle(state.stats, close, server.wait_closed, port=_bound_port(server))
+    return ServerHandle(state.stats, close, server.wait_closed, port=bound_port(server))
 
 
 # --- RTU over TCP -----------------------------------------------------------------------------
@@ -310,7 +310,7 @@ async def serve_rtu_over_tcp(
         await server.wait_closed()
         await bus.wait_closed()
 
-    return ServerHandle(stats, close, wait_closed, port=_bound_port(server))
+    return ServerHandle(stats, close, wait_closed, port=bound_port(server))
 
 
 # --- RTU on a pseudo-terminal -----------------------------------------------------------------
@@ -369,7 +369,7 @@ async def serve_rtu_pty(
     emulated wire time only. Clients must open the pty with parity N: a Linux pty
     cannot hold PARENB, and pyserial (so pymodbus) then fails with EINVAL
     (pyserial#196)."""
-    master, slave, tty_name = _open_pty(link_path)
+    master, slave, tty_name = open_pty(link_path)
     stats = ServerStats()
     bus = RtuBus(
         units,
@@ -398,7 +398,7 @@ async def serve_rtu_pty(
     return ServerHandle(stats, close, bus.wait_closed, path=link_path, tty_name=tty_name)
 
 
-def _open_pty(link_path: str) -> tuple[int, int, str]:
+def open_pty(link_path: str) -> tuple[int, int, str]:
     """A raw, non-blocking pty master, its slave fd and name, with link_path pointing at it."""
     if os.path.lexists(link_path) and not os.path.islink(link_path):
         raise FileExistsError(f"{link_path} exists and is not a symlink; not replacing it")
@@ -433,6 +433,6 @@ def _gap_s(baudrate: int | None, parity: Parity, stopbits: StopBits) -> float:
     return max(PARTIAL_FRAME_GAP_S, t35_s(baudrate, parity, stopbits))
 
 
-def _bound_port(server: asyncio.Server) -> int:
+def bound_port(server: asyncio.Server) -> int:
     port: int = server.sockets[0].getsockname()[1]
     return port

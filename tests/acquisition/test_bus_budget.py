@@ -154,3 +154,36 @@ def test_tcp_links_have_no_wire_budget(tmp_path: Path) -> None:
     assert budget is not None and [d.device for d in budget.devices] == ["s"]
     assert budget.line == "19200 baud 8E1"
     assert check_site_budgets(site) == ([], [])
+
+
+# -- meter lines ---------------------------------------------------------------------------
+
+
+def test_a_dlt645_read_is_its_frames_with_wake_up_bytes_and_the_turnaround(
+        tmp_path: Path) -> None:
+    """Worked by hand: reading voltage (2 value bytes) at 2400 8E1 sends 4 FE + 16 bytes
+    and gets 4 FE + 18 bytes back: 42 characters of 11 bits, 192.5 ms, + 50 ms turnaround."""
+    link = {"m645": {"transport": "rtu", "protocol": "dlt645", "device": "/dev/ttyUSB1"}}
+    site = write_site(tmp_path, {"em": {"link": "m645", "profile": "generic-dlt645-2007",
+                                        "address": "000000000001", "poll_interval_s": 60,
+                                        "points": ["voltage_l1_v"]}}, link)
+    budget = link_budget(site, "m645")
+    assert budget is not None and budget.line == "2400 baud 8E1"  # the meter line default
+    (dev,) = budget.devices
+    assert dev.requests == 1
+    assert dev.cycle_s == pytest.approx(42 * 11 / 2400 + 0.050)
+
+
+def test_a_meter_line_polled_too_often_is_refused_with_the_fix(tmp_path: Path) -> None:
+    link = {"m645": {"transport": "rtu", "protocol": "dlt645", "device": "/dev/ttyUSB1"}}
+    devices = {f"em{i}": {"link": "m645", "profile": "generic-dlt645-2007",
+                          "address": f"00000000000{i}", "poll_interval_s": 5}
+               for i in range(1, 4)}
+    devices["wm"] = {"link": "m645", "profile": "generic-cjt188-water",
+                     "address": "00000000001234", "poll_interval_s": 60}
+    _, errors = check_site_budgets(write_site(tmp_path, devices, link))
+    (error,) = errors
+    # 17 DIs of ~0.25 s each, three meters every 5 s: two and a half lines' worth
+    assert error.startswith("link m645: polls need 2.52 s per second (252 %) at 2400 baud "
+                            "8E1 and cannot fit: em1 4.19 s every 5 s")
+    assert error.endswith("raise every device's poll_interval_s ×3.6 or split the bus")

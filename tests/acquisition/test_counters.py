@@ -43,3 +43,15 @@ async def test_counter_wrap_and_reset_are_flagged(tmp_path: Path, transport: str
         assert (await show("sdm", 812.25)).flags == {}
         assert (await show("sdm", 0.5)).flags == {"energy_import_kwh": "reset"}
         assert all(not r.failed for dev in ("adl", "sdm") for r in rig.readings[dev])
+
+
+def test_a_bcd_counter_rolls_over_after_its_last_nines() -> None:
+    from gateway.acquisition.counters import counter_span, counter_step
+    from gateway.core.profile import ProfileLibrary
+
+    library = ProfileLibrary()
+    energy = library.get("generic-dlt645-2007").points["energy_import_kwh"]  # XXXXXX.XX
+    volume = library.get("generic-cjt188-water").points["volume_m3"]
+    assert counter_span(energy) == counter_span(volume) == 1_000_000.0
+    step = counter_step(999_999.5, 0.25, counter_span(energy))
+    assert step.flag == "wrap" and step.delta == pytest.approx(0.75)

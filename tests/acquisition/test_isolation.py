@@ -15,25 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from gateway.acquisition.health import DeviceState, HealthPolicy
-from gateway.acquisition.reading import Reading
-from gateway.acquisition.scheduler import DevicePoller, LinkScheduler
 from gateway.core.clock import ManualClock
-from tests.acqsim import START, Rig, lg, write_site
+from tests.acqsim import START, Rig, lateness_log, lg, write_site
 
 HEALTHY = ("h1", "h2", "h3")
-
-
-def lateness_log(sched: LinkScheduler) -> list[tuple[str, float]]:
-    """(device, seconds its poll began after it was due), for every poll from now on."""
-    log: list[tuple[str, float]] = []
-    poll = sched.poll
-
-    async def timed(poller: DevicePoller) -> Reading:
-        log.append((poller.id, sched.clock.monotonic() - poller.next_due))
-        return await poll(poller)
-
-    sched.poll = timed  # type: ignore[method-assign]
-    return log
 
 
 async def test_a_dead_device_delays_the_others_by_at_most_its_timeout(tmp_path: Path) -> None:

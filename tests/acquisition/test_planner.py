@@ -95,6 +95,27 @@ def check_plan(plan: DevicePlan) -> None:
     assert plan.naive_requests == len(active)
 
 
+def check_meter_plan(plan: DevicePlan) -> None:
+    """A meter's plan: one read per DI, holding every point of that DI inside its bytes."""
+    dis = [b.start for b in plan.blocks]
+    assert len(dis) == len(set(dis))
+    assert sorted(p.name for b in plan.blocks for p in b.points) == sorted(plan.profile.points)
+    for block in plan.blocks:
+        for point in block.points:
+            assert point.address == block.start
+            assert point.value_at + point.count <= block.count
+    assert plan.requests_per_cycle <= plan.naive_requests
+
+
+def test_a_refused_di_disables_its_points_only() -> None:
+    plan = DevicePlan(load_profile(profile_path("generic-dlt645-2007")))
+    [block] = [b for b in plan.blocks if b.start == 0x02800002]
+    plan.on_exception(block, 0x02)
+    assert "frequency_hz" in plan.disabled_points
+    assert "refuses DI 02800002" in plan.failed_points()["frequency_hz"]
+    assert len(plan.blocks) == len(load_profile(profile_path("generic-dlt645-2007")).points) - 1
+
+
 Answer = Callable[[ReadBlock], int | None]
 
 
@@ -134,7 +155,10 @@ def shipped() -> list[str]:
 @pytest.mark.parametrize("profile_id", shipped())
 def test_shipped_profile_plans_within_its_limits(profile_id: str, transport: Transport) -> None:
     profile = load_profile(profile_path(profile_id))
-    layout = profile.spec.per_unit
+    if profile.protocol != "modbus":
+        check_meter_plan(DevicePlan(profile, transport=transport))
+        return
+    layout = profile.per_unit
     indexes = [None] if layout is None else [layout.first, layout.first + layout.count - 1]
     for index in indexes:
         plan = DevicePlan(profile, index=index, transport=transport)

@@ -52,7 +52,7 @@ async def test_check_exit_codes_and_error_format() -> None:
         escogw("check", "-c", "config/demo-site.yaml"),
         escogw("check", "-c", "tests/cases/sites/unknown-link/site.yaml"),
         escogw("check", "--json", "-c", str(CASES / "check/bus-overfull/site.yaml")))
-    assert ok[0] == 0 and "ok — site demo-office, 3 links, 23 devices" in ok[1]
+    assert ok[0] == 0 and "ok — site demo-office, 4 links, 25 devices" in ok[1]
     assert bad[0] == 2
     assert bad[2].strip() == ("tests/cases/sites/unknown-link/site.yaml:6: devices.m1.link: "
                               "no link 'meter' in links (did you mean 'meters'?)")

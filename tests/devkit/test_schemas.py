@@ -35,7 +35,8 @@ def shipped() -> dict[Path, str]:
     files = {p: "rules" for p in ROOT.glob("rules/*.yaml")}
     files |= {p: "site" if p.stem.endswith("-site") else "rules"
               for p in ROOT.glob("rules/examples/*.yaml")}
-    files |= {p: "profile" for p in ROOT.glob("drivers/*.yaml")}
+    files |= {p: "meter-profile" if "\nprotocol: " in p.read_text() else "profile"
+              for p in ROOT.glob("drivers/*.yaml")}
     files |= {p: "site" for p in ROOT.glob("config/*site*.yaml")}
     return dict(sorted(files.items()))
 
@@ -48,7 +49,8 @@ def case_files() -> Iterator[tuple[Path, str]]:
                                ("profiles", "profile.yaml", "profile"),
                                ("sites", "site.yaml", "site"), ("check", "site.yaml", "site")):
         for path in sorted((CASES / folder).glob(f"*/{name}")):
-            yield path, kind
+            meter = kind == "profile" and "\nprotocol: " in path.read_text()
+            yield path, "meter-profile" if meter else kind
 
 
 class Yaml12(yaml.SafeLoader):
@@ -107,7 +109,8 @@ def test_committed_schemas_are_what_the_generator_builds() -> None:
 def test_check_mode_notices_a_stale_schema(tmp_path: Path) -> None:
     assert schemas.main(["--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "profile.schema.json", "rules.schema.json", "site.schema.json"]
+        "meter-profile.schema.json", "profile.schema.json", "rules.schema.json",
+        "site.schema.json"]
     assert schemas.main(["--check", "--out", str(tmp_path)]) == 0
     (tmp_path / "site.schema.json").write_text("{}\n", encoding="utf-8")
     assert schemas.main(["--check", "--out", str(tmp_path)]) == 1

@@ -19,7 +19,13 @@ from gateway.acquisition.reading import Reading
 from gateway.acquisition.stream import ReadingStream
 from gateway.core.site import load_site
 from gateway.core.tou import tariff_path
-from gateway.energy.accounting import Interval, IntervalAccountant, MeterSpec, site_meters
+from gateway.energy.accounting import (
+    Interval,
+    IntervalAccountant,
+    MeterSpec,
+    main_meters,
+    site_meters,
+)
 from gateway.energy.live import EnergyService
 from gateway.energy.tariff import load_tariff, money
 from gateway.uplink.messages import Topics
@@ -212,7 +218,10 @@ def test_a_restart_resumes_from_the_saved_state() -> None:
 
 def test_site_meters_of_the_demo_site() -> None:
     specs = {m.device: m for m in site_meters(load_site(DEMO_SITE))}
-    assert set(specs) == {"main-meter", "ac-meter", "water-meter"}
+    assert set(specs) == {"main-meter", "ac-meter", "water-meter", "revenue-meter",
+                          "water-cjt188"}
+    assert main_meters(list(specs.values()), "m3") == ["water-meter"]  # not the sub-meter
+    assert specs["revenue-meter"].span == pytest.approx(1e6)  # BCD XXXXXX.XX wraps at 10⁶
     assert specs["water-meter"].unit == "m3" and specs["water-meter"].point == "volume_m3"
     assert specs["main-meter"].span is None  # float32 register: no wrap
     assert specs["ac-meter"].span == pytest.approx(2**32 * 0.1)  # u32 × 0.1 kWh

@@ -79,7 +79,7 @@ def test_states_events_and_intervals(demo_influx: tuple[DemoData, str],
     demo, db = demo_influx
     states = stored(influxdb, db, "device_state")
     start_ms = int(demo.start.timestamp() * 1000)
-    assert len([k for k in states if k[1] == start_ms]) == 23
+    assert len([k for k in states if k[1] == start_ms]) == 25
     degraded = [row for row in states.values() if row["state_code"] == 1.0]
     assert [row["device"] for row in degraded] == ["water-meter"]
     assert all(row["online"] == 1.0 for row in states.values())
@@ -123,7 +123,7 @@ def test_victoria_metrics_through_the_v2_api(mosquitto: Mosquitto,
         series[(name, labels["device"])] = (labels, dict(zip(s["timestamps"], s["values"],
                                                              strict=True)))
     readings = demo.readings
-    assert len(readings) == 23 * 15
+    assert len(readings) == 25 * 15
     for r in readings:
         for field, value in r.values.items():
             labels, samples = series[(f"{r.kind}_{field}", r.device)]
