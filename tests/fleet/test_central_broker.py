@@ -1,0 +1,84 @@
+"""The shipped central broker (config/mosquitto/escogw-central.*) run as shipped: TLS,
+a password per site, the ACL. A site's credentials cannot write another site's topics,
+cannot read another site's desired state, and cannot write its own desired state.
+
+Refusals are proven by order: Mosquitto delivers one client's messages in order, so
+once a later allowed message has arrived, an earlier refused one would have too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from devkit.central_broker import CentralBroker
+from tests.conftest import make_service
+from tests.mqtt_probe import Probe
+
+pytestmark = pytest.mark.services
+
+SITES = ("site-a", "site-b")
+
+
+@pytest.fixture(scope="module")
+def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralBroker]:
+    b = make_service(CentralBroker, tmp_path_factory.mktemp("central"), SITES)
+    b.start()
+    yield b
+    b.stop()
+
+
+def probe(broker: CentralBroker, user: str, topic: str, name: str) -> Probe:
+    return Probe("127.0.0.1", broker.tls_port, topic, client_id=name, persistent=False,
+                 username=user, password=broker.passwords[user], ca_file=broker.ca)
+
+
+def test_a_site_cannot_publish_another_sites_data_or_reports(central: CentralBroker) -> None:
+    watcher = probe(central, "escogw-historian", "escogw/+/+/data", "hist-watch")
+    platform = probe(central, "platform", "escogw/+/fleet/reported", "platform-watch")
+    site_a = probe(central, "site-a", "escogw/site-a/fleet/desired", "site-a")
+    try:
+        site_a.publish("escogw/site-b/meter/data", b'{"forged": 1}')
+        site_a.publish("escogw/site-b/fleet/reported", b'{"forged": 1}')
+        site_a.publish("escogw/site-a/fleet/reported", b'{"own": 1}')
+        site_a.publish("escogw/site-a/meter/data", b'{"own": 1}')
+        watcher.wait_for(lambda m: any(t == "escogw/site-a/meter/data" for t, _, _ in m))
+        platform.wait_for(lambda m: any(t == "escogw/site-a/fleet/reported" for t, _, _ in m))
+        assert [t for t, _, _ in watcher.messages] == ["escogw/site-a/meter/data"]
+        assert [t for t, _, _ in platform.messages] == ["escogw/site-a/fleet/reported"]
+    finally:
+        for p in (watcher, platform, site_a):
+            p.close()
+
+
+def test_desired_state_only_the_platform_writes_and_only_its_site_reads(
+        central: CentralBroker) -> None:
+    site_a = probe(central, "site-a", "escogw/+/fleet/desired", "site-a-desired")
+    site_b = probe(central, "site-b", "escogw/site-b/fleet/desired", "site-b-desired")
+    platform = probe(central, "platform", "escogw/+/fleet/desired", "platform-desired")
+    try:
+        site_b.publish("escogw/site-b/fleet/desired", b'{"self-made": 1}')  # refused
+        site_a.publish("escogw/site-b/fleet/desired", b'{"forged": 1}')  # refused
+        platform.publish("escogw/site-b/fleet/desired", b'{"pushed": 1}')
+        platform.publish("escogw/site-a/fleet/desired", b'{"pushed": 2}')
+        site_b.wait_for(lambda m: len(m) >= 1)
+        site_a.wait_for(lambda m: len(m) >= 1)
+        platform.wait_for(lambda m: len(m) >= 2)
+        assert site_b.messages[0][1] == b'{"pushed": 1}'
+        # site-a subscribed to every site's desired state but only receives its own
+        assert [(t, p) for t, p, _ in site_a.messages] == [
+            ("escogw/site-a/fleet/desired", b'{"pushed": 2}')]
+        assert [p for _, p, _ in platform.messages] == [b'{"pushed": 1}', b'{"pushed": 2}']
+    finally:
+        for p in (site_a, site_b, platform):
+            p.close()
+
+
+def test_a_site_password_is_its_own(central: CentralBroker) -> None:
+    from tests.uplink.test_broker_security import connack
+
+    assert connack(central, central.tls_port, True, "site-a",
+                   central.passwords["site-b"]) == 5
+    assert connack(central, central.tls_port, True, "site-a",
+                   central.passwords["site-a"]) == 0
