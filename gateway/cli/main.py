@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_command(sub)  # escogw report (docs/energy.md)
     add_whatif_command(sub)  # escogw whatif
+
+    from gateway.cli.fleet import add_fleet_commands
+
+    add_fleet_commands(sub)  # escogw fleet push|status|diff (docs/fleet.md)
     return parser
 
 
