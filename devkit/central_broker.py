@@ -32,3 +32,19 @@ class CentralBroker(SiteBroker):
         if clash:
             raise ValueError(f"a site may not be named like a service account: {sorted(clash)}")
         super().__init__(workdir, port=port, tls_port=tls_port, users=(*SERVICE_USERS, *sites))
+
+
+BRIDGE_CONF = ROOT / "config" / "mosquitto" / "escogw-site-bridge.conf"
+
+
+def bridge_lines(site: str, central: CentralBroker) -> list[str]:
+    """config/mosquitto/escogw-site-bridge.conf for ``site``, pointed at ``central``'s TLS
+    listener on this machine (a site broker takes them as ``extra_config``)."""
+    out = []
+    for line in BRIDGE_CONF.read_text().splitlines():
+        line = (line.replace("SITE_ID", site).replace("SITE_PASSWORD", central.passwords[site])
+                .replace("CENTRAL_HOST:8883", f"127.0.0.1:{central.tls_port}")
+                .replace("/etc/mosquitto/escogw/central-ca.crt", str(central.ca)))
+        if line and not line.startswith("#"):
+            out.append(line)
+    return out

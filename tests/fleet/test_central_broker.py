@@ -82,3 +82,36 @@ def test_a_site_password_is_its_own(central: CentralBroker) -> None:
                    central.passwords["site-b"]) == 5
     assert connack(central, central.tls_port, True, "site-a",
                    central.passwords["site-a"]) == 0
+
+
+def test_a_bridged_site_broker_carries_its_own_site_only(
+        central: CentralBroker, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The shipped bridge (config/mosquitto/escogw-site-bridge.conf) from the shipped site
+    broker: the gateway's data goes up, the retained desired state comes down, and what a
+    local client publishes for another site stays on the box."""
+    from devkit.central_broker import bridge_lines
+    from devkit.site_broker import SiteBroker
+
+    site = make_service(SiteBroker, tmp_path_factory.mktemp("bridged-site"))
+    site.extra_config = bridge_lines("site-a", central)
+    platform = probe(central, "platform", "escogw/+/fleet/reported", "platform-bridge")
+    historian = probe(central, "escogw-historian", "escogw/+/+/data", "historian-bridge")
+    try:
+        platform.publish("escogw/site-b/fleet/desired", b"")  # returns once connected
+        platform.client.publish("escogw/site-a/fleet/desired", b'{"pushed": "bridged"}', qos=1,
+                                retain=True).wait_for_publish(10)
+        site.start()
+        local = Probe("127.0.0.1", site.port, "escogw/site-a/fleet/desired",
+                      client_id="local-gw", persistent=False, username="escogw-gateway",
+                      password=site.passwords["escogw-gateway"])
+        local.wait_for(lambda m: len(m) >= 1)  # the retained desired state came down
+        assert local.messages[0][1] == b'{"pushed": "bridged"}'
+        local.publish("escogw/site-b/meter/data", b'{"forged": 1}')
+        local.publish("escogw/site-a/meter/data", b'{"own": 1}')
+        historian.wait_for(lambda m: any(t == "escogw/site-a/meter/data" for t, _, _ in m))
+        assert [t for t, _, _ in historian.messages] == ["escogw/site-a/meter/data"]
+        local.close()
+    finally:
+        platform.close()
+        historian.close()
+        site.stop()
