@@ -6,7 +6,8 @@ the gateway reporting it applied.
 
 For each site count the generator holds its load for ``FLEET_BENCH_HOLD_S`` seconds
 (default 15, so that ``make bench`` stays short; ``FLEET_BENCH_HOLD_S=60 python -m
-bench fleet`` is the 60 s hold the issue names, docs/fleet.md). Then:
+bench fleet`` is the 60 s hold the issue names, docs/fleet.md; ``FLEET_BENCH_SITES=300,600,
+1200`` other counts). Then:
 
 - lost = messages the broker acknowledged to the generator − messages the historians
   wrote and acknowledged (they acknowledge only after VictoriaMetrics took the batch);
@@ -46,7 +47,7 @@ from tests.processes import Proc, simulator
 from tests.services import VictoriaMetrics, free_port
 from tests.sitefiles import ROOT, site_copy
 
-COUNTS = (50, 100, 300)
+COUNTS = tuple(int(n) for n in os.environ.get("FLEET_BENCH_SITES", "50,100,300").split(","))
 HOLD_S = float(os.environ.get("FLEET_BENCH_HOLD_S", "15"))
 LAG_BOUND_S = 5.0
 PUSHES = 3
