@@ -253,8 +253,6 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop polling, commit what was read, close the uplink and the outbox."""
-        if self.fleet is not None:
-            await self.fleet.close()
         if self.control is not None:
             await self.control.close()
         await self.engine.stop()

@@ -64,8 +64,9 @@ class FleetAgent:
         self.reload = reload
         self.state = self._load_state()
         self._started = clock.monotonic()
+        #: one bundle at a time, from arrival to the end of its health watch: a newer one
+        #: waits for the verdict on the one before it
         self._lock = asyncio.Lock()
-        self._watch: asyncio.Task[None] | None = None
         #: reports published, newest last (for tests and the demo)
         self.reports: list[Report] = []
 
@@ -134,8 +135,7 @@ class FleetAgent:
                 if self.state.get("version") != bundle.version:
                     self.state["version"] = bundle.version
                     self._save_state()
-                if self._watch is None:
-                    await self._set_state("applied", bundle)
+                await self._set_state("applied", bundle)
                 return
             failed = self.state.get("failed", {})
             if bundle.digest in failed:
@@ -215,23 +215,19 @@ class FleetAgent:
             await self._set_state("applied", bundle)
             return
         await self._set_state("watching", bundle)
-        self._watch = asyncio.create_task(self._watch_health(bundle, before, previous),
-                                          name="fleet-health-watch")
+        await self._watch_health(bundle, before, previous)
 
     async def _watch_health(self, bundle: Bundle, before: HealthFacts, previous: Path) -> None:
-        """Hold the lock until the verdict: a newer bundle waits for this one's."""
-        async with self._lock:
-            try:
-                end = self.clock.monotonic() + self.settings.rollback_window_s
-                while (left := end - self.clock.monotonic()) > 0:
-                    await self.clock.sleep(min(1.0, left))
-                    reasons = verdict(before, self.facts(), self.settings.health)
-                    if reasons:
-                        await self._rollback(bundle, previous, reasons)
-                        return
-                await self._set_state("applied", bundle)
-            finally:
-                self._watch = None
+        """Compare the health with ``before`` every second of the rollback window (the
+        caller holds the lock, so a newer bundle waits for this verdict)."""
+        end = self.clock.monotonic() + self.settings.rollback_window_s
+        while (left := end - self.clock.monotonic()) > 0:
+            await self.clock.sleep(min(1.0, left))
+            reasons = verdict(before, self.facts(), self.settings.health)
+            if reasons:
+                await self._rollback(bundle, previous, reasons)
+                return
+        await self._set_state("applied", bundle)
 
     async def _rollback(self, bundle: Bundle, previous: Path, reasons: list[str]) -> None:
         assert self.rules_path is not None
@@ -260,12 +256,6 @@ class FleetAgent:
             except Exception:  # a summary that fails must not end the agent
                 log.exception("fleet: health summary failed")
             await self.clock.sleep(self.settings.health_interval_s)
-
-    async def close(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
 
 
 def _as_named(problem: Problem, staged: Path, name: str) -> Problem:
