@@ -40,7 +40,7 @@ class Carrier:
 CARRIERS: dict[str, Carrier] = {c.key: c for c in (
     Carrier("electricity_kwh", "kWh", KGCE_PER_KWH, "电力"),
     Carrier("water_m3", "m³", None, "水"),
-    Carrier("coal_kg", "kg", 0.7143, "原煤"),
+    Carrier("coal_kg", "kg", 0.7143, "煤炭"),
     Carrier("natural_gas_m3", "m³", 1.2143, "天然气"),
     Carrier("lpg_kg", "kg", 1.7143, "液化石油气"),
     Carrier("gasoline_kg", "kg", 1.4714, "汽油"),
