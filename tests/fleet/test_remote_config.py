@@ -157,6 +157,22 @@ def test_an_invalid_bundle_is_refused_with_file_line_and_the_old_set_runs(
     assert report["desired_version"] == "v3"
 
 
+def test_any_bytes_on_the_desired_topic_are_refused_naming_topic_and_field(
+        world: World) -> None:
+    before = world.rules.read_text()
+    client = FleetClient(load_fleet(world.fleet).spec.broker)
+    try:
+        client.push(SITE, b"\xff{not json")
+        assert client.wait(lambda: any(
+            "not JSON" in r for r in client.reported.get(SITE, {}).get("reasons", [])), 30)
+        report = client.reported[SITE]
+        assert report["state"] == "refused" and report["version"] == "v2"
+        assert report["reasons"][0].startswith(f"escogw/{SITE}/fleet/desired: (payload): ")
+    finally:
+        client.close()
+    assert world.rules.read_text() == before
+
+
 def test_a_bundle_that_breaks_the_sites_health_is_rolled_back(world: World) -> None:
     before = world.rules.read_text()
     # demand limited on a meter that does not answer: valid, and the site loses its limit
