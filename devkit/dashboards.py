@@ -376,8 +376,42 @@ def gateway_health() -> Json:
                      [SITE_VAR], time_from="now-6h")
 
 
+def fleet_overview() -> Json:
+    """Every site at once, from what the historians store (docs/fleet.md); the gateways'
+    own health summaries (outbox, rules version, clock) are read by ``escogw fleet status``."""
+    g = Layout()
+    states = {code: name for code, (name, _) in STATE_NAMES.items()}
+    g.add(table("Sites: devices not online now", [target(
+        'SELECT count("s") AS "devices not online" FROM (SELECT last("state_code") AS "s" '
+        'FROM "device_state" GROUP BY "site", "device") WHERE "s" < 2 GROUP BY "site"',
+        table=True)],
+        description="Devices whose last reported state is offline or degraded, per site; "
+                    "a site that is not listed has every device online."), 8, 10)
+    g.add(table("Sites: last meter reading", [target(
+        'SELECT last("active_power_kw") AS "kW" FROM "meter" WHERE $timeFilter '
+        'GROUP BY "site"', table=True)],
+        description="When each site's meters were last stored (the time column): an old "
+                    "time is a site, uplink or historian that stopped."), 8, 10)
+    g.add(table("Sites: alarms raised", [target(
+        'SELECT count("reason") AS "alarms" FROM "control_event" WHERE "kind" = \'alarm\' '
+        'AND $timeFilter GROUP BY "site"', table=True)],
+        description="Control alarms raised in the time range, per site."), 8, 10)
+    g.add(timeseries("Meter readings stored per minute, by site", [
+        target('SELECT count("active_power_kw") FROM "meter" WHERE $timeFilter '
+               'GROUP BY time(1m), "site" fill(0)', alias="$tag_site")],
+        description="A dip is a site whose readings stopped reaching the database."), 24, 9)
+    g.add(state_timeline("Device states, all sites", 'SELECT last("state_code") FROM '
+                         '"device_state" WHERE $timeFilter GROUP BY time($__interval), '
+                         '"site", "device" fill(previous)',
+                         value_mappings(states, {c: col for c, (_, col) in STATE_NAMES.items()}),
+                         "$tag_site $tag_device"), 24, 12)
+    return dashboard("escogw-fleet-overview", "escogw · Fleet overview",
+                     "Every site: devices not online, last readings, alarms, data flow.", g,
+                     [], annotations=False, time_from="now-6h")
+
+
 DASHBOARDS = {"site-overview": site_overview, "meters": meters, "ac-fleet": ac_fleet,
-              "gateway-health": gateway_health}
+              "gateway-health": gateway_health, "fleet-overview": fleet_overview}
 
 
 def render(board: Json) -> str:

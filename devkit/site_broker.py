@@ -34,19 +34,22 @@ class SiteBroker(Mosquitto):
     """
 
     refuses_anonymous = True
+    #: the shipped configuration this broker runs, and the accounts its ACL names
+    shipped_conf = SHIPPED_CONF
+    shipped_acl = SHIPPED_ACL
 
     def __init__(self, workdir: Path | str, *, port: int | None = None,
-                 tls_port: int | None = None) -> None:
+                 tls_port: int | None = None, users: tuple[str, ...] = USERS) -> None:
         super().__init__(workdir, port=port)
         self.tls_port = tls_port or free_port()
         self.etc = self.workdir / "escogw"
         self.ca = self.etc / "ca.crt"
-        self.passwords = {user: secrets.token_urlsafe(12) for user in USERS}
+        self.passwords = {user: secrets.token_urlsafe(12) for user in users}
 
     def _access_lines(self) -> list[str]:
         self._make_files()
         lines = []
-        for line in SHIPPED_CONF.read_text().splitlines():
+        for line in self.shipped_conf.read_text().splitlines():
             line = line.replace(INSTALLED_DIR, str(self.etc))
             if line == "listener 1883 127.0.0.1":
                 line = f"listener {self.port} 127.0.0.1"
@@ -57,7 +60,7 @@ class SiteBroker(Mosquitto):
 
     def _make_files(self) -> None:
         self.etc.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SHIPPED_ACL, self.etc / "acl")
+        shutil.copyfile(self.shipped_acl, self.etc / "acl")
         make_pki(self.etc)
         passwd = self.etc / "passwd"
         passwd.unlink(missing_ok=True)

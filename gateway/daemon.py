@@ -38,6 +38,8 @@ from gateway.uplink.publisher import Publisher
 
 if TYPE_CHECKING:
     from gateway.control.loop import ControlLoop
+    from gateway.fleet.agent import FleetAgent
+    from gateway.fleet.site_health import HealthFacts
 
 log = logging.getLogger("escogw")
 
@@ -82,6 +84,45 @@ class Gateway:
         self.control_events: dict[str, int] = {"change": 0, "notice": 0, "alarm": 0}
         if self.rules_path is not None:
             self._start_control(self.rules_path)
+        self.fleet: FleetAgent | None = None
+        if s.fleet.enabled:
+            self._start_fleet()
+
+    def _start_fleet(self) -> None:
+        """The fleet agent: desired state from the platform, health summary to it."""
+        from gateway.fleet.agent import FleetAgent
+
+        self.fleet = FleetAgent(self.site, self.topics, self.settings.fleet, self.rules_path,
+                                Path(self.settings.outbox.path).parent, self.clock,
+                                self.health_facts, self.publisher.set_state, self.reload)
+        self.publisher.listeners[self.topics.fleet_desired] = self.fleet.on_desired
+
+    def health_facts(self) -> HealthFacts:
+        """The fleet health summary's facts, from what the parts already count."""
+        from gateway import __version__
+        from gateway.acquisition.health import DeviceState
+        from gateway.fleet.site_health import HealthFacts
+        from gateway.uplink.messages import iso
+
+        failing = tuple(sorted(p.id for p in self.engine.pollers()
+                               if p.health.state != DeviceState.ONLINE))
+        links_online = sum(1 for sched in self.engine.schedulers.values()
+                           if any(p.health.state == DeviceState.ONLINE
+                                  for p in sched.pollers.values()))
+        depth, age, dropped = self.outbox_stats
+        control = self.control
+        return HealthFacts(
+            ts=iso(self.clock.now()), software=__version__,
+            uptime_s=round(time.monotonic() - self.started_at, 1),
+            links=len(self.engine.schedulers), links_online=links_online,
+            devices=len(self.site.devices), failing_devices=failing, outbox_depth=depth,
+            outbox_age_s=round(age, 1), outbox_dropped=dropped,
+            mqtt_connected=self.publisher.connected,
+            control_ticks=control.ticks if control else 0,
+            control_tick_failures=control.failed_ticks if control else 0,
+            alarms=tuple(sorted(control.engine.active_alarms)) if control else (),
+            rules_digest=control.rules.digest if control else None,
+            rules_version=self.fleet.version if self.fleet else None)
 
     def _start_control(self, rules_path: Path) -> None:
         """The AC control loop: rules → desired state → writes through the link queues.
@@ -203,6 +244,8 @@ class Gateway:
         self._tasks.append(asyncio.create_task(self.energy.run(), name="energy"))
         if self.control is not None:
             self._tasks.append(asyncio.create_task(self.control.run(), name="control"))
+        if self.fleet is not None:
+            self._tasks.append(asyncio.create_task(self.fleet.run(), name="fleet"))
         interval = systemd.watchdog_interval_s()
         if interval is not None:
             self.watchdog = systemd.Watchdog(self.progress(), interval)

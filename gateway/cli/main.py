@@ -102,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_command(sub)  # escogw report (docs/energy.md)
     add_whatif_command(sub)  # escogw whatif
+
+    from gateway.cli.fleet import add_fleet_commands
+
+    add_fleet_commands(sub)  # escogw fleet push|status|diff (docs/fleet.md)
+
+    from gateway.cli.institution_stats import add_stats_command
+
+    add_stats_command(sub)  # escogw stats (docs/fleet.md)
     return parser
 
 

@@ -86,10 +86,34 @@ class MetricsSettings(_Strict):
     port: int = Field(9108, ge=0, le=65535)
 
 
+class FleetHealthLimits(_Strict):
+    """What counts as a broken site after a bundle is applied: more than this many
+    alarms, failing devices or failed control ticks *beyond those before the apply*."""
+
+    new_alarms: int = Field(0, ge=0)
+    new_failing_devices: int = Field(0, ge=0)
+    new_tick_failures: int = Field(0, ge=0)
+
+
+class FleetSettings(_Strict):
+    """Remote configuration and fleet health over the (central) broker, docs/fleet.md."""
+
+    enabled: bool = False
+    #: seconds between retained health summaries
+    health_interval_s: float = Field(30.0, gt=0, le=3600)
+    #: after applying a bundle, the health is watched this long; a failure rolls it back
+    rollback_window_s: float = Field(300.0, ge=0, le=86_400)
+    #: a bundle that arrives right after start-up waits until the gateway has run this
+    #: long, so the health before it is the site's, not that of devices not yet polled
+    settle_s: float = Field(60.0, ge=0, le=3600)
+    health: FleetHealthLimits = FleetHealthLimits()
+
+
 class GatewaySettings(_Strict):
     mqtt: MqttSettings = MqttSettings()
     outbox: OutboxSettings = OutboxSettings()
     metrics: MetricsSettings = MetricsSettings()
+    fleet: FleetSettings = FleetSettings()
     #: rule file for the control loop (relative to the site file)
     rules: Path | None = None
 

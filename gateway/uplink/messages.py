@@ -81,6 +81,21 @@ class Topics:
     def energy_interval(self) -> str:
         return f"{self.base}/energy/interval"
 
+    @property
+    def fleet_desired(self) -> str:
+        """The platform's desired state for this site (retained; docs/fleet.md)."""
+        return f"{self.base}/fleet/desired"
+
+    @property
+    def fleet_reported(self) -> str:
+        """What the gateway runs, and why it refused or rolled back (retained)."""
+        return f"{self.base}/fleet/reported"
+
+    @property
+    def fleet_health(self) -> str:
+        """The gateway's health summary (retained)."""
+        return f"{self.base}/fleet/health"
+
     def device_of_command(self, topic: str) -> str | None:
         """``{p}/{site}/{device}/cmd`` → device, else None."""
         head, _, rest = topic.partition(self.base + "/")

@@ -57,6 +57,8 @@ class Publisher:
         self.client_id = settings.client_id or f"escogw-{site_id}"
         #: retained device states (topic → payload), republished after every connect
         self.states: dict[str, bytes] = {}
+        #: further subscriptions (exact topic → handler), renewed on every connect
+        self.listeners: dict[str, CommandSink] = {}
         self.connected = False
         self.connects = 0
         self.published = 0
@@ -147,6 +149,8 @@ class Publisher:
         client.pending_calls_threshold = 100_000  # we bound the window ourselves
         self._client = client
         await client.subscribe(self.topics.commands, qos=1)
+        for topic in self.listeners:
+            await client.subscribe(topic, qos=1)
         await client.publish(self.topics.gateway_state, b"online", qos=1, retain=True)
         for topic, payload in list(self.states.items()):
             await client.publish(topic, payload, qos=1, retain=True)
@@ -204,7 +208,8 @@ class Publisher:
             if topic == self.topics.heartbeat:
                 self._heard_heartbeat(payload)
                 continue
-            task = asyncio.create_task(self.on_command(topic, payload))
+            handler = self.listeners.get(topic, self.on_command)
+            task = asyncio.create_task(handler(topic, payload))
             self._tasks.add(task)  # a write may take a while; keep receiving meanwhile
             task.add_done_callback(self._tasks.discard)
 

@@ -1,0 +1,79 @@
+"""``escogw stats``: institution statistics over one or many sites for the national
+public-institution platform — per month, quarter or year, against a base year; a table,
+a CSV and a spreadsheet laid out like the platform's form (docs/fleet.md)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from gateway.cli.table import print_table
+from gateway.energy.influx import InfluxError
+from gateway.energy.institution_sheets import write_csv, write_xlsx
+from gateway.energy.institution_sources import load_sources
+from gateway.energy.institutions import institution_periods
+
+
+def add_stats_command(sub: Any) -> None:
+    p = sub.add_parser("stats", help="institution statistics for the public-institution "
+                                     "platform: kgce/m², kgce/person, water/person")
+    p.add_argument("--institutions", "-i", required=True, type=Path,
+                   help="the institutions file (YAML): sites, meter readings, database")
+    p.add_argument("--from", dest="start", required=True, help="first month, YYYY-MM")
+    p.add_argument("--to", dest="end", required=True, help="last month, YYYY-MM")
+    p.add_argument("--by", choices=("month", "quarter", "year"), default="year")
+    p.add_argument("--csv", type=Path, help="write the statistics as CSV")
+    p.add_argument("--xlsx", type=Path, help="write the platform-style spreadsheet")
+    p.set_defaults(handler=cmd_stats)
+
+
+def _month(text: str, flag: str) -> date:
+    m = re.fullmatch(r"(\d{4})-(\d{2})", text)
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"{flag} {text!r}: expected YYYY-MM")
+    return date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    try:
+        start, end = _month(args.start, "--from"), _month(args.end, "--to")
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if end < start:
+        print("--to is before --from", file=sys.stderr)
+        return 2
+    sources = load_sources(args.institutions)
+    try:
+        collected = sources.collect(start, end)
+    except InfluxError as exc:
+        print(f"database: {exc}", file=sys.stderr)
+        return 1
+    stats = [s for inst, months in collected
+             for s in institution_periods(inst, months, args.by, start, end,
+                                          sources.spec.base_year, sources.factors)]
+    base = sources.spec.base_year
+
+    def pct(v: float | None) -> str:
+        return "" if v is None else f"{v:+.2f} %"
+
+    print_table(["institution", "period", "kWh", "water m³", "kgce", "kgce/m²", "kgce/person",
+                 "m³/person", f"Δ kgce/m² vs {base}", f"Δ kgce/person vs {base}",
+                 f"Δ m³/person vs {base}"],
+                [[s.institution.id, s.label, f"{s.quantity.get('electricity_kwh', 0):.1f}",
+                  f"{s.quantity.get('water_m3', 0):.1f}", f"{s.kgce:.1f}",
+                  f"{s.kgce_per_m2:.3f}", f"{s.kgce_per_person:.2f}",
+                  f"{s.water_m3_per_person:.3f}", pct(s.change_pct.get("kgce_per_m2")),
+                  pct(s.change_pct.get("kgce_per_person")),
+                  pct(s.change_pct.get("water_m3_per_person"))] for s in stats])
+    if args.csv is not None:
+        write_csv(stats, args.csv)
+        print(f"csv: {args.csv}")
+    if args.xlsx is not None:
+        write_xlsx(stats, args.xlsx, base, sources.factors)
+        print(f"xlsx: {args.xlsx}")
+    return 0

@@ -1,0 +1,283 @@
+"""The gateway's fleet agent: takes the platform's desired state, applies it whole or not
+at all, reports, watches the site's health and rolls back by itself; publishes the
+retained health summary.
+
+A bundle goes through four gates, and the running rule set changes only past the last:
+
+1. the payload is a bundle (``bundle.parse_bundle``: format, version, digest);
+2. its rule file, staged beside the live one, passes exactly what ``escogw check``
+   runs (``site_check.check_site``), off the event loop;
+3. the staged file replaces the live one in one ``os.replace`` and the daemon's own
+   reload (the SIGHUP path: validated whole, swapped between ticks) takes it; should
+   that reload refuse it, the previous file is put back;
+4. for ``rollback_window_s`` the health is compared with the facts before the apply
+   (``health.verdict``); a failure puts the previous file back the same way.
+
+The desired state is retained on the broker, so a gateway that was offline gets it
+when it connects again. What runs is kept in ``fleet-state.json`` beside the outbox;
+every step is appended to ``fleet-audit.jsonl`` there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from gateway.core.clock import Clock
+from gateway.core.settings import FleetSettings
+from gateway.core.site import Site
+from gateway.core.sourcefile import Problem
+from gateway.fleet.bundle import Bundle, BundleError, parse_bundle
+from gateway.fleet.reported import Report
+from gateway.fleet.site_check import check_site
+from gateway.fleet.site_health import HealthFacts, verdict
+from gateway.uplink.messages import Topics, iso
+
+log = logging.getLogger("escogw.fleet")
+
+Publish = Callable[[str, bytes], Awaitable[None]]
+Reload = Callable[[], Awaitable[list[str]]]
+#: a refused or rolled-back digest is remembered, so a retained desired state that keeps
+#: arriving (every reconnect) is not applied again and again; the newest few are kept
+MAX_REMEMBERED = 50
+
+
+class FleetAgent:
+    def __init__(self, site: Site, topics: Topics, settings: FleetSettings,
+                 rules_path: Path | None, state_dir: Path, clock: Clock,
+                 facts: Callable[[], HealthFacts], publish: Publish, reload: Reload):
+        self.site = site
+        self.topics = topics
+        self.settings = settings
+        self.rules_path = rules_path
+        self.state_path = state_dir / "fleet-state.json"
+        self.audit_path = state_dir / "fleet-audit.jsonl"
+        self.clock = clock
+        self.facts = facts
+        self.publish = publish
+        self.reload = reload
+        self.state = self._load_state()
+        self._started = clock.monotonic()
+        #: one bundle at a time, from arrival to the end of its health watch: a newer one
+        #: waits for the verdict on the one before it
+        self._lock = asyncio.Lock()
+        #: reports published, newest last (for tests and the demo)
+        self.reports: list[Report] = []
+
+    # -- what runs --------------------------------------------------------------
+
+    @property
+    def version(self) -> str | None:
+        v = self.state.get("version")
+        return v if isinstance(v, str) else None
+
+    def _load_state(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.state_path.read_text())
+        except (OSError, ValueError):
+            return {"version": None, "digest": None, "failed": {}}
+        return data if isinstance(data, dict) else {"version": None, "digest": None,
+                                                    "failed": {}}
+
+    def _save_state(self) -> None:
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, ensure_ascii=False))
+        os.replace(tmp, self.state_path)
+
+    def _audit(self, event: str, **fields: Any) -> None:
+        record = {"ts": iso(self.clock.now()), "site": self.site.id, "event": event, **fields}
+        with self.audit_path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    async def _report(self, state: str, bundle: Bundle | None = None,
+                      reasons: list[str] | None = None) -> None:
+        rules_name = rules_text = None
+        if self.rules_path is not None:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                rules_text = self.rules_path.read_text(encoding="utf-8")
+                rules_name = self.state.get("rules_name") or self.rules_path.name
+        report = Report(self.site.id, iso(self.clock.now()), state, self.version,
+                        self.state.get("digest"),
+                        bundle.version if bundle else self.state.get("desired_version"),
+                        bundle.digest if bundle else self.state.get("desired_digest"),
+                        bundle.pushed_by if bundle else None, list(reasons or [])[:50],
+                        rules_name, rules_text)
+        self.reports.append(report)
+        del self.reports[:-100]
+        await self.publish(self.topics.fleet_reported, report.payload())
+
+    async def start(self) -> None:
+        """The first report: what runs, before any desired state arrives."""
+        await self._report(self.state.get("last_state") or "running")
+
+    # -- the desired state -------------------------------------------------------
+
+    async def on_desired(self, topic: str, payload: bytes) -> None:
+        """The platform's desired state arrived (live or retained after a reconnect)."""
+        if not payload:
+            return  # the platform cleared it: nothing is desired, what runs stays
+        async with self._lock:
+            try:
+                bundle = parse_bundle(payload)
+            except BundleError as exc:
+                reasons = [f"{topic}: {exc}"]
+                self._audit("refused", reasons=reasons)
+                log.error("fleet: desired state refused: %s", reasons[0])
+                await self._set_state("refused", None, reasons)
+                return
+            if bundle.digest == self.state.get("digest"):
+                if self.state.get("version") != bundle.version:
+                    self.state["version"] = bundle.version
+                    self._save_state()
+                await self._set_state("applied", bundle)
+                return
+            failed = self.state.get("failed", {})
+            if bundle.digest in failed:
+                await self._set_state(failed[bundle.digest]["state"], bundle,
+                                      failed[bundle.digest]["reasons"])
+                return
+            self._audit("received", version=bundle.version, digest=bundle.digest,
+                        pushed_by=bundle.pushed_by, pushed_at=bundle.pushed_at)
+            settling = self._started + self.settings.settle_s - self.clock.monotonic()
+            if settling > 0:
+                log.info("fleet: bundle %s waits %.0f s for the site to settle after start-up",
+                         bundle.version, settling)
+                await self.clock.sleep(settling)
+            await self._apply(bundle)
+
+    async def _set_state(self, state: str, bundle: Bundle | None,
+                         reasons: list[str] | None = None) -> None:
+        self.state["last_state"] = state
+        if bundle is not None:
+            self.state["desired_version"] = bundle.version
+            self.state["desired_digest"] = bundle.digest
+        self._save_state()
+        await self._report(state, bundle, reasons)
+
+    async def _refuse(self, state: str, bundle: Bundle, reasons: list[str]) -> None:
+        failed: dict[str, Any] = self.state.setdefault("failed", {})
+        failed[bundle.digest] = {"version": bundle.version, "state": state, "reasons": reasons}
+        for old in list(failed)[:-MAX_REMEMBERED]:
+            del failed[old]
+        self._audit(state, version=bundle.version, digest=bundle.digest,
+                    pushed_by=bundle.pushed_by, reasons=reasons)
+        log.error("fleet: bundle %s %s: %s", bundle.version, state, "; ".join(reasons[:5]))
+        await self._set_state(state, bundle, reasons)
+
+    async def _apply(self, bundle: Bundle) -> None:
+        if self.rules_path is None:
+            await self._refuse("refused", bundle, [
+                "this gateway runs no rule file (gateway.rules is not set): nothing to replace"])
+            return
+        live = self.rules_path
+        new = bundle.files["rules"]
+        staged = live.with_name(f".{live.name}.fleet-new")
+        previous = live.with_name(f".{live.name}.fleet-previous")
+        try:
+            staged.write_text(new.text, encoding="utf-8")
+            outcome = await asyncio.to_thread(check_site, self.site, staged)
+        except OSError as exc:
+            await self._refuse("refused", bundle, [f"{live}: could not stage: {exc.strerror}"])
+            return
+        if outcome.problems:
+            staged.unlink(missing_ok=True)
+            await self._refuse("refused", bundle,
+                               [str(_as_named(p, staged, new.name)) for p in outcome.problems])
+            return
+        before = self.facts()
+        old_state = {k: self.state.get(k) for k in ("version", "digest", "rules_name")}
+        try:
+            _copy(live, previous)
+            _replace(staged, live)
+        except OSError as exc:
+            staged.unlink(missing_ok=True)
+            await self._refuse("refused", bundle, [f"{live}: could not replace: {exc.strerror}"])
+            return
+        problems = await self.reload()
+        if problems:  # the daemon's reload refused it after all: put the old file back
+            _replace(previous, live)
+            await self.reload()
+            await self._refuse("refused", bundle, problems)
+            return
+        self.state.update(version=bundle.version, digest=bundle.digest, rules_name=new.name,
+                          previous=old_state)
+        self._audit("applied", version=bundle.version, digest=bundle.digest,
+                    pushed_by=bundle.pushed_by)
+        log.info("fleet: bundle %s applied (%s); watching health for %.0f s", bundle.version,
+                 bundle.digest[:19], self.settings.rollback_window_s)
+        if self.settings.rollback_window_s <= 0:
+            await self._set_state("applied", bundle)
+            return
+        await self._set_state("watching", bundle)
+        await self._watch_health(bundle, before, previous)
+
+    async def _watch_health(self, bundle: Bundle, before: HealthFacts, previous: Path) -> None:
+        """Compare the health with ``before`` every second of the rollback window (the
+        caller holds the lock, so a newer bundle waits for this verdict)."""
+        end = self.clock.monotonic() + self.settings.rollback_window_s
+        while (left := end - self.clock.monotonic()) > 0:
+            await self.clock.sleep(min(1.0, left))
+            reasons = verdict(before, self.facts(), self.settings.health)
+            if reasons:
+                await self._rollback(bundle, previous, reasons)
+                return
+        await self._set_state("applied", bundle)
+
+    async def _rollback(self, bundle: Bundle, previous: Path, reasons: list[str]) -> None:
+        assert self.rules_path is not None
+        _replace(previous, self.rules_path)
+        problems = await self.reload()
+        old = self.state.get("previous") or {}
+        self.state.update(version=old.get("version"), digest=old.get("digest"),
+                          rules_name=old.get("rules_name"))
+        if problems:  # the file that ran before no longer loads: say so, loudly
+            reasons = [*reasons, *(f"rollback: {p}" for p in problems)]
+        await self._refuse("rolled-back", bundle, [f"health check failed after apply: {r}"
+                                                   for r in reasons])
+
+    # -- health ---------------------------------------------------------------------
+
+    async def publish_health(self) -> None:
+        facts = self.facts()
+        await self.publish(self.topics.fleet_health, facts.payload(self.site.id))
+
+    async def run(self) -> None:
+        """Publish the health summary every ``health_interval_s`` until cancelled."""
+        await self.start()
+        while True:
+            try:
+                await self.publish_health()
+            except Exception:  # a summary that fails must not end the agent
+                log.exception("fleet: health summary failed")
+            await self.clock.sleep(self.settings.health_interval_s)
+
+
+def _as_named(problem: Problem, staged: Path, name: str) -> Problem:
+    """A problem of the staged file, named as the operator named the file."""
+    if problem.file == str(staged):
+        return Problem(name, problem.line, problem.field, problem.message)
+    return problem
+
+
+def _copy(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(dst.name + ".tmp")
+    tmp.write_bytes(src.read_bytes())
+    _replace(tmp, dst)
+
+
+def _replace(src: Path, dst: Path) -> None:
+    """``src`` takes ``dst``'s place in one step, and stays there after a power cut."""
+    with open(src, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(src, dst)
+    fd = os.open(dst.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
