@@ -8,10 +8,10 @@ it was written on, for explanations.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from gateway.core.calendar import DayType, SiteCalendar
@@ -306,6 +306,11 @@ class RuleSet:
     window_by_unit: dict[str, tuple[WindowRule, ...]] = field(default_factory=dict)
     start_by_unit: dict[str, tuple[OptimalStartRule, ...]] = field(default_factory=dict)
     guard_by_unit: dict[str, tuple[ComfortGuardRule, ...]] = field(default_factory=dict)
+    #: the schedules' picks by (schedules, calendar groups, day, minute, conditions):
+    #: base_schedule's memory, keyed by the identity of this set's own schedule tuples:
+    #: never copied (init=False: dataclasses.replace and a reload start afresh)
+    pick_memory: dict[tuple[Any, ...], Sequence[Any]] = field(default_factory=dict, repr=False,
+                                                              init=False)
 
     def __post_init__(self) -> None:
         interned: dict[tuple[int, ...], tuple[SlotRule, ...]] = {}

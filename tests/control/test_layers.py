@@ -260,3 +260,22 @@ def test_layers_do_no_io_and_read_no_clock(path: Path) -> None:
     calls = {n.func.attr for n in ast.walk(tree)
              if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
     assert not calls & {"now", "today", "utcnow", "time", "monotonic", "open", "read_text"}
+
+
+def test_remembered_schedule_picks_are_the_picks_of_every_minute() -> None:
+    """base_schedule remembers its picks per segment between step minutes; every minute of
+    a workday, a make-up Saturday and a holiday must see what a fresh computation sees."""
+    from gateway.control.layers.base_schedule import _remembered_picks, slot_picks
+
+    rules = demo_rules()
+    for day in ("2026-07-15", "2026-02-28", "2026-10-01", JANUARY):
+        for minute in range(0, 1440, 7):
+            hhmm = f"{minute // 60:02d}:{minute % 60:02d}"
+            ctx = ctx_at(day, hhmm)
+            for uid in ("ac-r101", "ac-m101", "ac-srv201"):
+                unit = rules.units[uid]
+                combo = rules.slot_by_unit[uid]
+                fresh = slot_picks(combo, unit, ctx)
+                kept = _remembered_picks(combo, unit, ctx)
+                assert [None if p is None else (p.decision, p.key) for p in kept] == \
+                    [None if p is None else (p.decision, p.key) for p in fresh], (day, hhmm, uid)

@@ -8,6 +8,7 @@ priority, then the more energy-conservative value.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
@@ -47,7 +48,7 @@ def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> Non
     key = (id(combo), unit.cal_groups)
     picks = ctx.slot_picks.get(key)
     if picks is None:
-        picks = ctx.slot_picks[key] = slot_picks(combo, unit, ctx)
+        picks = ctx.slot_picks[key] = _remembered_picks(combo, unit, ctx)
     proposal.picks = picks
     marks = state.marks
     tracing = proposal.trace is not None
@@ -60,6 +61,33 @@ def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> Non
             decision = pick.decision
             proposal.note(SCHEDULE, decision.rule, point, decision.value, decision.reason,
                           ALREADY_APPLIED)
+
+
+#: remembered picks per rule set; cleared past this many (a few days of minutes)
+PICK_MEMORY = 20_000
+
+
+def _remembered_picks(combo: Sequence[SlotRule], unit: UnitInfo,
+                      ctx: Ctx) -> Sequence[SlotPick | None]:
+    """``slot_picks``, remembered: they depend only on the schedules, the unit's calendar
+    groups, the site-local day, which of the schedules' step minutes have passed and which
+    outdoor conditions hold — so a day's ticks, every 10 s in the gateway or every minute
+    in a what-if, compute them a handful of times (they were a fifth of a season's time)."""
+    memory = ctx.rules.pick_memory
+    steps = memory.get((id(combo),))
+    if steps is None:  # every minute any of these schedules steps at, on any day type
+        steps = memory[(id(combo),)] = tuple(sorted({
+            e.minute for r in combo for entries in r.days.values() for e in entries}))
+    # between two of those minutes nothing can change: the picks are the segment's
+    segment = bisect_right(steps, ctx.minute)
+    whens = tuple(r.when.holds(ctx.outdoor) for r in combo if r.when is not None)
+    key = (id(combo), unit.cal_groups, ctx.day, segment, whens)
+    picks = memory.get(key)
+    if picks is None:
+        if len(memory) >= PICK_MEMORY:
+            memory.clear()
+        picks = memory[key] = tuple(slot_picks(combo, unit, ctx))
+    return picks
 
 
 def slot_picks(combo: Sequence[SlotRule], unit: UnitInfo, ctx: Ctx) -> list[SlotPick | None]:
