@@ -252,7 +252,8 @@ def test_layers_do_no_io_and_read_no_clock(path: Path) -> None:
         assert doc.startswith("Pure:"), f"{path.name}: the first line says it is pure"
     imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | \
         {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    allowed = ("__future__", "collections.abc", "datetime", "math", "gateway.control.layers",
+    allowed = ("__future__", "bisect", "collections.abc", "datetime", "math",
+               "gateway.control.layers",
                "gateway.control.ruleset", "gateway.control.state", "gateway.control.protection",
                "gateway.control.start_plan",
                "gateway.core.calendar", "gateway.core.policy", "gateway.core.semantics")
