@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.core.chargers import ChargingConfig, check_charging
 from gateway.core.profile import Profile, ProfileLibrary
 from gateway.core.semantics import suggest
 from gateway.core.settings import GatewaySettings
@@ -103,6 +104,8 @@ class SiteSpec(_Strict):
     devices: dict[Name, DeviceConfig]
     #: the gateway's own settings (broker, outbox, metrics, rules)
     gateway: GatewaySettings = GatewaySettings()
+    #: the car park: chargers (OCPP), circuits, the budget shared with the AC
+    charging: ChargingConfig | None = None
     simulation: dict[str, Any] | None = None
 
 
@@ -190,6 +193,8 @@ def load_site(path: str | Path, profiles: ProfileLibrary | None = None) -> Site:
                                         f"same link, unit id and index as device '{seen[key]}'"))
         seen[key] = dev_id
         devices[dev_id] = Device(dev_id, dev, profile)
+    if spec.charging is not None:
+        problems.extend(check_charging(spec.charging, doc))
     if problems:
         raise ConfigError(problems)
     return Site(str(path), spec, devices, doc)
