@@ -112,6 +112,10 @@ class ChargingConfig(_Strict):
     #: what all the chargers together may draw when the gateway is gone (their
     #: ChargePointMaxProfiles add up to it)
     failsafe_kw: float = Field(gt=0)
+    #: every ChargePointMaxProfile the gateway sends is a lease: the charger's rating
+    #: for this long, then its fail-safe share; the gateway renews it each cycle, so a
+    #: dead gateway leaves the chargers at their shares this long after its last word
+    failsafe_after_s: float = Field(90.0, ge=10, le=3600)
     #: allocation cycle; a rebooted charger gets its profile back within one
     cycle_s: float = Field(15.0, ge=1, le=300)
     #: a connector's limit rises at most this much per cycle (kW): no overshoot at
@@ -128,6 +132,14 @@ class ChargingConfig(_Strict):
     circuits: dict[CircuitName, CircuitConfig]
     chargers: dict[ChargerId, ChargerConfig]
     cheap: CheapPeriods = CheapPeriods()
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_cycle(self) -> ChargingConfig:
+        if self.failsafe_after_s < 2 * self.cycle_s:
+            raise ValueError(f"failsafe_after_s {self.failsafe_after_s:g} must be at least two "
+                             f"cycles ({2 * self.cycle_s:g} s), or one late cycle drops "
+                             "every charger to its fail-safe share")
+        return self
 
 
 def check_charging(cfg: ChargingConfig, doc: SourceDoc, base: tuple[str, ...] = ("charging",)
