@@ -113,8 +113,8 @@ class ChargingConfig(_Strict):
     #: ChargePointMaxProfiles add up to it)
     failsafe_kw: float = Field(gt=0)
     #: every ChargePointMaxProfile the gateway sends is a lease: the charger's rating
-    #: for this long, then its fail-safe share; the gateway renews it each cycle, so a
-    #: dead gateway leaves the chargers at their shares this long after its last word
+    #: for this long, then its fail-safe share; the gateway renews it when half has run,
+    #: so a dead gateway leaves the chargers at their shares this long after its last word
     failsafe_after_s: float = Field(90.0, ge=10, le=3600)
     #: allocation cycle; a rebooted charger gets its profile back within one
     cycle_s: float = Field(15.0, ge=1, le=300)
@@ -135,10 +135,10 @@ class ChargingConfig(_Strict):
 
     @model_validator(mode="after")
     def _lease_outlives_a_cycle(self) -> ChargingConfig:
-        if self.failsafe_after_s < 2 * self.cycle_s:
-            raise ValueError(f"failsafe_after_s {self.failsafe_after_s:g} must be at least two "
-                             f"cycles ({2 * self.cycle_s:g} s), or one late cycle drops "
-                             "every charger to its fail-safe share")
+        if self.failsafe_after_s < 4 * self.cycle_s:
+            raise ValueError(f"failsafe_after_s {self.failsafe_after_s:g} must be at least four "
+                             f"cycles ({4 * self.cycle_s:g} s): the lease is renewed at half, "
+                             "and one late cycle must not drop every charger to its share")
         return self
 
 

@@ -20,7 +20,7 @@ from gateway.core.settings import GatewaySettings
 from gateway.core.sourcefile import ConfigError, Problem, SourceDoc, load_yaml
 
 #: topic segments the gateway publishes under itself (docs/mqtt.md)
-RESERVED_IDS = frozenset({"gateway", "control", "energy"})
+RESERVED_IDS = frozenset({"gateway", "control", "energy", "ev"})
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 

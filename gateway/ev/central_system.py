@@ -146,7 +146,7 @@ class _Link(ChargePoint):  # type: ignore[misc]
     @handles(Action.meter_values)
     def on_meter_values(self, connector_id: int, meter_value: list[dict[str, Any]],
                         **_: Any) -> call_result.MeterValues:
-        apply_meter_values(self.state, connector_id, meter_value, self.cs.clock.monotonic())
+        apply_meter_values(self.state, connector_id, meter_value, self.cs.now())
         return call_result.MeterValues()
 
     @handles(Action.authorize)
@@ -160,7 +160,7 @@ class _Link(ChargePoint):  # type: ignore[misc]
         tx = self.cs.next_transaction()
         if status == AuthorizationStatus.accepted:
             start_session(self.state, connector_id, tx, id_tag, float(meter_start),
-                          self.cs.clock.monotonic())
+                          self.cs.now())
             self.cs.changed(self.state.id)
         return call_result.StartTransaction(transaction_id=tx,
                                             id_tag_info=IdTagInfo(status=status))
@@ -169,7 +169,7 @@ class _Link(ChargePoint):  # type: ignore[misc]
     def on_stop(self, meter_stop: int, transaction_id: int,
                 **kw: Any) -> call_result.StopTransaction:
         done = stop_session(self.state, transaction_id, float(meter_stop),
-                            self.cs.clock.monotonic(), kw.get("reason"))
+                            self.cs.now(), kw.get("reason"))
         if done is not None:
             self.cs.session_done(self.state.id, done)
         self.cs.changed(self.state.id)
@@ -232,7 +232,7 @@ class CentralSystem:
             await old._connection.close()
         link = _Link(self, state, connection)
         self._links[cid] = link
-        state.online, state.since = True, self.clock.monotonic()
+        state.online, state.since = True, self.now()
         log.info("ev: charger %s connected", cid)
         self.on_change(cid)
         try:
@@ -245,13 +245,17 @@ class CentralSystem:
         finally:
             if self._links.get(cid) is link:
                 del self._links[cid]
-                state.online, state.since = False, self.clock.monotonic()
+                state.online, state.since = False, self.now()
                 for conn in state.connectors.values():
                     conn.limit_kw = None
                 log.warning("ev: charger %s disconnected", cid)
                 self.on_change(cid)
 
     # -- called by the handlers ----------------------------------------------------------
+
+    def now(self) -> float:
+        """Epoch seconds on the injected clock: sessions and readings are stamped with it."""
+        return self.clock.now().timestamp()
 
     def iso_now(self) -> str:
         return self.clock.now().astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -378,5 +382,5 @@ class CentralSystem:
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        for link in list(self._links.values()):
-            await link._connection.close()
+        await asyncio.gather(*(link._connection.close() for link in self._links.values()),
+                             return_exceptions=True)

@@ -1,7 +1,7 @@
 """Pure: what the gateway knows of each charger and connector, updated from OCPP 1.6 messages.
 
 The central system (I/O) feeds messages in; the allocator, MQTT and the session books read
-the state out. Times are seconds on the injected clock, passed in.
+the state out. Times are epoch seconds on the injected clock, passed in.
 """
 
 from __future__ import annotations
@@ -44,6 +44,12 @@ class ConnectorState:
     @property
     def plugged(self) -> bool:
         return self.status in PLUGGED or self.session is not None
+
+    @property
+    def wants_power(self) -> bool:
+        """Plugged and not done: a car that stopped by itself (SuspendedEV: full, or its
+        own timer) holds no share until it asks again."""
+        return self.plugged and self.status != "SuspendedEV"
 
 
 @dataclass

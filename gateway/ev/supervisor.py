@@ -45,7 +45,8 @@ class ChargingSupervisor:
         self.limit_kw = limit_kw
         self.window_s = window_s
         self.on_cycle = on_cycle
-        self.failsafe_sent: dict[str, float] = {}
+        #: charger → (share sent, when), for the lease's renewal
+        self.failsafe_sent: dict[str, tuple[float, float]] = {}
         self.plan: FailsafePlan = self._plan()
         self.last: Allocation | None = None
         self.cycles = 0
@@ -116,7 +117,7 @@ class ChargingSupervisor:
                 out.append(ConnectorDemand(
                     charger=cid, connector=n, circuit=st.config.circuit,
                     priority=st.config.priority, min_kw=st.config.min_kw,
-                    max_kw=st.config.max_kw, plugged=conn.plugged,
+                    max_kw=st.config.max_kw, plugged=conn.wants_power,
                     controllable=_steerable(st),
                     measured_kw=conn.power_kw if st.online else offline_kw,
                     last_kw=conn.limit_kw))
@@ -146,9 +147,13 @@ class ChargingSupervisor:
 
     async def _send(self, cid: str, st: ChargerState, alloc: Allocation) -> None:
         share = self.plan.shares.get(cid, 0.0)
-        # renewed every cycle: the lease must not run out while the gateway is alive
-        if await self.cs.set_failsafe(cid, share):
-            self.failsafe_sent[cid] = share
+        now = self.clock.monotonic()
+        sent = self.failsafe_sent.get(cid)
+        # the lease is renewed once half of it has run, or when the share moves
+        if (sent is None or abs(sent[0] - share) > RESEND_KW
+                or now - sent[1] >= self.cfg.failsafe_after_s / 2) \
+                and await self.cs.set_failsafe(cid, share):
+            self.failsafe_sent[cid] = (share, now)
         for n, conn in st.connectors.items():
             if not _steerable(st):
                 return  # rejected the fail-safe or an earlier connector's profile

@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from ocpp.routing import on
@@ -118,7 +118,7 @@ class _Wire(ChargePoint):  # type: ignore[misc]
             return call_result.SetChargingProfile(status=ChargingProfileStatus.not_supported)
         if sim.spec.reject_profiles:
             return call_result.SetChargingProfile(status=ChargingProfileStatus.rejected)
-        arrived = sim.clock.now().timestamp()
+        arrived = sim.synced_now()
         sim.later(lambda: sim.stack.set(connector_id, cs_charging_profiles,
                                         sim.spec.phases or 3, arrived))
         return call_result.SetChargingProfile(status=ChargingProfileStatus.accepted)
@@ -161,6 +161,9 @@ class SimChargePoint:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._offline_until = 0.0
         self._last_tick: float | None = None
+        #: central system's time − ours, from BootNotification.conf (chargers set their
+        #: clock from it; profile schedules are in the central system's time)
+        self.clock_offset_s = 0.0
 
     # -- what tests and the fleet read ----------------------------------------------------
 
@@ -172,6 +175,9 @@ class SimChargePoint:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def synced_now(self) -> float:
+        return self.clock.now().timestamp() + self.clock_offset_s
 
     def later(self, change: Callable[[], object]) -> None:
         """A profile change takes effect ``apply_delay_s`` after it was accepted."""
@@ -207,7 +213,7 @@ class SimChargePoint:
         return events
 
     def _share_power(self) -> None:
-        t = self.clock.now().timestamp()
+        t = self.synced_now()
         wants = {n: (c.car.draw_kw(self.stack.connector_limit_kw(n, t)) if c.car else 0.0)
                  for n, c in self.connectors.items()}
         cap = self.stack.charge_point_max_kw(t)
@@ -269,9 +275,12 @@ class SimChargePoint:
 
     async def _boot(self) -> None:
         self.boots += 1
-        await self._call(call.BootNotification(charge_point_vendor="esco-sim",
-                                               charge_point_model="sim-ac" if self.spec.phases
-                                               else "sim-dc"))
+        reply = await self._call(call.BootNotification(
+            charge_point_vendor="esco-sim",
+            charge_point_model="sim-ac" if self.spec.phases else "sim-dc"))
+        if reply is not None:
+            theirs = datetime.fromisoformat(str(reply.current_time).replace("Z", "+00:00"))
+            self.clock_offset_s = theirs.timestamp() - self.clock.now().timestamp()
         for conn in self.connectors.values():
             await self._status(conn)
             if conn.car is not None and conn.tx is None:

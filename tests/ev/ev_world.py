@@ -48,7 +48,7 @@ def charging_config(n_ac: int = 18, n_dc: int = 2, **over: Any) -> ChargingConfi
         chargers[f"DC{i + 1:02d}"] = {"dc": {"max_power_kw": 60, "min_power_kw": 5},
                                       "circuit": "dc-feeder"}
     base: dict[str, Any] = {
-        "limit_kw": 200, "margin_kw": 8, "failsafe_kw": 60, "cycle_s": 30,
+        "limit_kw": 200, "margin_kw": 8, "failsafe_kw": 60, "cycle_s": 30, "failsafe_after_s": 120,
         "ramp_kw_per_cycle": 11, "meter_interval_s": 30, "host": "127.0.0.1",
         "circuits": {"carpark": {"max_kw": 160},
                      "ac-row": {"max_kw": 100, "parent": "carpark"},
