@@ -39,7 +39,7 @@ from gateway.uplink.publisher import Publisher
 
 if TYPE_CHECKING:
     from gateway.control.loop import ControlLoop
-    from gateway.ev.service import ChargingService
+    from gateway.ev.car_park import ChargingService
 
 log = logging.getLogger("escogw")
 
@@ -90,7 +90,7 @@ class Gateway:
 
     def _start_charging(self, cfg: ChargingConfig) -> None:
         """The car park (docs/ev-charging.md): its budget is the rule file's demand window."""
-        from gateway.ev.service import ChargingService
+        from gateway.ev.car_park import ChargingService
 
         rules_demand = self.control.rules.demand if self.control is not None else None
         limit = cfg.limit_kw or (rules_demand.limit_kw if rules_demand is not None else None)

@@ -12,10 +12,7 @@ from datetime import UTC, datetime
 
 from gateway.ev.allocator import Allocation
 from gateway.ev.charger_state import ChargerState, Session
-
-
-def _iso(ts: datetime) -> str:
-    return ts.isoformat().replace("+00:00", "Z")
+from gateway.uplink.messages import iso as _iso
 
 
 def charger_state_payload(st: ChargerState, now: datetime) -> bytes:
@@ -32,7 +29,7 @@ def charger_state_payload(st: ChargerState, now: datetime) -> bytes:
                 "energy_kwh": round(session.energy_kwh, 3)},
         }
     return json.dumps({
-        "ts": _iso(now), "online": st.online, "vendor": st.vendor, "model": st.model,
+        "v": 1, "ts": _iso(now), "online": st.online, "vendor": st.vendor, "model": st.model,
         "smart_charging": st.smart_charging, "uncontrollable": st.uncontrollable,
         "power_kw": round(st.power_kw, 3), "connectors": connectors,
     }, separators=(",", ":")).encode()
@@ -41,7 +38,7 @@ def charger_state_payload(st: ChargerState, now: datetime) -> bytes:
 def session_payload(charger: str, session: Session) -> bytes:
     stopped = session.stopped if session.stopped is not None else session.started
     return json.dumps({
-        "charger": charger, "transaction_id": session.transaction_id,
+        "v": 1, "charger": charger, "transaction_id": session.transaction_id,
         "id_tag": session.id_tag, "start": _iso(datetime.fromtimestamp(session.started, UTC)),
         "stop": _iso(datetime.fromtimestamp(stopped, UTC)),
         "energy_kwh": round(session.energy_kwh, 3), "reason": session.reason,
@@ -50,7 +47,7 @@ def session_payload(charger: str, session: Session) -> bytes:
 
 def allocation_payload(alloc: Allocation, now: datetime) -> bytes:
     return json.dumps({
-        "ts": _iso(now), "budget_kw": round(alloc.budget_kw, 3),
+        "v": 1, "ts": _iso(now), "budget_kw": round(alloc.budget_kw, 3),
         "uncontrolled_kw": round(alloc.uncontrolled_kw, 3),
         "limits_kw": {f"{cid}/{n}": round(kw, 3) for (cid, n), kw in sorted(alloc.limits.items())},
         "paused": [f"{cid}/{n}" for cid, n in alloc.paused],

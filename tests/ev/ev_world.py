@@ -17,12 +17,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.control.demand import DemandController
+from gateway.control.ruleset import DemandConfig
 from gateway.core.chargers import ChargingConfig
 from gateway.core.clock import Clock, ScaledClock
 from gateway.ev.central_system import CentralSystem
 from gateway.ev.supervisor import ChargingSupervisor
 from simulators.ocpp.fleet import Fleet
-from tests.control.test_demand import cfg as demand_cfg
 from tests.services import free_port
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -37,6 +37,19 @@ def hot_day_ac_kw(local: datetime) -> float:
     start = 30.0 * math.exp(-((h - 8.6) / 0.4) ** 2)
     plateau = 45.0 + 25.0 * math.exp(-((h - 15.0) / 2.0) ** 2)
     return 8.0 + plateau + start
+
+
+#: the meter's window: only its integration is used (the AC load here is a curve, not shed)
+DEADBAND_KW = 2.0
+
+
+def meter_config(limit_kw: float) -> DemandConfig:
+    return DemandConfig(
+        meter="main", point="active_power_kw", limit_kw=limit_kw, deadband_kw=DEADBAND_KW,
+        window_s=900.0, offset_s=0.0, confirm_s=60.0, pass_interval_s=60.0,
+        max_units_per_pass=2, curtail_min_s=300.0, release_interval_s=120.0,
+        release_units=1, relief_k=(1.0,), allow_off=True, futility_min_drop_kw=0.5,
+        futility_passes=3, release_estimate_kw=1.0, meter_stale_s=600.0, classes={})
 
 
 def charging_config(n_ac: int = 18, n_dc: int = 2, **over: Any) -> ChargingConfig:
@@ -68,7 +81,7 @@ class World:
         self.url = f"ws://127.0.0.1:{self.port}/ocpp"
         self.cs = CentralSystem(cfg, clock, source="test-site.yaml")
         assert cfg.limit_kw is not None
-        self.meter = DemandController(demand_cfg(limit_kw=cfg.limit_kw, meter_stale_s=600.0))
+        self.meter = DemandController(meter_config(cfg.limit_kw))
         self.supervisor = ChargingSupervisor(self.cs, cfg, clock, self.meter, cfg.limit_kw)
         self.fleet: Fleet | None = None
         self.site_kw = 0.0
