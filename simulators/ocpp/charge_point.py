@@ -213,17 +213,21 @@ class SimChargePoint:
         return events
 
     def _share_power(self) -> None:
+        """Each connector's offer (its own limit, the charge point's cap shared in
+        proportion); an AC offer below 6 A stops the car (IEC 61851), above it the car
+        takes what its curve accepts."""
         t = self.synced_now()
-        wants = {n: (c.car.draw_kw(self.stack.connector_limit_kw(n, t)) if c.car else 0.0)
+        floor = 6.0 * self.spec.phases * PHASE_VOLTAGE_V / 1000 if self.spec.phases else 0.0
+        offers = {n: (self.stack.connector_limit_kw(n, t) if c.car else 0.0)
+                  for n, c in self.connectors.items()}
+        wants = {n: (c.car.draw_kw(offers[n]) if c.car else 0.0)
                  for n, c in self.connectors.items()}
         cap = self.stack.charge_point_max_kw(t)
         total = sum(wants.values())
         scale = 1.0 if cap is None or total <= cap or total <= 0 else cap / total
         for n, conn in self.connectors.items():
-            kw = wants[n] * scale
-            # a car below its minimum (6 A) does not charge at all
-            floor = 6.0 * self.spec.phases * PHASE_VOLTAGE_V / 1000 if self.spec.phases else 0.0
-            conn.draw_kw = kw if kw >= floor - 1e-6 else 0.0
+            offer = min(offers[n], wants[n] * scale) if scale < 1.0 else offers[n]
+            conn.draw_kw = 0.0 if offer < floor - 1e-6 else min(wants[n], offer)
 
     # -- the wire ------------------------------------------------------------------------
 
