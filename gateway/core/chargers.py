@@ -98,11 +98,6 @@ class CircuitConfig(_Strict):
     parent: CircuitName | None = None
 
 
-class CheapPeriods(_Strict):
-    #: a car that stays at least this long charges in the cheap period where it can
-    min_stay_h: float = Field(4.0, gt=0, le=24)
-
-
 class ChargingConfig(_Strict):
     #: the site's 15-minute demand limit shared with the AC (kW); the rule file's
     #: demand.limit_kw when None
@@ -131,7 +126,6 @@ class ChargingConfig(_Strict):
     id_tags: list[str] = []
     circuits: dict[CircuitName, CircuitConfig]
     chargers: dict[ChargerId, ChargerConfig]
-    cheap: CheapPeriods = CheapPeriods()
 
     @model_validator(mode="after")
     def _lease_outlives_a_cycle(self) -> ChargingConfig:

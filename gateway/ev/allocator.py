@@ -7,8 +7,8 @@ One cycle (docs/ev-charging.md "Allocation"):
    held to the window's end, and never more than the instantaneous headroom;
 2. uncontrollable connectors (no SmartCharging, profiles rejected, offline) are metered
    load: their draw comes off the budget and off their circuits first;
-3. plugged, controllable connectors are taken by priority (then the earliest departure,
-   then id); each gets its minimum or is paused — a connector below its car's minimum
+3. plugged, controllable connectors are taken by priority, then id; each gets its
+   minimum or is paused — a connector below its car's minimum
    would not charge anyway (IEC 61851: 6 A);
 4. what is left is shared fairly (water-filling) inside each priority tier, higher
    tiers first, within every circuit on the way to the main meter;
@@ -43,8 +43,6 @@ class ConnectorDemand:
     measured_kw: float
     #: the limit in force now (kW), None: none set
     last_kw: float | None
-    #: seconds until the car must leave, None: unknown
-    departure_s: float | None = None
 
     @property
     def key(self) -> Key:
@@ -110,9 +108,7 @@ def allocate(demands: Sequence[ConnectorDemand], budget_kw: float,
     limits: dict[Key, float] = {}
     cap: dict[Key, float] = {}
     wanting = sorted((d for d in demands if d.controllable and d.plugged),
-                     key=lambda d: (-d.priority,
-                                    d.departure_s if d.departure_s is not None else 1e12,
-                                    d.key))
+                     key=lambda d: (-d.priority, d.key))
     paused: list[Key] = []
     for d in wanting:
         # no limit known (a new session, a reconnect) counts as 0: it rises by the ramp
