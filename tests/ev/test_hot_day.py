@@ -47,6 +47,7 @@ async def run_day(speed: float = 300.0, hours: float = 11.5) -> dict[str, float]
     return day_figures(world, fleet)
 
 
+@pytest.mark.timeout(600)  # a simulated day: ~140 s on a 300x clock
 async def test_hot_day_stays_under_the_limit_and_long_stays_get_their_energy() -> None:
     figures = await run_day()
     assert figures["windows"] >= 44
