@@ -25,6 +25,7 @@ from gateway.acquisition.reading import WriteOutcome
 from gateway.acquisition.scheduler import DevicePoller, LinkScheduler
 from gateway.acquisition.stream import ReadingStream
 from gateway.core import systemd
+from gateway.core.chargers import ChargingConfig
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.policy import SetpointPolicy
 from gateway.core.settings import GatewaySettings
@@ -38,6 +39,7 @@ from gateway.uplink.publisher import Publisher
 
 if TYPE_CHECKING:
     from gateway.control.loop import ControlLoop
+    from gateway.ev.car_park import ChargingService
     from gateway.fleet.agent import FleetAgent
     from gateway.fleet.site_health import HealthFacts
 
@@ -123,6 +125,27 @@ class Gateway:
             alarms=tuple(sorted(control.engine.active_alarms)) if control else (),
             rules_digest=control.rules.digest if control else None,
             rules_version=self.fleet.version if self.fleet else None)
+        self.charging: ChargingService | None = None
+        if self.site.spec.charging is not None:
+            self._start_charging(self.site.spec.charging)
+
+    def _start_charging(self, cfg: ChargingConfig) -> None:
+        """The car park (docs/ev-charging.md): its budget is the rule file's demand window."""
+        from gateway.ev.car_park import ChargingService
+
+        rules_demand = self.control.rules.demand if self.control is not None else None
+        limit = cfg.limit_kw or (rules_demand.limit_kw if rules_demand is not None else None)
+        if limit is None:
+            log.warning("ev: no demand limit (charging.limit_kw or the rule file's demand "
+                        "section): the chargers share only their fail-safe budget %.1f kW",
+                        cfg.failsafe_kw)
+        self.charging = ChargingService(
+            cfg, self.clock, _DemandWindow(self), limit or cfg.failsafe_kw,
+            topic_prefix=f"{self.settings.mqtt.prefix}/{self.site.id}",
+            set_state=self.publisher.set_state, send=self._send_one, source=self.site.path)
+
+    async def _send_one(self, topic: str, payload: bytes) -> None:
+        await self.outbox.put([(topic, payload)])
 
     def _start_control(self, rules_path: Path) -> None:
         """The AC control loop: rules → desired state → writes through the link queues.
@@ -233,6 +256,8 @@ class Gateway:
 
     async def start(self) -> None:
         self.engine.start()
+        if self.charging is not None:
+            self._tasks.append(asyncio.create_task(self.charging.run(), name="ev"))
         self._tasks = [asyncio.create_task(self.writer.run(), name="outbox-writer"),
                        asyncio.create_task(self.publisher.run(), name="mqtt"),
                        asyncio.create_task(self._refresh_outbox_stats(), name="outbox-stats")]
@@ -268,6 +293,20 @@ class Gateway:
         if pending:
             await self.writer.commit(pending)
         await self.outbox.close()
+
+
+class _DemandWindow:
+    """The demand limiter's window as the chargers see it: the rule set in force now
+    (a reload may replace the limiter), None without one (the chargers fall back to
+    their fail-safe budget)."""
+
+    def __init__(self, gateway: Gateway):
+        self.gateway = gateway
+
+    def window_so_far(self, now: float) -> tuple[float, float, float] | None:
+        control = self.gateway.control
+        demand = control.engine.demand if control is not None else None
+        return demand.window_so_far(now) if demand is not None else None
 
 
 def _progress_of(sched: LinkScheduler) -> Callable[[], int]:

@@ -30,6 +30,7 @@ from simulators.modbus.server import (
     serve_rtu_pty,
     serve_tcp,
 )
+from simulators.ocpp.fleet import Fleet
 from simulators.physics import DayKind
 from simulators.sim_config import SiteSimulation, load_simulation
 from simulators.site_physics import SitePhysics
@@ -68,6 +69,15 @@ class SiteSimulator:
         self._task: asyncio.Task[None] | None = None
         self._calendar = _china_calendar()
         self.steps = 0
+        #: the car park's simulated charge points, behind the main meter
+        self.fleet: Fleet | None = None
+        charging = site.spec.charging
+        if charging is not None:
+            host = "127.0.0.1" if charging.host in ("0.0.0.0", "::") else charging.host
+            local = start.astimezone(self.tz)
+            self.fleet = Fleet.from_site(
+                charging, f"ws://{host}:{charging.port}/ocpp", self.clock,
+                start_s=local.hour * 3600 + local.minute * 60 + local.second)
 
     def _build_memories(self) -> None:
         problems: list[Problem] = []
@@ -152,6 +162,8 @@ class SiteSimulator:
             await self.stop()
             raise
         self._task = asyncio.create_task(self._physics_loop(), name="physics")
+        if self.fleet is not None:
+            self.fleet.start()
 
     async def _serve_meters(self, link_id: str, link: RtuLink | RtuOverTcpLink,
                             faults: FaultSwitch, wire: bool) -> ServerHandle:
@@ -165,6 +177,8 @@ class SiteSimulator:
                                       turnaround_s=DEFAULT_TURNAROUND_S if wire else 0.0)
 
     async def stop(self) -> None:
+        if self.fleet is not None:
+            await self.fleet.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -204,6 +218,8 @@ class SiteSimulator:
         while seconds > 1e-9:
             dt = min(step, seconds)
             local = self._sim_time.astimezone(self.tz).replace(tzinfo=None)
+            if self.fleet is not None:
+                self.physics.building.other_load_kw = self.fleet.draw_kw
             self.physics.step(dt, local, self.day_kind(local.date()))
             self._sim_time += timedelta(seconds=dt)
             seconds -= dt
@@ -257,6 +273,10 @@ class SiteSimulator:
                 "outdoor_temp_c": round(b.outdoor_temp_c, 2),
                 "total_power_kw": round(b.total_power_kw, 3),
                 "rooms": rooms, "units": units, "meters": meters,
+                "chargers": {} if self.fleet is None else {
+                    cid: {"connected": cp.connected.is_set(), "draw_kw": round(cp.draw_kw, 3),
+                          "boots": cp.boots}
+                    for cid, cp in self.fleet.chargers.items()},
                 "faults": {link: {str(u): f.to_dict() for u, f in sw.active().items()}
                            for link, sw in self.faults.items() if sw.active()}}
 

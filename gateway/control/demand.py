@@ -125,6 +125,18 @@ class DemandController:
         energy = self.window_energy_kws + self.last_kw * max(0.0, now - self.last_ts)
         return (energy + self.last_kw * max(0.0, end - now)) / self.cfg.window_s
 
+    def window_so_far(self, now: float) -> tuple[float, float, float] | None:
+        """(seconds into the current window, site energy so far in kW·s, last kW) for the
+        chargers' allocator, which shares the window's budget (gateway/ev/supervisor.py);
+        None while the meter is stale."""
+        if self.projection(now) is None:
+            return None
+        assert self.window_index is not None and self.last_ts is not None
+        assert self.last_kw is not None
+        start = self.window_start(self.window_index)
+        energy = self.window_energy_kws + self.last_kw * max(0.0, now - self.last_ts)
+        return now - start, energy, self.last_kw
+
     def remaining_fraction(self, now: float) -> float:
         end = self.window_start(self.window_of(now) + 1)
         return max(0.0, end - now) / self.cfg.window_s

@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.core.chargers import ChargingConfig, check_charging
 from gateway.core.profile import Profile, ProfileLibrary
 from gateway.core.semantics import suggest
 from gateway.core.settings import GatewaySettings
 from gateway.core.sourcefile import ConfigError, Problem, SourceDoc, load_yaml
 
 #: topic segments the gateway publishes under itself (docs/mqtt.md)
-RESERVED_IDS = frozenset({"gateway", "control", "energy"})
+RESERVED_IDS = frozenset({"gateway", "control", "energy", "ev"})
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
@@ -129,6 +130,8 @@ class SiteSpec(_Strict):
     devices: dict[Name, DeviceConfig]
     #: the gateway's own settings (broker, outbox, metrics, rules)
     gateway: GatewaySettings = GatewaySettings()
+    #: the car park: chargers (OCPP), circuits, the budget shared with the AC
+    charging: ChargingConfig | None = None
     simulation: dict[str, Any] | None = None
 
 
@@ -221,6 +224,8 @@ def load_site(path: str | Path, profiles: ProfileLibrary | None = None) -> Site:
                                                       f"and index as device '{seen[key]}'"))
         seen[key] = dev_id
         devices[dev_id] = device
+    if spec.charging is not None:
+        problems.extend(check_charging(spec.charging, doc))
     if problems:
         raise ConfigError(problems)
     return Site(str(path), spec, devices, doc)

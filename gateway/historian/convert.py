@@ -12,6 +12,11 @@ topics the historian does not store give no lines.
   fields before, after, active (alarms), reason; time ``ts``
 - ``{p}/{site}/energy/interval`` → ``energy_interval``: tags device, period;
   fields kwh, cost, price, demand_kw, month_peak_kw, m3; time ``start``
+- ``{p}/{site}/ev/{charger}/state`` → ``ev_connector``, one point per connector: tags
+  charger, connector, status; fields power_kw, limit_kw, online; time ``ts``
+- ``{p}/{site}/ev/session`` → ``ev_session``: tag charger; field energy_kwh; time ``stop``
+- ``{p}/{site}/ev/allocation`` → ``ev_allocation``: fields budget_kw, uncontrolled_kw,
+  paused (count); time ``ts``
 """
 
 from __future__ import annotations
@@ -76,6 +81,8 @@ class Converter:
         if not topic.startswith(self.prefix):
             return IGNORED
         levels = topic[len(self.prefix):].split("/")
+        if len(levels) == 4 and levels[1] == "ev" and levels[3] == "state":
+            return ev_charger_state(levels[0], levels[2], _decode(payload))
         if len(levels) != 3:
             return IGNORED
         site, middle, last = levels
@@ -85,6 +92,10 @@ class Converter:
             return control_event(site, _decode(payload))
         if middle == "energy" and last == "interval":
             return energy_interval(site, _decode(payload))
+        if middle == "ev" and last == "session":
+            return ev_session(site, _decode(payload))
+        if middle == "ev" and last == "allocation":
+            return ev_allocation(site, _decode(payload))
         if last == "data":
             return data(site, middle, _decode(payload))
         if last == "state":
@@ -200,4 +211,46 @@ def energy_interval(site: str, doc: dict[str, Any]) -> Points:
     point = lineproto.line(lineproto.series_key("energy_interval", tags), fields, ts_ms)
     if point is None:
         raise BadMessage(f"an energy interval without any of {', '.join(INTERVAL_FIELDS)}")
+    return Points([point], ts_ms)
+
+
+def ev_charger_state(site: str, charger: str, doc: dict[str, Any]) -> Points:
+    ts_ms = parse_ts(doc.get("ts"))
+    connectors = doc.get("connectors")
+    if not isinstance(connectors, dict):
+        raise BadMessage("'connectors' is missing or not an object")
+    online = 1.0 if doc.get("online") is True else 0.0
+    lines = []
+    for number, conn in sorted(connectors.items()):
+        if not isinstance(conn, dict):
+            raise BadMessage(f"connector {number} is not an object")
+        tags = {"site": site, "charger": charger, "connector": str(number),
+                "status": _tag(conn, "status", required=False)}
+        fields = lineproto.float_fields({"power_kw": conn.get("power_kw"),
+                                         "limit_kw": conn.get("limit_kw"), "online": online})
+        point = lineproto.line(lineproto.series_key("ev_connector", tags), fields, ts_ms)
+        if point is not None:
+            lines.append(point)
+    return Points(lines, ts_ms if lines else None)
+
+
+def ev_session(site: str, doc: dict[str, Any]) -> Points:
+    ts_ms = parse_ts(doc.get("stop"), "stop")
+    tags = {"site": site, "charger": _tag(doc, "charger")}
+    point = lineproto.line(lineproto.series_key("ev_session", tags),
+                           lineproto.float_fields({"energy_kwh": doc.get("energy_kwh")}), ts_ms)
+    if point is None:
+        raise BadMessage("a session without energy_kwh")
+    return Points([point], ts_ms)
+
+
+def ev_allocation(site: str, doc: dict[str, Any]) -> Points:
+    ts_ms = parse_ts(doc.get("ts"))
+    paused = doc.get("paused")
+    fields = lineproto.float_fields({
+        "budget_kw": doc.get("budget_kw"), "uncontrolled_kw": doc.get("uncontrolled_kw"),
+        "paused": float(len(paused)) if isinstance(paused, list) else None})
+    point = lineproto.line(lineproto.series_key("ev_allocation", {"site": site}), fields, ts_ms)
+    if point is None:
+        raise BadMessage("an allocation without budget_kw")
     return Points([point], ts_ms)

@@ -237,6 +237,9 @@ class Building:
         self.outdoor_temp_c, self.solar_w_m2 = self.weather.at(0.0)
         self.ac_power_kw = 0.0
         self.base_load_kw = 0.0
+        #: metered load this model does not simulate (the car park's chargers), kW: set by
+        #: whoever runs it, counted on the main meter
+        self.other_load_kw = 0.0
         self.total_power_kw = 0.0
         self.people_present = 0.0
 
@@ -295,9 +298,9 @@ class Building:
         base_kw = (room_elec_w + common_w) / 1000.0
         self.ac_power_kw = ac_kw
         self.base_load_kw = base_kw
-        self.total_power_kw = ac_kw + base_kw
+        self.total_power_kw = ac_kw + base_kw + self.other_load_kw
         self.people_present = people
-        self.main_meter.step(h, ac_kw + base_kw)
+        self.main_meter.step(h, self.total_power_kw)
         if self.ac_meter is not None:
             self.ac_meter.step(h, ac_kw)
         if self.water_meter is not None:

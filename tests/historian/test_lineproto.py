@@ -144,6 +144,26 @@ def test_an_energy_interval_is_stamped_with_its_start() -> None:
         "kwh=12.34,cost=13.82,price=1.12,demand_kw=49.4 1784073600000"]
 
 
+def test_ev_charger_state_session_and_allocation_become_points() -> None:
+    state = payload(ts="2026-07-15T01:00:00.000Z", online=True, connectors={
+        "1": {"status": "Charging", "power_kw": 7.2, "limit_kw": 7.26, "session": None},
+        "2": {"status": "Available", "power_kw": 0.0, "limit_kw": None, "session": None}})
+    assert convert("escogw/s1/ev/CP01/state", state) == [
+        "ev_connector,charger=CP01,connector=1,site=s1,status=Charging "
+        "power_kw=7.2,limit_kw=7.26,online=1.0 1784077200000",
+        "ev_connector,charger=CP01,connector=2,site=s1,status=Available "
+        "power_kw=0.0,online=1.0 1784077200000"]
+    session = payload(charger="CP01", stop="2026-07-15T07:00:00.000Z", energy_kwh=24.9)
+    assert convert("escogw/s1/ev/session", session) == [
+        "ev_session,charger=CP01,site=s1 energy_kwh=24.9 1784098800000"]
+    alloc = payload(ts="2026-07-15T01:00:00.000Z", budget_kw=61.4, uncontrolled_kw=0.0,
+                    limits_kw={}, paused=["CP02/1"])
+    assert convert("escogw/s1/ev/allocation", alloc) == [
+        "ev_allocation,site=s1 budget_kw=61.4,uncontrolled_kw=0.0,paused=1.0 1784077200000"]
+    with pytest.raises(BadMessage, match="connectors"):
+        convert("escogw/s1/ev/CP01/state", payload(ts="2026-07-15T01:00:00.000Z"))
+
+
 def test_a_multi_level_prefix() -> None:
     doc = payload(ts="2026-07-15T00:00:00.000Z", kind="water", values={"volume_m3": 1.5})
     assert convert("acme/escogw/s1/wm/data", doc, prefix="acme/escogw") == [

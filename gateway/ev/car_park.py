@@ -1,0 +1,75 @@
+"""The car park inside ``escogw run``: the central system, the supervisor, and their MQTT.
+
+The daemon hands in the site's window (the demand limiter's meter integration), the limit,
+and two publishing callbacks (retained state, and messages through the outbox); this module
+wires them and runs until cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from gateway.core.chargers import ChargingConfig
+from gateway.core.clock import Clock
+from gateway.ev.allocator import Allocation
+from gateway.ev.central_system import CentralSystem
+from gateway.ev.charger_state import Session
+from gateway.ev.payloads import allocation_payload, charger_state_payload, session_payload
+from gateway.ev.supervisor import ChargingSupervisor, SiteWindow
+
+log = logging.getLogger("escogw.ev")
+
+Publish = Callable[[str, bytes], Awaitable[None]]
+
+
+class ChargingService:
+    def __init__(self, cfg: ChargingConfig, clock: Clock, window: SiteWindow, limit_kw: float,
+                 *, topic_prefix: str, set_state: Publish, send: Publish,
+                 source: str = "the site file"):
+        self.cfg = cfg
+        self.clock = clock
+        self.prefix = topic_prefix
+        self.set_state = set_state
+        self.send = send
+        self.cs = CentralSystem(cfg, clock, source=source)
+        self.supervisor = ChargingSupervisor(self.cs, cfg, clock, window, limit_kw,
+                                             on_cycle=self._cycled)
+        self.cs.on_session_done = self._session_done
+        self._out: asyncio.Queue[tuple[bool, str, bytes]] = asyncio.Queue(maxsize=10_000)
+
+    def _cycled(self, alloc: Allocation) -> None:
+        now = self.clock.now()
+        self._queue(False, f"{self.prefix}/ev/allocation", allocation_payload(alloc, now))
+        for cid, st in self.cs.chargers.items():
+            self._queue(True, f"{self.prefix}/ev/{cid}/state", charger_state_payload(st, now))
+
+    def _session_done(self, cid: str, session: Session) -> None:
+        self._queue(False, f"{self.prefix}/ev/session", session_payload(cid, session))
+
+    def _queue(self, retained: bool, topic: str, payload: bytes) -> None:
+        try:
+            self._out.put_nowait((retained, topic, payload))
+        except asyncio.QueueFull:  # the uplink is stuck; states are re-sent next cycle
+            log.warning("ev: MQTT queue full, %s dropped", topic)
+
+    async def _drain(self) -> None:
+        while True:
+            retained, topic, payload = await self._out.get()
+            await (self.set_state if retained else self.send)(topic, payload)
+
+    async def run(self) -> None:
+        server = await self.cs.serve()
+        log.info("ev: OCPP 1.6J central system on ws://%s:%d/<charger id>, %d chargers "
+                 "declared", self.cfg.host, self.cfg.port, len(self.cfg.chargers))
+        tasks = [asyncio.create_task(self.supervisor.run(), name="ev-supervisor"),
+                 asyncio.create_task(self._drain(), name="ev-mqtt")]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await self.cs.close()
+            server.close()
+            await server.wait_closed()

@@ -1,0 +1,166 @@
+"""The charging control loop: each cycle, the budget left by the rest of the site is shared
+among the chargers (allocator.py) and the changed limits are sent (central_system.py).
+
+The site's 15-minute window comes from the demand limiter's meter integration
+(``DemandController.window_so_far``), so the air conditioning and the chargers spend one
+budget. A charger that boots is learnt (GetConfiguration), given its meter interval,
+cleared of old profiles, and then given its fail-safe share (ChargePointMaxProfile) and its
+connector limits on the spot, before the next cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from gateway.core.chargers import ChargingConfig
+from gateway.core.clock import Clock, sleep_or_wake
+from gateway.ev.allocator import Allocation, ConnectorDemand, allocate, charging_budget_kw
+from gateway.ev.central_system import CentralSystem
+from gateway.ev.charger_state import ChargerState
+from gateway.ev.failsafe import FailsafePlan, failsafe_shares
+
+log = logging.getLogger("escogw.ev")
+
+#: a limit is re-sent when it moves by more than this (kW)
+RESEND_KW = 0.05
+
+
+class SiteWindow(Protocol):
+    """The site meter's 15-minute window (gateway/control/demand.py DemandController)."""
+
+    def window_so_far(self, now: float) -> tuple[float, float, float] | None: ...
+
+
+class ChargingSupervisor:
+    def __init__(self, cs: CentralSystem, cfg: ChargingConfig, clock: Clock,
+                 window: SiteWindow, limit_kw: float, window_s: float = 900.0,
+                 on_cycle: Callable[[Allocation], None] | None = None):
+        self.cs = cs
+        self.cfg = cfg
+        self.clock = clock
+        self.window = window
+        self.limit_kw = limit_kw
+        self.window_s = window_s
+        self.on_cycle = on_cycle
+        #: charger → (share sent, when), for the lease's renewal
+        self.failsafe_sent: dict[str, tuple[float, float]] = {}
+        self.plan: FailsafePlan = self._plan()
+        self.last: Allocation | None = None
+        self.cycles = 0
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        cs.on_boot = self.on_boot
+        cs.on_change = self._changed
+
+    def _changed(self, cid: str) -> None:
+        st = self.cs.chargers[cid]
+        if not st.online:
+            self.failsafe_sent.pop(cid, None)
+        self._wake.set()
+
+    def _plan(self) -> FailsafePlan:
+        steerable = {cid for cid, st in self.cs.chargers.items()
+                     if st.smart_charging is not False and st.uncontrollable is None}
+        return failsafe_shares(self.cfg.chargers, steerable, self.cfg.failsafe_kw)
+
+    async def on_boot(self, cid: str) -> None:
+        """A (re)booted charger may have forgotten everything: learn it and set it up again.
+
+        Under the cycle's lock, so no limit sent by a cycle can land between the clear and
+        the new profiles; the cycle that follows sends the lease and the limits."""
+        st = self.cs.chargers[cid]
+        async with self._lock:
+            self.failsafe_sent.pop(cid, None)
+            for conn in st.connectors.values():
+                conn.limit_kw = None
+            smart = await self.cs.learn(cid)
+            if smart is False and st.uncontrollable is None:
+                st.uncontrollable = "no SmartCharging"
+                log.warning("ev: charger %s does not support SmartCharging: counted as "
+                            "uncontrollable metered load", cid)
+            await self.cs.set_meter_interval(cid)
+            if smart:
+                await self.cs.clear_profiles(cid)
+        await self.cycle()
+        await self.cs.trigger_meter_values(cid)
+
+    async def run(self) -> None:
+        while True:
+            await sleep_or_wake(self.clock, self.cfg.cycle_s, self._wake)
+            self._wake.clear()
+            try:
+                await self.cycle()
+            except Exception:  # one bad cycle must not end charging control
+                log.exception("ev: allocation cycle failed")
+
+    def budget(self, now: float) -> float:
+        ev_kw = sum(st.power_kw for st in self.cs.chargers.values())
+        window = self.window.window_so_far(now)
+        if window is None:  # meter stale: hold the chargers to their fail-safe budget
+            return self.cfg.failsafe_kw
+        elapsed, energy, site_kw = window
+        return charging_budget_kw(limit_kw=self.limit_kw, margin_kw=self.cfg.margin_kw,
+                                  window_s=self.window_s, elapsed_s=elapsed,
+                                  energy_kws=energy, non_ev_kw=max(0.0, site_kw - ev_kw))
+
+    def demands(self) -> list[ConnectorDemand]:
+        out = []
+        for cid, st in self.cs.chargers.items():
+            # an offline charger that was here may be charging at its fail-safe share
+            offline_kw = 0.0 if st.online or st.boots == 0 else \
+                self.plan.shares.get(cid, st.config.max_kw * st.config.connectors) \
+                / st.config.connectors
+            for n, conn in st.connectors.items():
+                out.append(ConnectorDemand(
+                    charger=cid, connector=n, circuit=st.config.circuit,
+                    priority=st.config.priority, min_kw=st.config.min_kw,
+                    max_kw=st.config.max_kw, plugged=conn.wants_power,
+                    controllable=_steerable(st),
+                    measured_kw=conn.power_kw if st.online else offline_kw,
+                    last_kw=conn.limit_kw))
+        return out
+
+    async def cycle(self) -> Allocation:
+        async with self._lock:
+            self.cycles += 1
+            now = self.clock.now().timestamp()
+            plan = self._plan()
+            if plan.over_budget and not self.plan.over_budget:
+                log.warning("ev: chargers without smart charging (%.1f kW) exceed the "
+                            "fail-safe budget %.1f kW on their own", plan.unsteerable_kw,
+                            self.cfg.failsafe_kw)
+            self.plan = plan
+            alloc = allocate(self.demands(), self.budget(now), self.cfg.circuits,
+                             self.cfg.ramp_kw_per_cycle)
+            sends = []
+            for cid, st in self.cs.chargers.items():
+                if _steerable(st):
+                    sends.append(self._send(cid, st, alloc))
+            await asyncio.gather(*sends)
+            self.last = alloc
+            if self.on_cycle is not None:
+                self.on_cycle(alloc)
+            return alloc
+
+    async def _send(self, cid: str, st: ChargerState, alloc: Allocation) -> None:
+        share = self.plan.shares.get(cid, 0.0)
+        now = self.clock.monotonic()
+        sent = self.failsafe_sent.get(cid)
+        # the lease is renewed once half of it has run, or when the share moves
+        if (sent is None or abs(sent[0] - share) > RESEND_KW
+                or now - sent[1] >= self.cfg.failsafe_after_s / 2) \
+                and await self.cs.set_failsafe(cid, share):
+            self.failsafe_sent[cid] = (share, now)
+        for n, conn in st.connectors.items():
+            if not _steerable(st):
+                return  # rejected the fail-safe or an earlier connector's profile
+            kw = alloc.limits.get((cid, n), 0.0)
+            if conn.limit_kw is None or abs(conn.limit_kw - kw) > RESEND_KW:
+                await self.cs.set_connector_limit(cid, n, kw)
+
+
+def _steerable(st: ChargerState) -> bool:
+    return st.controllable
