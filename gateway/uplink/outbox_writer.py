@@ -64,6 +64,8 @@ class OutboxWriter:
         self.max_batch = max_batch
         self._meta = {d.id: (d.profile.kind, dict(d.config.tags)) for d in site.devices.values()}
         self.committed = 0
+        #: values (good points) in the committed readings
+        self.committed_values = 0
 
     async def run(self) -> None:
         while True:
@@ -75,7 +77,9 @@ class OutboxWriter:
     async def commit(self, batch: list[Reading]) -> None:
         seqs: dict[str, int] = {}
         messages = []
+        values = 0
         for reading in batch:
+            values += len(reading.values)
             seq = seqs.get(reading.device, self.outbox.outbox.next_seq(reading.device) - 1) + 1
             seqs[reading.device] = seq
             reading.seq = seq
@@ -84,3 +88,4 @@ class OutboxWriter:
                              data_payload(reading, seq, kind, tags)))
         await self.outbox.put(messages, seqs)
         self.committed += len(batch)
+        self.committed_values += values
