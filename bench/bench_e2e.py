@@ -116,7 +116,7 @@ async def _measure_gateway(site_path: str, outbox: str, port: int,
         await gateway.engine.stop()
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while time.monotonic() < deadline and (  # noqa: ASYNC110 - a benchmark's coarse wait
-                not gateway.writer.sub.queue.empty() or (await gateway.outbox.stats())[0]):
+                gateway.writer.backlog or (await gateway.outbox.stats())[0]):
             await asyncio.sleep(0.1)
         committed = gateway.writer.committed_values
         # another process's counter: nothing here to await
@@ -128,6 +128,8 @@ async def _measure_gateway(site_path: str, outbox: str, port: int,
         await gateway.stop()
     if got1 == got0:
         raise RuntimeError("no values reached the broker in the window")
+    if received.value > committed:
+        raise RuntimeError(f"{received.value} values received, only {committed} committed")
     print(f"e2e: {len(gateway.site.devices)} devices, {got1 - got0} values delivered in "
           f"{WINDOW_S:.0f} s, outbox depth {depth} at the window's end, {failed} points failed "
           f"in the last polls", file=sys.stderr)
