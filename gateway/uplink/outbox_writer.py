@@ -15,7 +15,7 @@ from typing import TypeVar
 from gateway.acquisition.reading import Reading
 from gateway.acquisition.stream import Subscription
 from gateway.core.site import Site
-from gateway.uplink.messages import Topics, data_payload
+from gateway.uplink.messages import Topics, data_payload_with, device_fields
 from gateway.uplink.outbox import Outbox, Row
 
 T = TypeVar("T")
@@ -71,7 +71,10 @@ class OutboxWriter:
         self.sub = subscription
         self.max_batch = max_batch
         self.linger_s = linger_s
-        self._meta = {d.id: (d.profile.kind, dict(d.config.tags)) for d in site.devices.values()}
+        #: per device: its data topic and the fixed fields of its messages, built once
+        self._meta = {d.id: (topics.data(d.id), device_fields(d.id, d.profile.kind,
+                                                              dict(d.config.tags)))
+                      for d in site.devices.values()}
         self._held: list[Reading] = []
         self._committing = 0
         self.committed = 0
@@ -109,9 +112,12 @@ class OutboxWriter:
             seq = seqs.get(reading.device, self.outbox.outbox.next_seq(reading.device) - 1) + 1
             seqs[reading.device] = seq
             reading.seq = seq
-            kind, tags = self._meta.get(reading.device, ("unknown", {}))
-            messages.append((self.topics.data(reading.device),
-                             data_payload(reading, seq, kind, tags)))
+            meta = self._meta.get(reading.device)
+            if meta is None:
+                meta = self.topics.data(reading.device), device_fields(reading.device,
+                                                                       "unknown", {})
+            topic, fields = meta
+            messages.append((topic, data_payload_with(fields, reading, seq)))
         self._committing += len(batch)
         try:
             await self.outbox.put(messages, seqs)
