@@ -43,6 +43,14 @@ class AsyncOutbox:
     async def ack(self, rows: list[Row]) -> None:
         await self._call(lambda: self.outbox.ack(rows))
 
+    async def ack_and_peek(self, rows: list[Row], limit: int) -> list[Row]:
+        """``ack`` then ``peek`` in one trip to the outbox's thread (each trip costs
+        the event loop a thread hand-off; the publisher makes one per window)."""
+        def both() -> list[Row]:
+            self.outbox.ack(rows)
+            return self.outbox.peek(limit)
+        return await self._call(both)
+
     async def stats(self) -> tuple[int, float, int]:
         """(depth, oldest age s, dropped total)."""
         return await self._call(lambda: (self.outbox.depth(), self.outbox.oldest_age_s(),

@@ -172,7 +172,9 @@ class Publisher:
             password=s.password.get_secret_value() if s.password else None,
             will=aiomqtt.Will(self.topics.gateway_state, b"offline", qos=1, retain=True),
             keepalive=s.keepalive_s, timeout=s.publish_timeout_s,
-            max_inflight_messages=s.window, tls_context=tls_context,
+            # the window bounds what is in flight; a limit in paho as well would make
+            # it rescan every message in flight at each PUBACK (_update_inflight)
+            max_inflight_messages=0, tls_context=tls_context,
             logger=logging.getLogger("escogw.mqtt.client"))
 
     async def _session(self) -> None:
@@ -209,10 +211,12 @@ class Publisher:
     async def _drain(self, client: aiomqtt.Client) -> None:
         window = self.settings.window
         publish = self._publish_window if _has_internals(client) else self._publish_each
+        rows: list[Row] = []
         while True:
             self.ticks += 1
-            self.outbox.added.clear()
-            rows = await self.outbox.peek(window)
+            if not rows:
+                self.outbox.added.clear()
+                rows = await self.outbox.peek(window)
             if not rows:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.outbox.added.wait(), 1.0)
@@ -220,10 +224,13 @@ class Publisher:
             acked, failure = await publish(client, rows)
             # keep order: only the acknowledged prefix leaves the outbox
             done = rows[:acked]
-            await self.outbox.ack(done)
-            self.published += len(done)
             if failure is not None:
+                await self.outbox.ack(done)
+                self.published += len(done)
                 raise aiomqtt.MqttError(f"publish failed: {failure}")
+            self.outbox.added.clear()  # what was added meanwhile, the peek sees
+            rows = await self.outbox.ack_and_peek(done, window)
+            self.published += len(done)
 
     async def _publish_window(self, client: aiomqtt.Client,
                               rows: list[Row]) -> tuple[int, str | None]:
