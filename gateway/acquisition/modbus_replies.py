@@ -33,8 +33,8 @@ def _decode(pdu: ReadHoldingRegistersResponse, data: bytes) -> None:
     if byte_count >= len(data):
         raise ModbusIOException(f"byte_count {byte_count} > length of packet {len(data)}",
                                 function_code=pdu.function_code)
-    if byte_count % 2:
-        raise ValueError(f"odd byte count {byte_count} in a register reply")
+    # an odd count's last byte is ignored, as pymodbus does (the link then finds the
+    # reply short of the registers it asked for)
     pdu.registers = list(_registers(byte_count // 2)(data, 1))
 
 
