@@ -246,15 +246,19 @@ class Publisher:
         window = _Window(len(rows))
         mids: list[int] = []
         failure: str | None = None
-        for index, row in enumerate(rows):
-            info = paho.publish(row.topic, row.payload, qos=1)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                failure = mqtt.error_string(info.rc)
-                break
-            pending[info.mid] = _Ack(window, index)
-            mids.append(info.mid)
-        window.expect(len(mids))
         try:
+            for index, row in enumerate(rows):
+                try:
+                    info = paho.publish(row.topic, row.payload, qos=1)
+                except ValueError as exc:  # a topic or payload paho refuses
+                    failure = str(exc)
+                    break
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    failure = mqtt.error_string(info.rc)
+                    break
+                pending[info.mid] = _Ack(window, index)
+                mids.append(info.mid)
+            window.expect(len(mids))
             await asyncio.wait_for(window.complete.wait(), self.settings.publish_timeout_s)
         except TimeoutError:
             failure = failure or "no PUBACK within publish_timeout_s"

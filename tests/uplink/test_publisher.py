@@ -128,3 +128,19 @@ async def test_a_broker_restart_mid_drain_loses_nothing(tmp_path: Path, path: st
             assert pub.connects >= 2
         finally:
             probe.close()
+
+
+async def test_a_row_paho_refuses_ends_the_window_after_the_rows_before_it(
+        mosquitto: Mosquitto, tmp_path: Path, path: str) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    box.put([("pubtest/a/data", b"1"), ("pubtest/b/data", b"2"), ("pubtest/+/data", b"3"),
+             ("pubtest/c/data", b"4")])
+    outbox = AsyncOutbox(box)
+    pub = publisher_for(mosquitto.port, outbox, f"pub-refused-{path}")
+    rows = box.peek(10)
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port,
+                              identifier=f"pub-refused-{path}") as client:
+        publish = pub._publish_window if path == "window" else pub._publish_each
+        acked, failure = await publish(client, rows)
+    assert acked == 2 and failure is not None and "wildcard" in failure.lower()
+    await outbox.close()
