@@ -283,10 +283,7 @@ class Gateway:
         await self.engine.stop()
         self.publisher.stop()
         # readings already in the stream are committed before the writer stops
-        sub = self.writer.sub
-        pending = []
-        while not sub.queue.empty():
-            pending.append(sub.queue.get_nowait())
+        pending = self.writer.take_pending()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

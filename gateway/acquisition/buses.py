@@ -83,10 +83,21 @@ class AcquisitionEngine:
             self._tasks.append(asyncio.create_task(sched.run(), name=f"link-{link_id}"))
 
     async def stop(self) -> None:
+        """Stop polling; a poll under way is let finish, within its link's timeout and
+        a second more, and its reading published.
+
+        Cancelled mid-request, a poll's reply would arrive with nobody waiting for it
+        (pymodbus logs "received pdu without a corresponding request, IGNORING") and
+        the poll's reading would be lost; only a poll still going after the grace
+        period is cancelled.
+        """
         for sched in self.schedulers.values():
             sched.stop()
-        for task in self._tasks:
-            task.cancel()
+        if self._tasks:
+            grace = max(s.link.timeout_s for s in self.schedulers.values()) + 1.0
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 

@@ -32,6 +32,7 @@ from gateway.acquisition.link import (
     Probe,
     ShortReply,
 )
+from gateway.acquisition.modbus_replies import REPLIES
 from gateway.acquisition.planner import Transport
 from gateway.core.site import Link as LinkConfig
 
@@ -88,6 +89,8 @@ class ModbusLink(ABC, Generic[C]):
             self._client.close()
         self._client = self._make_client(
             {"timeout": self.config.timeout_s, "retries": 0, "reconnect_delay": 0})
+        for reply in REPLIES:
+            self._client.register(reply)
         try:
             ok = bool(await self._client.connect())
         except (OSError, ModbusException) as exc:
@@ -115,8 +118,9 @@ class ModbusLink(ABC, Generic[C]):
     @staticmethod
     def _values(reply: Any, function: int, count: int) -> list[int]:
         """The values of a normal read reply: bits (padded to whole bytes) cut to ``count``."""
-        values = reply.bits[:count] if function in (1, 2) else reply.registers
-        return [int(v) for v in values]
+        if function in (1, 2):
+            return [int(v) for v in reply.bits[:count]]
+        return list(reply.registers)
 
     def _short(self, count: int, values: list[int]) -> ShortReply:
         return self.stats.count(ShortReply(f"asked for {count} values, got {len(values)}"))

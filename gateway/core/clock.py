@@ -8,6 +8,7 @@ and simulators swap in a scaled clock (a day in seconds) or a manual one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
@@ -106,6 +107,16 @@ class ManualClock:
 
 async def sleep_or_wake(clock: Clock, seconds: float, wake: asyncio.Event) -> None:
     """Sleep ``seconds`` on ``clock``, or less if ``wake`` is set meanwhile."""
+    if wake.is_set():
+        return
+    if isinstance(clock, SystemClock | ScaledClock):
+        # clocks that follow real time need no task of their own: a deadline on the
+        # wait suffices (a link idles between polls, so this runs for every poll)
+        real = max(0.0, seconds) / (clock.speed if isinstance(clock, ScaledClock) else 1.0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(real):
+                await wake.wait()
+        return
     sleeper = asyncio.ensure_future(clock.sleep(seconds))
     waker = asyncio.ensure_future(wake.wait())
     try:

@@ -44,6 +44,7 @@ class CodecError(ValueError):
 
 
 _F32 = struct.Struct(">f")
+_pack_f32 = _F32.pack
 _F32_MIN_NORMAL = 1.1754943508222875e-38
 
 
@@ -57,10 +58,21 @@ def shortest_f32(value: float) -> float:
     fewer (its relative error is far below the sixth digit); subnormals carry less
     precision and are tried from one digit. No float32 needs more than nine.
     """
-    bits = _F32.pack(value)
-    for digits in (6, 7, 8) if abs(value) >= _F32_MIN_NORMAL else range(1, 9):
+    bits = _pack_f32(value)
+    if abs(value) >= _F32_MIN_NORMAL:  # unrolled with constant formats: runs for every f32
+        candidate = float(f"{value:.6g}")
+        if _pack_f32(candidate) == bits:
+            return candidate
+        candidate = float(f"{value:.7g}")
+        if _pack_f32(candidate) == bits:
+            return candidate
+        candidate = float(f"{value:.8g}")
+        if _pack_f32(candidate) == bits:
+            return candidate
+        return float(f"{value:.9g}")
+    for digits in range(1, 9):
         candidate = float(f"{value:.{digits}g}")
-        if _F32.pack(candidate) == bits:
+        if _pack_f32(candidate) == bits:
             return candidate
     return float(f"{value:.9g}")
 

@@ -12,24 +12,38 @@ VERSION = 1
 _COMPACT = (",", ":")
 
 
+#: one encoder for the hot path (json.dumps with arguments builds a new one per call)
+_encode = json.JSONEncoder(separators=_COMPACT, ensure_ascii=False).encode
+
+
 def iso(ts: datetime) -> str:
-    """UTC, millisecond precision, Z suffix."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    """UTC, millisecond precision (truncated), Z suffix."""
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
+def device_fields(device: str, kind: str, tags: dict[str, str]) -> str:
+    """The part of a device's data messages that never changes, encoded once per device:
+    ``"device":…,"kind":…,"tags":{…}``."""
+    return _encode({"device": device, "kind": kind, "tags": tags})[1:-1]
+
+
 def data_payload(reading: Reading, seq: int, kind: str, tags: dict[str, str]) -> bytes:
-    body: dict[str, Any] = {"v": VERSION, "ts": iso(reading.ts), "seq": seq,
-                            "device": reading.device, "kind": kind, "tags": tags,
-                            "values": reading.values}
+    return data_payload_with(device_fields(reading.device, kind, tags), reading, seq)
+
+
+def data_payload_with(fields: str, reading: Reading, seq: int) -> bytes:
+    """A data message from its device's ``device_fields`` (for callers that keep them)."""
+    text = (f'{{"v":{VERSION},"ts":"{iso(reading.ts)}","seq":{seq:d},{fields},'
+            f'"values":{_encode(reading.values)}')
     if reading.failed:
-        body["failed"] = reading.failed
+        text += f',"failed":{_encode(reading.failed)}'
     if reading.flags:
-        body["flags"] = reading.flags
-    return json.dumps(body, separators=_COMPACT, ensure_ascii=False).encode()
+        text += f',"flags":{_encode(reading.flags)}'
+    return (text + "}").encode()
 
 
 def state_payload(state: str, since: datetime, error: str | None) -> bytes:

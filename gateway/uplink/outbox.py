@@ -7,8 +7,8 @@ uplink outage or a restart replays in order.
 
 Durability: WAL with ``synchronous=FULL`` by default — each commit is fsynced,
 so a power cut in the plant room loses nothing that was committed. Commits are
-batched (one transaction per batch of readings, tens of ms apart), which keeps
-fsyncs to a few per second even on an SD card. ``NORMAL`` survives a killed
+batched (one transaction per batch of readings gathered over 0.1 s by the outbox
+writer), which keeps fsyncs to about ten per second even on an SD card. ``NORMAL`` survives a killed
 process but may lose the last commits on power loss.
 
 Bounds: by size and by age. When full, the oldest rows are dropped first (the

@@ -28,6 +28,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 
 from gateway.core.settings import MqttSettings
 from gateway.uplink.messages import Topics
@@ -45,6 +46,53 @@ class _Stopped(Exception):
 
 class SubscriptionStalled(Exception):
     """Connected, but our own heartbeat no longer comes back through the subscription."""
+
+
+def _has_internals(client: aiomqtt.Client) -> bool:
+    """Whether aiomqtt still keeps its paho client in ``_client`` and its pending QoS 1
+    publishes (message id → object with ``set()``) in ``_pending_publishes``, as
+    aiomqtt 2.x does (pinned ``>=2.5,<3``); otherwise the publisher uses ``publish``."""
+    return isinstance(getattr(client, "_client", None), mqtt.Client) and isinstance(
+        getattr(client, "_pending_publishes", None), dict)
+
+
+class _Window:
+    """The PUBACKs of one window of publishes, in the order the rows were sent."""
+
+    def __init__(self, size: int):
+        self.acked = [False] * size
+        self.left = size
+        self.complete = asyncio.Event()
+
+    def expect(self, sent: int) -> None:
+        """Only ``sent`` of the rows went out: wait for those."""
+        self.left -= len(self.acked) - sent
+        if self.left <= 0:
+            self.complete.set()
+
+    def acked_prefix(self) -> int:
+        try:
+            return self.acked.index(False)
+        except ValueError:
+            return len(self.acked)
+
+
+class _Ack:
+    """Stands in for aiomqtt's per-message event: its on_publish calls ``set()``."""
+
+    __slots__ = ("index", "window")
+
+    def __init__(self, window: _Window, index: int):
+        self.window = window
+        self.index = index
+
+    def set(self) -> None:
+        window = self.window
+        if not window.acked[self.index]:
+            window.acked[self.index] = True
+            window.left -= 1
+            if window.left <= 0:
+                window.complete.set()
 
 
 class Publisher:
@@ -94,8 +142,11 @@ class Publisher:
             try:
                 await self._session()
                 delay = self.settings.reconnect_min_s
-            except (aiomqtt.MqttError, SubscriptionStalled, OSError) as exc:
-                log.warning("mqtt: %s; reconnecting in %.1f s", exc, delay)
+            # except*: a lost connection ends the session's task group, which raises
+            # its tasks' errors as a group (plain except would let that end the publisher)
+            except* (aiomqtt.MqttError, SubscriptionStalled, OSError) as group:
+                log.warning("mqtt: %s; reconnecting in %.1f s",
+                            "; ".join(dict.fromkeys(str(e) for e in group.exceptions)), delay)
             finally:
                 self.connected = False
                 self._client = None
@@ -123,7 +174,9 @@ class Publisher:
             password=s.password.get_secret_value() if s.password else None,
             will=aiomqtt.Will(self.topics.gateway_state, b"offline", qos=1, retain=True),
             keepalive=s.keepalive_s, timeout=s.publish_timeout_s,
-            max_inflight_messages=s.window, tls_context=tls_context,
+            # the window bounds what is in flight; a limit in paho as well would make
+            # it rescan every message in flight at each PUBACK (_update_inflight)
+            max_inflight_messages=0, tls_context=tls_context,
             logger=logging.getLogger("escogw.mqtt.client"))
 
     async def _session(self) -> None:
@@ -178,27 +231,72 @@ class Publisher:
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         window = self.settings.window
+        publish = self._publish_window if _has_internals(client) else self._publish_each
+        rows: list[Row] = []
         while True:
             self.ticks += 1
-            self.outbox.added.clear()
-            rows = await self.outbox.peek(window)
+            if not rows:
+                self.outbox.added.clear()
+                rows = await self.outbox.peek(window)
             if not rows:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.outbox.added.wait(), 1.0)
                 continue
-            results = await asyncio.gather(
-                *(client.publish(r.topic, r.payload, qos=1) for r in rows),
-                return_exceptions=True)
-            done: list[Row] = []
-            for row, result in zip(rows, results, strict=True):
-                if isinstance(result, BaseException):
-                    break  # keep order: only the acknowledged prefix leaves the outbox
-                done.append(row)
-            await self.outbox.ack(done)
-            self.published += len(done)
-            failure = next((r for r in results if isinstance(r, BaseException)), None)
+            acked, failure = await publish(client, rows)
+            # keep order: only the acknowledged prefix leaves the outbox
+            done = rows[:acked]
             if failure is not None:
+                await self.outbox.ack(done)
+                self.published += len(done)
                 raise aiomqtt.MqttError(f"publish failed: {failure}")
+            self.outbox.added.clear()  # what was added meanwhile, the peek sees
+            rows = await self.outbox.ack_and_peek(done, window)
+            self.published += len(done)
+
+    async def _publish_window(self, client: aiomqtt.Client,
+                              rows: list[Row]) -> tuple[int, str | None]:
+        """Publish a window of rows at QoS 1 and wait for their PUBACKs together.
+
+        (rows acknowledged in order from the first, why the rest were not). aiomqtt's
+        own publish costs two tasks, an event and a timer per message; here each
+        message costs paho's publish and a slot in aiomqtt's table of pending
+        publishes, whose on_publish calls ``set()`` on what it finds there.
+        """
+        paho = client._client  # see _has_internals
+        pending: dict[int, Any] = client._pending_publishes
+        window = _Window(len(rows))
+        mids: list[int] = []
+        failure: str | None = None
+        try:
+            for index, row in enumerate(rows):
+                try:
+                    info = paho.publish(row.topic, row.payload, qos=1)
+                except ValueError as exc:  # a topic or payload paho refuses
+                    failure = str(exc)
+                    break
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    failure = mqtt.error_string(info.rc)
+                    break
+                pending[info.mid] = _Ack(window, index)
+                mids.append(info.mid)
+            window.expect(len(mids))
+            await asyncio.wait_for(window.complete.wait(), self.settings.publish_timeout_s)
+        except TimeoutError:
+            failure = failure or "no PUBACK within publish_timeout_s"
+        finally:
+            for mid in mids:
+                pending.pop(mid, None)
+        return window.acked_prefix(), failure
+
+    async def _publish_each(self, client: aiomqtt.Client,
+                            rows: list[Row]) -> tuple[int, str | None]:
+        """aiomqtt's public publish, one awaited call per row (when its internals moved)."""
+        results = await asyncio.gather(
+            *(client.publish(r.topic, r.payload, qos=1) for r in rows), return_exceptions=True)
+        for n, result in enumerate(results):
+            if isinstance(result, BaseException):
+                return n, str(result)
+        return len(rows), None
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
