@@ -47,6 +47,14 @@ class SubscriptionStalled(Exception):
     """Connected, but our own heartbeat no longer comes back through the subscription."""
 
 
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf of a (nested) exception group."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
 class Publisher:
     def __init__(self, settings: MqttSettings, site_id: str, outbox: AsyncOutbox,
                  on_command: CommandSink):
@@ -90,7 +98,12 @@ class Publisher:
         delay = self.settings.reconnect_min_s
         while not self._stop.is_set():
             try:
-                await self._session()
+                try:
+                    await self._session()
+                except* (aiomqtt.MqttError, SubscriptionStalled, OSError) as group:
+                    # the session's task group wraps what ended it: a publish that failed
+                    # mid-window or a stalled subscription, with the connection still up
+                    raise _first(group) from None
                 delay = self.settings.reconnect_min_s
             except (aiomqtt.MqttError, SubscriptionStalled, OSError) as exc:
                 log.warning("mqtt: %s; reconnecting in %.1f s", exc, delay)
