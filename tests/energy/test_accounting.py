@@ -266,3 +266,51 @@ async def test_the_service_publishes_intervals_and_keeps_state(tmp_path: Path) -
     again = EnergyService.for_site(site, ReadingStream(), sink, topics, tmp_path)
     closed = await again.account([reading(t + timedelta(minutes=45), 122.5, 99)])
     assert [(i.amount, i.quality) for i in closed] == [(7.5, "interpolated")] * 2
+
+
+class BlockedSink:
+    """An outbox whose put never returns: the accountant stalls on its first interval."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+
+    async def put(self, messages: list[tuple[str, bytes]],
+                  seqs: dict[str, int] | None = None) -> int:
+        self.entered.set()
+        await asyncio.Event().wait()
+        return 0
+
+
+async def test_accounting_that_blocks_never_stalls_polling() -> None:
+    """The accountant is stuck in its outbox put; the poller keeps publishing readings (the
+    accountant's subscription drops its oldest, counted) and the outbox's own lossless
+    subscription gets every one.
+
+    Mutant: ``EnergyService`` subscribing lossless (``lossy=False``) — the poller would wait
+    for room behind the stuck accountant once its queue filled.
+    """
+    site = load_site(DEMO_SITE)
+    stream = ReadingStream()
+    outbox_side = stream.subscribe(maxsize=100_000)  # what the outbox writer reads
+    sink = BlockedSink()
+    service = EnergyService(site, stream, sink, Topics("escogw", site.id), None,
+                            queue_size=8)
+    task = asyncio.create_task(service.run())
+    try:
+        polled = 0
+
+        async def poll(minutes: int) -> None:
+            nonlocal polled
+            for minute in range(minutes):
+                polled += 1
+                await stream.publish(reading(MIDNIGHT + timedelta(minutes=minute),
+                                             100 + minute * 0.5, minute))
+
+        await asyncio.wait_for(poll(20), 5)  # the 00:15 reading closes an interval
+        await asyncio.wait_for(sink.entered.wait(), 5)
+        await asyncio.wait_for(poll(500), 5)  # polling goes on behind the stuck accountant
+        assert outbox_side.queue.qsize() == polled == 520
+        assert service.sub.dropped >= 500 - 8
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
