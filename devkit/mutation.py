@@ -3,14 +3,19 @@
     python -m devkit.mutation        # after mutmut run (make mutation runs both)
 
 Prints one ``name: value`` line per module and ``mutation_score_critical_pct`` for all of
-them: killed mutants (a test failed, or the mutant hung past mutmut's timeout) plus those
-justified as equivalent in devkit/mutation_equivalent.txt, over all mutants. Then every
-surviving mutant that is not justified, by name, for ``mutmut show NAME``. Exit status 1
-when a mutant was never checked (the run did not finish).
+them: killed mutants (a test failed, or the mutant hung past mutmut's timeout) plus the
+equivalent ones, over all mutants. Equivalent means no input can tell the mutant from the
+original: those listed by name with a reason in devkit/mutation_equivalent.txt, and one
+kind recognised here from the mutant's code — a change of case inside an SQL statement
+(SQLite's keywords and identifiers are case-insensitive). Mutants whose only change is the
+text of a log line are not equivalent (an operator reads it) and count against the score;
+they are shown apart from the rest. Then every other surviving mutant by name, for
+``mutmut show NAME``. Exit status 1 when a mutant was never checked (the run did not finish).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import sys
 import tomllib
@@ -42,6 +47,64 @@ def equivalent() -> dict[str, str]:
     return out
 
 
+SQL_WORDS = ("SELECT ", "INSERT ", "DELETE ", "UPDATE ", "PRAGMA ", "CREATE ", "BEGIN",
+             "COMMIT", "ROLLBACK", "FROM ", "ON CONFLICT", "WHERE ")
+LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical"}
+
+
+def _functions(mutated_source: str) -> dict[str, ast.AST]:
+    """Every function mutmut wrote into a mutants/ file, by its mangled name."""
+    return {node.name: node for node in ast.walk(ast.parse(mutated_source))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+
+def _in_log_call(tree: ast.AST) -> set[int]:
+    """ids of the nodes inside ``log.<level>(…)`` or ``event(log, …)`` calls."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        logging_call = (isinstance(f, ast.Attribute) and f.attr in LOG_METHODS
+                        and isinstance(f.value, ast.Name) and f.value.id in ("log", "logger")) \
+            or (isinstance(f, ast.Name) and f.id == "event")
+        if logging_call:
+            inside.update(id(n) for n in ast.walk(node))
+    return inside
+
+
+def kind_of_change(functions: dict[str, ast.AST], mutant: str) -> str | None:
+    """"sql case" or "log text" when that is all the mutant changes, else None."""
+    short = mutant.rsplit(".", 1)[-1]
+    base = short.rsplit("__mutmut_", 1)[0]
+    orig, new = functions.get(base + "__mutmut_orig"), functions.get(short)
+    if orig is None or new is None:
+        return None
+    a, b = list(ast.walk(orig)), list(ast.walk(new))
+    if len(a) != len(b):
+        return None
+    logged = _in_log_call(orig)
+    kinds: set[str] = set()
+    for x, y in zip(a, b, strict=True):
+        if type(x) is not type(y):
+            return None
+        if isinstance(x, ast.Constant) and isinstance(y, ast.Constant) and x.value != y.value:
+            if (isinstance(x.value, str) and isinstance(y.value, str)
+                    and x.value.lower() == y.value.lower()
+                    and x.value.upper().lstrip().startswith(SQL_WORDS)):
+                kinds.add("sql case")
+            elif id(x) in logged:
+                kinds.add("log text")
+            else:
+                return None
+        elif not isinstance(x, ast.Constant) and ast.dump(x, include_attributes=False).split(
+                "(", 1)[0] != ast.dump(y, include_attributes=False).split("(", 1)[0]:
+            return None
+    if not kinds:
+        return None
+    return "log text" if "log text" in kinds else "sql case"
+
+
 def outcome(code: int | None) -> str:
     if code is None:
         return "unchecked"
@@ -62,13 +125,19 @@ def main() -> int:
     for module in critical_modules():
         meta = ROOT / "mutants" / (module + ".meta")
         codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+        mutated = ROOT / "mutants" / module
+        functions = _functions(mutated.read_text()) if mutated.exists() else {}
         counts: Counter[str] = Counter()
         for name, code in codes.items():
             result = outcome(code)
-            if result != "killed" and name in justified:
-                result = "equivalent"
-            elif result != "killed":
-                open_survivors.append(f"{name} ({result})")
+            if result not in ("killed", "unchecked"):
+                kind = kind_of_change(functions, name)
+                if name in justified or kind == "sql case":
+                    result = "equivalent"
+                elif kind == "log text":
+                    result = "log text"
+                else:
+                    open_survivors.append(f"{name} ({result})")
             counts[result] += 1
         n = sum(counts.values())
         score = 100.0 * (counts["killed"] + counts["equivalent"]) / n if n else 0.0

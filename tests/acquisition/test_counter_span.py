@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.acquisition.counters import counter_span, counter_step
+from gateway.acquisition.counters import CounterWatch, counter_span, counter_step
 from gateway.core.profile import ProfileLibrary
 
 LIB = ProfileLibrary()
@@ -33,3 +33,17 @@ def test_floats_do_not_wrap() -> None:
     point = LIB.get("eastron-sdm630").points["energy_import_kwh"]
     assert counter_span(point) is None
     assert counter_step(812.25, 0.5, None).flag == "reset"
+
+
+def test_the_watch_flags_per_device_and_point() -> None:
+    """CounterWatch remembers each (device, point) apart and flags only a step down."""
+    adl = LIB.get("acrel-adl400").points["energy_import_kwh"]
+    sdm = LIB.get("eastron-sdm630").points["energy_import_kwh"]
+    watch = CounterWatch()
+    assert watch.check("a", adl, 429_496_700.0) is None  # the first value only anchors
+    assert watch.check("b", adl, 5.0) is None  # another device: its own anchor
+    assert watch.check("a", adl, 12.3) == "wrap"
+    assert watch.check("a", adl, 12.3) is None  # unchanged is no step
+    assert watch.check("b", adl, 4.0) == "reset"
+    assert watch.check("c", sdm, 4_000_000_000.0) is None
+    assert watch.check("c", sdm, 0.5) == "reset"  # a float counter never wraps
