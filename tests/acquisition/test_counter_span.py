@@ -47,3 +47,11 @@ def test_the_watch_flags_per_device_and_point() -> None:
     assert watch.check("b", adl, 4.0) == "reset"
     assert watch.check("c", sdm, 4_000_000_000.0) is None
     assert watch.check("c", sdm, 0.5) == "reset"  # a float counter never wraps
+
+
+def test_a_wrap_needs_the_top_tenth_then_the_bottom_tenth() -> None:
+    span = 1000.0
+    assert counter_step(950.0, 50.0, span).flag == "wrap"
+    assert counter_step(900.0, 50.0, span).flag == "reset"  # not above 0.9 × span
+    assert counter_step(950.0, 100.0, span).flag == "reset"  # not below 0.1 × span
+    assert counter_step(950.0, 500.0, span).flag == "reset"

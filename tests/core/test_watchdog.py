@@ -76,3 +76,41 @@ def test_watchdog_interval_is_half_of_systemds(monkeypatch: pytest.MonkeyPatch, 
         else:
             monkeypatch.setenv(name, value)
     assert systemd.watchdog_interval_s() == expected
+
+
+def test_notify_reaches_the_socket_and_says_when_it_cannot(
+        notify_socket: NotifySocket, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert systemd.notify("READY=1") is True
+    assert notify_socket.drain()[-1] == "READY=1"
+    monkeypatch.setenv("NOTIFY_SOCKET", str(notify_socket.path) + "-gone")
+    assert systemd.notify("READY=1") is False  # logged, never raised
+    monkeypatch.delenv("NOTIFY_SOCKET")
+    assert systemd.notify("READY=1") is False
+
+
+def test_notify_to_an_abstract_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import socket
+
+    name = f"escogw-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind("\0" + name)
+        monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+        assert systemd.notify("WATCHDOG=1") is True
+        sock.settimeout(5)
+        assert sock.recv(100) == b"WATCHDOG=1"
+
+
+def test_reloading_says_when_on_the_monotonic_clock(notify_socket: NotifySocket) -> None:
+    import time
+
+    before = time.clock_gettime(time.CLOCK_MONOTONIC) * 1e6
+    systemd.reloading()
+    after = time.clock_gettime(time.CLOCK_MONOTONIC) * 1e6
+    first, second = notify_socket.drain()[-1].split("\n")
+    assert first == "RELOADING=1" and second.startswith("MONOTONIC_USEC=")
+    assert before - 1 <= int(second.removeprefix("MONOTONIC_USEC=")) <= after + 1
+
+
+def test_a_new_watchdog_has_nothing_stuck() -> None:
+    assert systemd.Watchdog({}, 1.0).stuck == []

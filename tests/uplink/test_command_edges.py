@@ -75,6 +75,9 @@ def sent(seconds_before_now: float) -> str:
      "value: a finite number is required"),
     ("ac-r101", {"id": "a", "point": "setpoint_c", "value": 25},
      "policy: cooling setpoint 25 °C is below the 26 °C floor"),
+    ("ac-r101", b'{"id":"\\ud800","point":"power","value":1}',
+     "id: not valid Unicode (a lone surrogate escape)"),
+    ("ac-r101", b"[" * 2000 + b"]" * 2000, "payload is not JSON: nested too deeply"),
 ])
 def test_refusals_word_for_word_with_the_commands_id(device: str, body: object,
                                                      reason: str) -> None:
@@ -82,6 +85,12 @@ def test_refusals_word_for_word_with_the_commands_id(device: str, body: object,
     assert result.reason == reason == str(result)
     valid_id = isinstance(body, dict) and body.get("id") == "a"
     assert result.command_id == ("a" if valid_id else None)
+
+
+def test_a_value_outside_the_profile_is_refused_with_the_commands_id() -> None:
+    result = refused("ac-r101", {"id": "a", "point": "setpoint_c", "value": 40})
+    assert result.reason.startswith("value: ") and "maximum" in result.reason
+    assert result.command_id == "a"
 
 
 def test_payload_and_integer_limits_hold_on_both_sides() -> None:
