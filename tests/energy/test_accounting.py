@@ -314,3 +314,35 @@ async def test_accounting_that_blocks_never_stalls_polling() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+# --- edges that survived make mutation ---
+
+def test_events_are_counted_every_time() -> None:
+    span = 65536 * 0.1
+    acc = IntervalAccountant([MeterSpec("m", "energy_import_kwh", "kwh", span=span)], TZ)
+    t = MIDNIGHT
+    for value in (6500.0, 10.0, 6500.0, 20.0, 5.0, 1.0):  # wrap, jump, wrap, reset, reset
+        acc.add(Reading("m", t.astimezone(UTC), 0, {"energy_import_kwh": value}))
+        t += timedelta(minutes=1)
+    acc.add(Reading("m", MIDNIGHT.astimezone(UTC), 0, {"energy_import_kwh": 2.0}))  # replay
+    assert (acc.wraps, acc.resets, acc.ignored) == (2, 2, 1)
+
+
+@pytest.mark.parametrize("interval_s", [0, -900, 7 * 60])
+def test_an_interval_must_divide_a_day(interval_s: int) -> None:
+    with pytest.raises(ValueError, match=r"^interval_s must divide a day$"):
+        IntervalAccountant([METER], TZ, interval_s=interval_s)
+
+
+def test_one_second_intervals_are_allowed() -> None:
+    assert IntervalAccountant([METER], TZ, interval_s=1).interval_s == 1
+
+
+def test_a_state_of_another_version_or_interval_is_not_restored() -> None:
+    acc = IntervalAccountant([METER], TZ)
+    acc.add(reading(MIDNIGHT, 100.0))
+    state = acc.snapshot()
+    assert IntervalAccountant([METER], TZ).restore(state) == ["main-meter"]
+    assert IntervalAccountant([METER], TZ).restore({**state, "v": 99}) == []
+    assert IntervalAccountant([METER], TZ, interval_s=1800).restore(state) == []
