@@ -62,15 +62,33 @@ def _in_log_call(tree: ast.AST) -> set[int]:
     """ids of the nodes inside ``log.<level>(…)`` or ``event(log, …)`` calls."""
     inside: set[int] = set()
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        f = node.func
-        logging_call = (isinstance(f, ast.Attribute) and f.attr in LOG_METHODS
-                        and isinstance(f.value, ast.Name) and f.value.id in ("log", "logger")) \
-            or (isinstance(f, ast.Name) and f.id == "event")
-        if logging_call:
+        if isinstance(node, ast.Call) and _is_log_call(node):
             inside.update(id(n) for n in ast.walk(node))
     return inside
+
+
+class _BlankLogCalls(ast.NodeTransformer):
+    """Every logging call replaced by the same placeholder."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if _is_log_call(node):
+            return ast.Constant("<log>")
+        self.generic_visit(node)
+        return node
+
+
+def _is_log_call(node: ast.Call) -> bool:
+    f = node.func
+    return (isinstance(f, ast.Attribute) and f.attr in LOG_METHODS
+            and isinstance(f.value, ast.Name) and f.value.id in ("log", "logger")) \
+        or (isinstance(f, ast.Name) and f.id == "event")
+
+
+def _without_log_calls(node: ast.AST) -> str:
+    import copy
+
+    tree = _BlankLogCalls().visit(copy.deepcopy(node))
+    return ast.dump(tree, include_attributes=False).split("args=", 1)[-1]
 
 
 def kind_of_change(functions: dict[str, ast.AST], mutant: str) -> str | None:
@@ -80,6 +98,9 @@ def kind_of_change(functions: dict[str, ast.AST], mutant: str) -> str | None:
     orig, new = functions.get(base + "__mutmut_orig"), functions.get(short)
     if orig is None or new is None:
         return None
+    if _without_log_calls(orig) == _without_log_calls(new) and \
+            ast.dump(orig).split("args=", 1)[-1] != ast.dump(new).split("args=", 1)[-1]:
+        return "log text"  # whatever changed is inside a logging call
     a, b = list(ast.walk(orig)), list(ast.walk(new))
     if len(a) != len(b):
         return None

@@ -31,3 +31,8 @@ def test_a_string_needs_its_length() -> None:
     with pytest.raises(CodecError, match=r"^a string needs a length in registers$"):
         register_count("string")
     assert register_count("string", 4) == 4
+
+
+def test_a_subnormal_gets_its_shortest_form_from_one_digit() -> None:
+    smallest = struct.unpack(">f", struct.pack(">I", 1))[0]  # 1.401298464324817e-45
+    assert shortest_f32(smallest) == 1e-45  # one digit reads back as the same float32
