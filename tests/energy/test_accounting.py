@@ -346,3 +346,27 @@ def test_a_state_of_another_version_or_interval_is_not_restored() -> None:
     assert IntervalAccountant([METER], TZ).restore(state) == ["main-meter"]
     assert IntervalAccountant([METER], TZ).restore({**state, "v": 99}) == []
     assert IntervalAccountant([METER], TZ, interval_s=1800).restore(state) == []
+
+
+def test_a_snapshot_restores_to_the_same_state_mid_interval() -> None:
+    """Open intervals, the last emitted one, the month's peak and the anchor all survive a
+    restart: the restored accountant's snapshot is the same, and so is what it emits next."""
+    water = MeterSpec("water-meter", "volume_m3", "m3")
+    acc = IntervalAccountant([METER, water], TZ, load_tariff(tariff_path("hubei-general-ic")))
+    for minute in range(0, 38, 2):  # two closed intervals, the third one open
+        t = MIDNIGHT + timedelta(minutes=minute)
+        acc.add(reading(t, 100 + minute * (0.5 if minute < 15 else 0.2), minute))
+        acc.add(reading(t, 10 + minute * 0.01, minute, "water-meter", "volume_m3"))
+    state = json.loads(json.dumps(acc.snapshot()))
+    assert state["meters"]["main-meter"]["open"] and state["meters"]["main-meter"]["peaks"]
+    assert state["meters"]["main-meter"]["emitted"] is not None
+    again = IntervalAccountant([METER, water], TZ, load_tariff(tariff_path("hubei-general-ic")))
+    assert sorted(again.restore(state)) == ["main-meter", "water-meter"]
+    assert json.loads(json.dumps(again.snapshot())) == state
+    later = MIDNIGHT + timedelta(minutes=46)
+    a = acc.add(reading(later, 120.0, 99))
+    b = again.add(reading(later, 120.0, 99))
+    assert [i.payload() for i in a] == [i.payload() for i in b] and a
+    assert again.month_peak("main-meter", "2026-07") == acc.month_peak("main-meter", "2026-07")
+    assert acc.month_peak("main-meter", "2026-07") is not None
+    assert acc.month_peak("no-such-meter", "2026-07") is None
