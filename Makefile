@@ -4,7 +4,7 @@
 #   make test    venv + real services installed if missing (scripts/ensure-services) + pytest
 #   make demo    the demo site's simulators with a live view
 #   make bench   benchmarks (bench/bench_*.py), one "name: value" line per figure
-#   make mutation  mutation testing of the critical modules (mutmut; ~20 min; docs/testing.md)
+#   make mutation  mutation testing of the critical modules (mutmut; 4-20 min; docs/testing.md)
 #   make lint    ruff check + mypy --strict
 #   make lock    regenerate requirements.lock from pyproject.toml (with the dev extra)
 #   make clean   remove .venv and caches
