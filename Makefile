@@ -4,6 +4,7 @@
 #   make test    venv + real services installed if missing (scripts/ensure-services) + pytest
 #   make demo    the demo site's simulators with a live view
 #   make bench   benchmarks (bench/bench_*.py), one "name: value" line per figure
+#   make mutation  mutation testing of the critical modules (mutmut; 4-20 min; docs/testing.md)
 #   make lint    ruff check + mypy --strict
 #   make lock    regenerate requirements.lock from pyproject.toml (with the dev extra)
 #   make clean   remove .venv and caches
@@ -20,7 +21,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test demo bench lint lock clean
+.PHONY: help venv test demo bench mutation lint lock clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -60,6 +61,14 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(VPY) -m bench
 
+# The modules and tests are listed in pyproject.toml ([tool.mutmut]); mutants/ caches the
+# results, so a second run only re-checks what changed (remove mutants/ for a fresh run).
+MUTATION_CHILDREN ?= 2
+mutation: $(STAMP)
+	$(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) > mutants.log 2>&1 \
+		|| { tail -40 mutants.log; exit 1; }
+	$(VPY) -m devkit.mutation
+
 # All three run; the target fails if any did. mypy's own config (pyproject)
 # checks the packages; the second run the typed test and bench infrastructure.
 lint: $(STAMP)
@@ -74,5 +83,6 @@ lock: | $(UV)
 	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -o requirements.lock
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis \
+		mutants mutants.log
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

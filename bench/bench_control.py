@@ -9,7 +9,8 @@ for every unit and the meter (so the figure includes taking readings in), as
 the live loop does every ``engine.tick_s``. The figure is the median tick over
 an hour of a working day (10:00-11:00, 360 ticks), steady state with a few
 local changes per tick to clamp; ``control_tick_ms_1000_units_peak`` is the
-tick at 08:00, when every unit gets its start-of-day commands.
+tick at 08:00, when every unit gets its start-of-day commands: the median of five
+fresh engines (the first includes what Python warms up on first use).
 Run: ``python -m bench.bench_control``.
 """
 
@@ -19,8 +20,10 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -28,10 +31,12 @@ import yaml
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.engine import ControlEngine
 from gateway.control.rules import load_rules
+from gateway.control.ruleset import RuleSet
 from gateway.core.site import load_site
 
 TZ = ZoneInfo("Asia/Shanghai")
 UNITS = 1000
+PEAK_RUNS = 5
 
 RULES = """
 version: 1
@@ -122,17 +127,16 @@ def build_site(folder: Path) -> Path:
     return path
 
 
-def run() -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        site = load_site(build_site(folder))
-        (folder / "rules.yaml").write_text(RULES)
-        rules = load_rules(folder / "rules.yaml", site)
-    assert len(rules.units) == UNITS
+Tick = Callable[[datetime, float], float]
+
+
+def start_of_day(rules: RuleSet) -> tuple[float, ControlEngine, dict[str, dict[str, Any]], Tick]:
+    """A fresh engine from 07:58 to its 08:00 tick: (that tick's seconds, the engine, the
+    units' state, the tick function to go on with)."""
     engine = ControlEngine(rules)
-    rng = random.Random(2)
-    state = {u: {"power": 0, "mode": 0, "setpoint_c": 26.0, "fan": 3, "room_temp_c": 27.0}
-             for u in rules.units}
+    state: dict[str, dict[str, Any]] = {
+        u: {"power": 0, "mode": 0, "setpoint_c": 26.0, "fan": 3, "room_temp_c": 27.0}
+        for u in rules.units}
     seq = 0
 
     def tick(t: datetime, meter_kw: float) -> float:
@@ -152,7 +156,19 @@ def run() -> dict[str, float]:
     while t < datetime(2026, 7, 15, 8, 0, tzinfo=TZ):
         tick(t, 800.0)
         t += timedelta(seconds=10)
-    peak = tick(t, 800.0)
+    return tick(t, 800.0), engine, state, tick
+
+
+def run() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        site = load_site(build_site(folder))
+        (folder / "rules.yaml").write_text(RULES)
+        rules = load_rules(folder / "rules.yaml", site)
+    assert len(rules.units) == UNITS
+    peaks = [start_of_day(rules)[0] for _ in range(PEAK_RUNS)]
+    _, _, state, tick = start_of_day(rules)
+    rng = random.Random(2)
     t = datetime(2026, 7, 15, 10, 0, tzinfo=TZ)
     samples = []
     units = list(rules.units)
@@ -162,6 +178,7 @@ def run() -> dict[str, float]:
             state[u]["setpoint_c"] = float(rng.choice([24, 25, 27, 28]))
         samples.append(tick(t, 2000.0 + rng.uniform(-50, 50)))
         t += timedelta(seconds=10)
+    peak = statistics.median(peaks)
     return {"control_tick_ms_1000_units": round(statistics.median(samples) * 1000, 3),
             "control_tick_ms_1000_units_peak": round(peak * 1000, 3)}
 

@@ -10,7 +10,8 @@ fresh InfluxDB server, medians reported:
    float fields, 50 devices) published as docs/mqtt.md data messages with
    QoS 1 into the historian's persistent session while it is away, then the
    historian (in this process, v1 API, default batch settings) drains the
-   backlog: from start() until the last point is written and acknowledged.
+   backlog: from start() until the last point is written and the last message
+   acknowledged to the broker (the pending window empty), not just written.
    This is the catch-up after an outage, where the rate matters.
 
 A point is one line (measurement, tags, fields, timestamp), as InfluxDB counts.
@@ -115,7 +116,10 @@ def historian_rate(broker: Mosquitto, influx: InfluxDB, db: str) -> float:
     t0 = time.perf_counter()
     historian.start()
     deadline = t0 + 300
-    while historian.metrics.snapshot()["points_written"] < HISTORIAN_POINTS:
+    # until the last point is written *and* its message acknowledged to the broker (the
+    # window holds a message until its PUBACK is sent): the catch-up is over only then
+    while (historian.metrics.snapshot()["points_written"] < HISTORIAN_POINTS
+           or historian.window.pending > 0):
         if time.perf_counter() > deadline:
             raise RuntimeError("historian did not drain the backlog in 300 s")
         time.sleep(0.005)

@@ -96,6 +96,18 @@ def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
 
 
 @pytest.fixture(autouse=True)
+def _fresh_codec_under_mutation() -> None:
+    """Under ``make mutation`` each mutant runs in a process forked after the whole
+    selection ran once, so the codec's cached decoders and encoders were built by the
+    original code; a mutant inside them would never run. Start each test without them."""
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        from gateway.core import codec
+
+        codec.decoder.cache_clear()
+        codec.encoder.cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _restart_stopped_services() -> Iterator[None]:
     """After each test, start again any session service it left stopped."""
     yield

@@ -142,8 +142,9 @@ class Publisher:
             try:
                 await self._session()
                 delay = self.settings.reconnect_min_s
-            # except*: a lost connection ends the session's task group, which raises
-            # its tasks' errors as a group (plain except would let that end the publisher)
+            # except*: what ends a session — a lost connection, a publish that failed
+            # mid-window, a stalled subscription with the connection still up — comes out of
+            # its task group as a group (plain except would let that end the publisher)
             except* (aiomqtt.MqttError, SubscriptionStalled, OSError) as group:
                 log.warning("mqtt: %s; reconnecting in %.1f s",
                             "; ".join(dict.fromkeys(str(e) for e in group.exceptions)), delay)

@@ -232,3 +232,97 @@ def test_demand_beats_an_override_and_releases_back_to_the_schedule(tmp_path: Pa
     assert w.state["ac-m101"]["power"] == 1          # the override holds again
     assert w.state["ac-m101"]["setpoint_c"] == 27
     assert w.state["ac-r101"]["power"] == 1          # back to the schedule's step
+
+
+# --- the projection's arithmetic, exactly (edges that survived make mutation) ---
+
+def test_the_projection_holds_the_present_power_to_the_windows_end() -> None:
+    dc = DemandController(cfg())
+    assert dc.projection(T0) is None  # no reading yet
+    dc.observe(T0, 20.0)
+    dc.observe(T0 + 300, 40.0)  # 300 s at 20 kW so far, now 40 kW
+    assert dc.projection(T0 + 300) == pytest.approx((20 * 300 + 40 * 600) / 900)
+    assert dc.projection(T0 + 360) == pytest.approx((20 * 300 + 40 * 600) / 900)
+    assert dc.projection(T0 + 300 + 60) is not None  # exactly meter_stale_s old: still fresh
+    assert dc.projection(T0 + 300 + 61) is None  # older: stale, no projection
+    assert dc.remaining_fraction(T0 + 300) == pytest.approx(600 / 900)
+    assert dc.remaining_fraction(T0 + 900) == pytest.approx(1.0)  # a new window begins
+
+
+def test_a_reading_at_the_same_time_is_ignored_and_windows_close_exactly() -> None:
+    dc = DemandController(cfg())
+    dc.observe(T0, 10.0)
+    dc.observe(T0, 99.0)  # the same instant again: not a new reading
+    assert dc.last_kw == 10.0
+    dc.observe(T0 + 900, 30.0)  # exactly the window's end
+    assert list(dc.completed) == [(T0, 10.0)]
+    assert dc.window_index == dc.window_of(T0 + 900) and dc.window_energy_kws == 0.0
+    dc.observe(T0 + 1800 + 450, 30.0)
+    assert list(dc.completed)[-1] == (T0 + 900, 30.0)
+    assert dc.window_energy_kws == pytest.approx(30.0 * 450)
+
+
+def test_shed_and_release_thresholds_are_strict() -> None:
+    """Exactly at the limit is not over it; exactly at limit - deadband is not under it."""
+    dc = DemandController(cfg(confirm_s=0.0))
+    dc.observe(T0, 30.0)  # projection exactly 30 kW = limit
+    assert dc.step(T0 + 10, True, cands) == [] and dc.over_since is None
+    dc2 = DemandController(cfg(confirm_s=0.0, release_estimate_kw=0.0), levels={"u0": 1},
+                           since={"u0": T0 - 3600})
+    dc2.observe(T0, 28.0)  # exactly limit - deadband: not under, nothing released
+    assert dc2.step(T0 + 10, True, cands) == [] and dc2.levels == {"u0": 1}
+
+
+def test_an_inactive_limit_releases_every_curtailed_unit_saying_so() -> None:
+    dc = DemandController(cfg(), levels={"u1": 2, "u0": 1}, since={"u0": T0, "u1": T0})
+    dc.observe(T0, 50.0)
+    actions = dc.step(T0 + 10, False, cands)
+    assert [(a.unit, a.before, a.after, a.reason) for a in actions] == [
+        ("u0", 1, 0, "demand control inactive: released"),
+        ("u1", 2, 0, "demand control inactive: released")]
+    assert dc.levels == {} and dc.since == {} and dc.over_since is None
+
+
+def releaser(**levels: int) -> DemandController:
+    """Curtailed long enough ago, a flat 20 kW meter at a window's start (28 kW is the
+    release threshold): the release pass is due at T0 + 10."""
+    dc = DemandController(cfg(confirm_s=0.0, release_units=3), levels=dict(levels),
+                          since={u: T0 - 3600 for u in levels})
+    dc.observe(T0, 20.0)
+    return dc
+
+
+def test_release_takes_the_deepest_and_least_comfortable_within_the_room() -> None:
+    """Room 8 kW with 890 s of 900 left: an off unit adds its whole load over the rest of the
+    window (4.0 × 890/900 kW), a relieved one 30 % of it; the deepest level first, then the
+    least comfortable (lowest margin); three units a pass."""
+    dc = releaser(u0=1, u1=3, u2=1, u3=2)
+    margins = {"u0": 0.5, "u1": 0.0, "u2": -1.0, "u3": 0.0}
+    pool = [Candidate(u, 1, True, m, 4.0) for u, m in margins.items()]
+    actions = dc.step(T0 + 10, True, lambda: pool)
+    frac = 890 / 900
+    assert [(a.unit, a.before, a.after) for a in actions] == [("u1", 3, 0), ("u3", 2, 0),
+                                                              ("u2", 1, 0)]
+    assert 4.0 * frac + 2 * 4.0 * frac * 0.3 < 8.0  # all three fit the 8 kW of room
+    assert all(a.reason == "projected 20.0 kW < 28 kW: released (staggered)" for a in actions)
+    assert dc.levels == {"u0": 1} and dc.last_release == T0 + 10
+
+
+def test_release_stops_at_the_first_unit_that_does_not_fit() -> None:
+    dc = releaser(u0=3, u1=1)
+    pool = [Candidate("u0", 1, True, 0.0, 9.0), Candidate("u1", 1, True, 0.0, 1.0)]
+    assert dc.step(T0 + 10, True, lambda: pool) == []  # u0 (9 kW off) first, and it won't fit
+    assert dc.levels == {"u0": 3, "u1": 1} and dc.last_release == -float("inf")
+
+
+def test_a_unit_without_a_candidate_is_released_on_the_estimate() -> None:
+    dc = releaser(gone=3)
+    actions = dc.step(T0 + 10, True, lambda: [])
+    assert [(a.unit, a.after) for a in actions] == [("gone", 0)]  # 1 kW estimate fits
+    assert dc.levels == {} and dc.last_pass is None and dc.futile_count == 0
+
+
+def test_forget_drops_units_no_longer_sheddable() -> None:
+    dc = DemandController(cfg(), levels={"a": 1, "b": 2}, since={"a": T0, "b": T0})
+    dc.forget({"b", "c"})
+    assert dc.levels == {"b": 2} and dc.since == {"b": T0}

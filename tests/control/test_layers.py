@@ -133,6 +133,49 @@ def test_clamps_drop_what_the_unit_cannot_do() -> None:
         [("clamp:device-modes", None)]
 
 
+@pytest.mark.parametrize(("unit", "asked", "mode"), [
+    ("ac-r101", {"mode": AUTO}, COOL),                 # on, not exempt: auto → cool in July
+    ("ac-r101", {"mode": AUTO, "power": 0}, AUTO),     # going off: nothing to clamp
+    ("ac-srv201", {"mode": AUTO}, AUTO),               # exempt: auto stays
+])
+def test_the_first_clamp_pass_replaces_auto_only_on_a_running_unit(
+        unit: str, asked: dict[str, Value], mode: int) -> None:
+    """``apply`` alone (``limits`` would do it again later for a unit left on)."""
+    p = proposal(ON_COOL, **asked)
+    regulatory_clamps.apply(p, demo_rules().units[unit], UnitState(), ctx_at(JULY, "10:00"))
+    assert p.final(MODE) == mode
+    said = [(o.rule, o.reason) for o in p.trace or [] if o.layer == CLAMP]
+    if mode == COOL:
+        assert said == [("clamp:no-auto", "auto mode may cool below the floor or heat above "
+                         "the ceiling: set to cool for the season")]
+    else:
+        assert said == []
+
+
+def test_the_unit_range_is_inclusive_and_says_so() -> None:
+    srv = demo_rules().units["ac-srv201"]
+    for edge in (srv.sp_min, srv.sp_max):
+        p = proposal(ON_COOL, setpoint=edge)
+        regulatory_clamps.apply(p, srv, UnitState(), ctx_at(JULY, "10:00"))
+        assert p.who[SETPOINT] is not None and p.who[SETPOINT].rule == "override:t"
+    p = proposal(ON_COOL, setpoint=srv.sp_max + 5)
+    regulatory_clamps.apply(p, srv, UnitState(), ctx_at(JULY, "10:00"))
+    assert p.who[SETPOINT] is not None and p.who[SETPOINT].reason == (
+        f"{srv.sp_max + 5:g} °C is outside the unit's range {srv.sp_min:g}-{srv.sp_max:g} °C: "
+        f"{srv.sp_max:g} °C")
+
+
+def test_the_ceiling_itself_is_allowed_and_the_reason_names_the_source() -> None:
+    unit = demo_rules().units["ac-r101"]
+    p = proposal(ON_COOL, mode=HEAT, setpoint=20.0)
+    regulatory_clamps.limits(p, unit, UnitState(), ctx_at(JANUARY, "10:00"))
+    assert p.who[SETPOINT] is not None and p.who[SETPOINT].rule == "override:t"
+    p = proposal([1, HEAT, 23.0, 0])  # the wall remote's 23 °C, no layer asked
+    regulatory_clamps.limits(p, unit, UnitState(), ctx_at(JANUARY, "10:00"))
+    assert p.who[SETPOINT] is not None and p.who[SETPOINT].reason == (
+        "heating setpoint 23 °C (from the unit's own setting) lowered to the 20 °C ceiling")
+
+
 # -- demand limit and its offsets ----------------------------------------------------------------
 
 @pytest.mark.parametrize(("level", "current", "asked", "want_sp", "want_power"), [

@@ -18,6 +18,7 @@ from gateway.control.state import UnitCommand
 from gateway.core.clock import ManualClock
 from gateway.core.profile import Value
 from tests.control.ctl_world import DEMO_RULES, ROOT, at, demo_site
+from tests.docs_quotes import docs_quote
 
 
 class FakeWriter:
@@ -184,8 +185,9 @@ async def test_override_deferred_by_protection_says_so(tmp_path: Path, rules_cop
     assert rig.writer.state["ac-r101"]["power"] == 1
     out = await rig.loop.override("ac-r101", {"power": 0}, override_id="cli-1",
                                   duration_s=1800, who="operator")
-    assert not out.ok and "protection" in (out.error or "")
-    assert "minimum on time" in (out.error or "")
+    assert not out.ok and out.applied == 1
+    # docs/rules.md quotes this answer word for word
+    assert out.error == docs_quote("rules.md", "that protection started at 08:00 gets")
 
 
 async def test_invalid_rule_file_leaves_the_old_set_running(tmp_path: Path,

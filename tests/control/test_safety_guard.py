@@ -52,3 +52,33 @@ def test_with_no_safe_order_the_unit_goes_off_and_protection_restarts_it() -> No
     order = safe_order(current, [("mode", MODE_CODES["fan"]), ("setpoint_c", 20.0)],
                        lambda c: c[0], lambda c: c[1], check, lambda v: ("power", v))
     assert order == [("mode", MODE_CODES["fan"]), ("setpoint_c", 20.0)]
+
+
+def test_refusals_are_counted_and_only_refusals() -> None:
+    g = guard(power=1, mode=COOL, setpoint_c=26.0)
+    for allowed in (27.0, 28.0, 26.0, 30.0):
+        assert g.check("u1", "setpoint_c", allowed, {}) is None
+    assert g.refusals == 0
+    assert g.check("u1", "setpoint_c", 22.0, {}) is not None
+    assert g.refusals == 1
+
+
+def test_unguarded_points_off_and_units_never_read_pass() -> None:
+    g = guard(power=1, mode=COOL, setpoint_c=24.0)  # found outside the limits
+    assert g.check("u1", "fan", 3, {}) is None  # not a point the limits are about
+    assert g.check("u1", "power", 0, {}) is None
+    assert g.check("never-read", "setpoint_c", 22.0, {}) is None  # unknowns pass
+    assert g.refusals == 0
+
+
+def test_the_guard_follows_the_rule_sets_limits_and_exemptions() -> None:
+    from gateway.control.rules import load_rules
+    from tests.control.ctl_world import DEMO_RULES, demo_site
+
+    rules = load_rules(DEMO_RULES, demo_site())
+    latest = {u: Reading(u, NOW, 1, {"power": 1, "mode": COOL, "setpoint_c": 26.0})
+              for u in ("ac-r101", "ac-srv201")}
+    g = SafetyGuard.for_rules(rules, latest)
+    assert g.check("ac-r101", "setpoint_c", 22.0, {}) is not None
+    assert g.check("ac-srv201", "setpoint_c", 22.0, {}) is None  # the server room's exemption
+    assert g.zones["ac-r101"] == rules.units["ac-r101"].zone

@@ -224,7 +224,7 @@ def test_site_meters_of_the_demo_site() -> None:
     assert specs["revenue-meter"].span == pytest.approx(1e6)  # BCD XXXXXX.XX wraps at 10⁶
     assert specs["water-meter"].unit == "m3" and specs["water-meter"].point == "volume_m3"
     assert specs["main-meter"].span is None  # float32 register: no wrap
-    assert specs["ac-meter"].span == pytest.approx(2**32 * 0.1)  # u32 × 0.1 kWh
+    assert specs["ac-meter"].span == pytest.approx(2**32 * 0.1, rel=0, abs=1e-6)  # u32 × 0.1
     assert specs["main-meter"].tags["role"] == "main"
 
 
@@ -275,3 +275,107 @@ async def test_the_service_publishes_intervals_and_keeps_state(tmp_path: Path) -
     again = EnergyService.for_site(site, ReadingStream(), sink, topics, tmp_path)
     closed = await again.account([reading(t + timedelta(minutes=45), 122.5, 99)])
     assert [(i.amount, i.quality) for i in closed] == [(7.5, "interpolated")] * 2
+
+
+class BlockedSink:
+    """An outbox whose put never returns: the accountant stalls on its first interval."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+
+    async def put(self, messages: list[tuple[str, bytes]],
+                  seqs: dict[str, int] | None = None) -> int:
+        self.entered.set()
+        await asyncio.Event().wait()
+        return 0
+
+
+async def test_accounting_that_blocks_never_stalls_polling() -> None:
+    """The accountant is stuck in its outbox put; the poller keeps publishing readings (the
+    accountant's subscription drops its oldest, counted) and the outbox's own lossless
+    subscription gets every one.
+
+    Mutant: ``EnergyService`` subscribing lossless (``lossy=False``) — the poller would wait
+    for room behind the stuck accountant once its queue filled.
+    """
+    site = load_site(DEMO_SITE)
+    stream = ReadingStream()
+    outbox_side = stream.subscribe(maxsize=100_000)  # what the outbox writer reads
+    sink = BlockedSink()
+    service = EnergyService(site, stream, sink, Topics("escogw", site.id), None,
+                            queue_size=8)
+    task = asyncio.create_task(service.run())
+    try:
+        polled = 0
+
+        async def poll(minutes: int) -> None:
+            nonlocal polled
+            for minute in range(minutes):
+                polled += 1
+                await stream.publish(reading(MIDNIGHT + timedelta(minutes=minute),
+                                             100 + minute * 0.5, minute))
+
+        await asyncio.wait_for(poll(20), 5)  # the 00:15 reading closes an interval
+        await asyncio.wait_for(sink.entered.wait(), 5)
+        await asyncio.wait_for(poll(500), 5)  # polling goes on behind the stuck accountant
+        assert outbox_side.queue.qsize() == polled == 520
+        assert service.sub.dropped >= 500 - 8
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+# --- edges that survived make mutation ---
+
+def test_events_are_counted_every_time() -> None:
+    span = 65536 * 0.1
+    acc = IntervalAccountant([MeterSpec("m", "energy_import_kwh", "kwh", span=span)], TZ)
+    t = MIDNIGHT
+    for value in (6500.0, 10.0, 6500.0, 20.0, 5.0, 1.0):  # wrap, jump, wrap, reset, reset
+        acc.add(Reading("m", t.astimezone(UTC), 0, {"energy_import_kwh": value}))
+        t += timedelta(minutes=1)
+    acc.add(Reading("m", MIDNIGHT.astimezone(UTC), 0, {"energy_import_kwh": 2.0}))  # replay
+    assert (acc.wraps, acc.resets, acc.ignored) == (2, 2, 1)
+
+
+@pytest.mark.parametrize("interval_s", [0, -900, 7 * 60])
+def test_an_interval_must_divide_a_day(interval_s: int) -> None:
+    with pytest.raises(ValueError, match=r"^interval_s must divide a day$"):
+        IntervalAccountant([METER], TZ, interval_s=interval_s)
+
+
+def test_one_second_intervals_are_allowed() -> None:
+    assert IntervalAccountant([METER], TZ, interval_s=1).interval_s == 1
+
+
+def test_a_state_of_another_version_or_interval_is_not_restored() -> None:
+    acc = IntervalAccountant([METER], TZ)
+    acc.add(reading(MIDNIGHT, 100.0))
+    state = acc.snapshot()
+    assert IntervalAccountant([METER], TZ).restore(state) == ["main-meter"]
+    assert IntervalAccountant([METER], TZ).restore({**state, "v": 99}) == []
+    assert IntervalAccountant([METER], TZ, interval_s=1800).restore(state) == []
+
+
+def test_a_snapshot_restores_to_the_same_state_mid_interval() -> None:
+    """Open intervals, the last emitted one, the month's peak and the anchor all survive a
+    restart: the restored accountant's snapshot is the same, and so is what it emits next."""
+    water = MeterSpec("water-meter", "volume_m3", "m3")
+    acc = IntervalAccountant([METER, water], TZ, load_tariff(tariff_path("hubei-general-ic")))
+    for minute in range(0, 38, 2):  # two closed intervals, the third one open
+        t = MIDNIGHT + timedelta(minutes=minute)
+        acc.add(reading(t, 100 + minute * (0.5 if minute < 15 else 0.2), minute))
+        acc.add(reading(t, 10 + minute * 0.01, minute, "water-meter", "volume_m3"))
+    state = json.loads(json.dumps(acc.snapshot()))
+    assert state["meters"]["main-meter"]["open"] and state["meters"]["main-meter"]["peaks"]
+    assert state["meters"]["main-meter"]["emitted"] is not None
+    again = IntervalAccountant([METER, water], TZ, load_tariff(tariff_path("hubei-general-ic")))
+    assert sorted(again.restore(state)) == ["main-meter", "water-meter"]
+    assert json.loads(json.dumps(again.snapshot())) == state
+    later = MIDNIGHT + timedelta(minutes=46)
+    a = acc.add(reading(later, 120.0, 99))
+    b = again.add(reading(later, 120.0, 99))
+    assert [i.payload() for i in a] == [i.payload() for i in b] and a
+    assert again.month_peak("main-meter", "2026-07") == acc.month_peak("main-meter", "2026-07")
+    assert acc.month_peak("main-meter", "2026-07") is not None
+    assert acc.month_peak("no-such-meter", "2026-07") is None

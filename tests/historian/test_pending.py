@@ -130,3 +130,51 @@ def test_closing_releases_a_blocked_add_and_drains() -> None:
     assert result == [False]  # not held: the broker delivers it again later
     assert [e.mid for e in w.next_batch() or []] == [1]  # what is held is still written
     assert w.next_batch() is None
+
+
+# --- edges that survived mutation (make mutation, docs/testing.md) ---
+
+def test_a_fresh_window_reports_nothing() -> None:
+    w, acked, _ = window()
+    assert (w.pending, w.high_water, w.wakeups, w.blocked, w.blocked_total_s) == \
+        (0, 0, 0, False, 0.0)
+    assert w.add(entry(1)) is True and w.high_water == 1 and acked == []
+    done = entry(2)
+    done.done = True  # nothing to write: held, then acknowledged in turn
+    assert w.add(done) is True and w.high_water == 2
+
+
+def test_each_connection_is_its_own_epoch() -> None:
+    """Messages of two connections ago are no more acknowledged than those of the last."""
+    w, acked, _ = window(max_points=3)
+    w.add(entry(1))
+    w.new_epoch()
+    w.add(entry(2))
+    w.new_epoch()
+    w.add(entry(3))  # three points: a batch is due
+    w.complete(w.next_batch() or [])
+    assert acked == [3]
+
+
+def test_time_blocked_is_added_up_on_the_windows_clock() -> None:
+    w, _, clock = window(max_pending=1)
+    for n, blocked_for in enumerate((3.0, 2.0)):
+        w.add(entry(10 * n))
+        thread = threading.Thread(target=lambda n=n: w.add(entry(10 * n + 1)))
+        thread.start()
+        until(lambda: w.blocked, 2, what="the add to block")
+        clock.t += blocked_for
+        w.complete(w.next_batch() or [])
+        thread.join(2)
+        assert not w.blocked
+        w.complete(w.next_batch() or [])
+    assert w.blocked_total_s == 5.0
+
+
+def test_a_batch_is_due_exactly_at_its_limits() -> None:
+    w, _, clock = window(max_points=3, max_delay_s=2.0, idle_flush_s=0.5)
+    w.add(entry(1, lines=3))  # exactly max_points: due at once
+    assert [e.mid for e in w.next_batch() or []] == [1]
+    w.add(entry(2))
+    clock.t = 0.5  # exactly idle_flush_s since the last add: due
+    assert [e.mid for e in w.next_batch() or []] == [2]

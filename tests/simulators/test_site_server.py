@@ -1,8 +1,10 @@
 """The site simulator over real sockets and a real pty, read by independent clients.
 
-The SDM630 is decoded here by hand from Eastron's vendor map (float32, high word
-first, input registers), not through our profile or codec, so a codec bug cannot
-hide behind a matching bug in the simulator.
+The SDM630, the ADL400 and the TUF-2000M are decoded here by hand from their vendors'
+maps (three register layouts: float32 high word first in input registers, float32 and
+uint32 high word first in holding registers, REAL4 and LONG low word first), not through
+our profiles or codec, so a codec bug cannot hide behind a matching bug in the simulator
+(issue 20: swapping two word orders in the codec broke only the codec's vector tests).
 """
 
 from __future__ import annotations
@@ -60,6 +62,53 @@ async def test_sdm630_over_rtu_over_tcp_matches_vendor_map(demo: SiteSimulator) 
         assert sdm630_float(rr.registers, SDM630_VENDOR_MAP[name]) == \
             pytest.approx(truth[name], rel=1e-6), name
     assert truth["energy_import_kwh"] > 0.5
+
+
+# Acrel ADL400 user manual, Modbus table (holding, FC03): float32 and uint32 high word first.
+ADL400_VENDOR_MAP = {"voltage_l1_v": 0x0800, "frequency_hz": 0x0834}
+ADL400_ENERGY_IMPORT = 0x084C  # uint32, 0.1 kWh
+
+
+async def test_adl400_over_rtu_over_tcp_matches_vendor_map(demo: SiteSimulator) -> None:
+    demo.advance(3600)
+    cfg = link(demo, "meters-485")
+    client = AsyncModbusTcpClient(cfg.host, port=cfg.port, framer=FramerType.RTU, timeout=2,
+                                  retries=0)
+    await client.connect()
+    volts = await client.read_holding_registers(0x0800, count=0x36, device_id=2)
+    energy = await client.read_holding_registers(ADL400_ENERGY_IMPORT, count=2, device_id=2)
+    client.close()
+    assert not volts.isError() and not energy.isError()
+    truth = demo.physics.device_values("ac-meter")
+    for name, address in ADL400_VENDOR_MAP.items():
+        assert sdm630_float(volts.registers, address - 0x0800) == \
+            pytest.approx(truth[name], rel=1e-6), name
+    high, low = energy.registers
+    assert (high << 16 | low) * 0.1 == pytest.approx(truth["energy_import_kwh"], abs=0.1)
+    assert truth["energy_import_kwh"] > 0.5
+
+
+def low_word_first(regs: list[int], fmt: str) -> float:
+    """TUF-2000M REAL4/LONG: the low word first, each word big-endian (order CDAB)."""
+    return float(struct.unpack(">" + fmt, struct.pack(">HH", regs[1], regs[0]))[0])
+
+
+async def test_tuf2000m_over_rtu_over_tcp_matches_vendor_map(demo: SiteSimulator) -> None:
+    water = demo.physics.building.water_meter
+    assert water is not None
+    water.volume_m3 = 123_456.7  # above 65 535: both words of the LONG matter
+    demo.advance(3600)
+    cfg = link(demo, "meters-485")
+    client = AsyncModbusTcpClient(cfg.host, port=cfg.port, framer=FramerType.RTU, timeout=2,
+                                  retries=0)
+    await client.connect()
+    rr = await client.read_holding_registers(0, count=10, device_id=3)  # REG0001-0010
+    client.close()
+    assert not rr.isError()
+    truth = demo.physics.device_values("water-meter")
+    assert low_word_first(rr.registers[0:2], "f") == pytest.approx(truth["flow_m3_h"], rel=1e-6)
+    assert low_word_first(rr.registers[8:10], "i") == pytest.approx(truth["volume_m3"], abs=1)
+    assert truth["flow_m3_h"] > 0 and rr.registers[9] == 1  # 123 456 = 0x0001_E240
 
 
 async def test_coolmaster_write_over_tcp_reaches_the_physics(demo: SiteSimulator) -> None:
