@@ -89,6 +89,9 @@ class Gateway:
         self.fleet: FleetAgent | None = None
         if s.fleet.enabled:
             self._start_fleet()
+        self.charging: ChargingService | None = None
+        if self.site.spec.charging is not None:
+            self._start_charging(self.site.spec.charging)
 
     def _start_fleet(self) -> None:
         """The fleet agent: desired state from the platform, health summary to it."""
@@ -125,9 +128,6 @@ class Gateway:
             alarms=tuple(sorted(control.engine.active_alarms)) if control else (),
             rules_digest=control.rules.digest if control else None,
             rules_version=self.fleet.version if self.fleet else None)
-        self.charging: ChargingService | None = None
-        if self.site.spec.charging is not None:
-            self._start_charging(self.site.spec.charging)
 
     def _start_charging(self, cfg: ChargingConfig) -> None:
         """The car park (docs/ev-charging.md): its budget is the rule file's demand window."""
