@@ -33,15 +33,15 @@ def test_make_demo_runs_headless_and_stops_clean(tmp_path: Path) -> None:
     out, err = done.stdout, done.stderr
     assert done.returncode == 0, err[-2000:]
     assert "Traceback" not in out + err, err[-2000:]
-    assert "simulators up; gateway polling 23 devices with rules" in out
+    assert "simulators up; gateway polling 25 devices with rules" in out
     last = out.rsplit("esco-gateway demo — site demo-office", 1)[-1]
     assert re.search(r"broker 127\.0\.0\.1:\d+ \(passwords, ACL; TLS on \d+;.*\): connected",
                      last), last
     published = int(re.search(r"(\d+) published", last).group(1))  # type: ignore[union-attr]
     assert published > 0
-    rows = [line for line in last.splitlines() if line.startswith(("ac-", "main-meter",
-                                                                    "ac-meter", "water-meter"))]
-    assert len(rows) == 23 and all(" online " in row for row in rows), "\n".join(rows)
+    rows = [line for line in last.splitlines() if line.startswith((
+        "ac-", "main-meter", "ac-meter", "water-meter", "revenue-meter", "water-cjt188"))]
+    assert len(rows) == 25 and all(" online " in row for row in rows), "\n".join(rows)
     assert "points failed" not in last
     stored = re.search(r"InfluxDB \(historian\): (\d+) meter readings", last)
     assert stored is not None and int(stored.group(1)) > 0, last

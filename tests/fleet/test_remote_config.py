@@ -110,7 +110,7 @@ def test_status_shows_the_site_healthy_with_its_installed_rules(world: World) ->
     rows = {r["site"]: r for r in json.loads(out)}
     row = rows[SITE]
     assert row["gateway"] == "online"
-    assert row["devices"] == 23 and row["links"] == "3/3"
+    assert row["devices"] == 25 and row["links"] == "4/4"
     assert row["rules_version"] is None and row["state"] in ("running", "applied")
     assert rows[OTHER]["gateway"] == "unknown"  # no gateway: shown, not hidden
     code, table, _ = fleet(world, "status")
@@ -177,10 +177,10 @@ def test_a_bundle_that_breaks_the_sites_health_is_rolled_back(world: World) -> N
     before = world.rules.read_text()
     # demand limited on a meter that does not answer: valid, and the site loses its limit
     text = (before.replace("  meter: main-meter\n", "  meter: ac-meter\n  meter_stale_s: 3\n")
-            .replace('  active: {from: "08:00", to: "18:00", day_types: [workday, '
+            .replace('  active: {from: "01:00", to: "18:00", day_types: [workday, '
                      'makeup_workday]}\n', "")
 )
-    assert text.count("ac-meter") == 1 and "active: {from" not in text.split("demand:")[1]
+    assert text.count("ac-meter") == 1 and "active: {from" not in text.split("\ndemand:")[1]
     breaking = rules_file(world, "office-v4.yaml", text)
     code, out, _ = fleet(world, "push", "--site", SITE, "--rules", str(breaking),
                          "--version", "v4", "--wait", "60")
