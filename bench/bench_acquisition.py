@@ -208,10 +208,6 @@ def measure_500(folder: Path, warmup_s: float = WARMUP_S,
 async def _rtu_cycles(site_path: Path, cycles: int) -> tuple[float, float]:
     """(median wall time of one full poll cycle, its wire-time lower bound), seconds."""
     from gateway.acquisition.bus_budget import link_budget, silent_interval_s
-    from gateway.acquisition.reading import Reading
-    from gateway.acquisition.scheduler import LinkScheduler
-    from gateway.acquisition.transports import make_link
-    from gateway.core.clock import SystemClock
     from gateway.core.site import load_site
 
     site = load_site(site_path)
@@ -221,17 +217,28 @@ async def _rtu_cycles(site_path: Path, cycles: int) -> tuple[float, float]:
     # the gap after a reply includes that reply's closing t3.5: count the longer, once
     bound = sum(d.cycle_s - d.requests * min(
         t35, site.devices[d.device].profile.link.min_gap_ms / 1000) for d in budget.devices)
+    return await median_cycle_s(site, "rs485", cycles, "the RTU line"), bound
+
+
+async def median_cycle_s(site: Any, link_id: str, cycles: int, what: str) -> float:
+    """Median wall time of one full poll cycle of every device on ``link_id`` (the first
+    cycle, which opens the connection, not counted); fails on any failed point."""
+    from gateway.acquisition.reading import Reading
+    from gateway.acquisition.scheduler import LinkScheduler
+    from gateway.acquisition.transports import make_link
+    from gateway.core.clock import SystemClock
+
     failed: list[str] = []
 
     async def sink(reading: Reading) -> None:
         failed.extend(f"{reading.device}.{name}" for name in reading.failed)
 
-    sched = LinkScheduler(make_link("rs485", site.spec.links["rs485"]),
-                          site.devices_on("rs485"), SystemClock(), sink)
+    sched = LinkScheduler(make_link(link_id, site.spec.links[link_id]),
+                          site.devices_on(link_id), SystemClock(), sink)
     pollers = list(sched.pollers.values())
     times = []
     try:
-        for n in range(cycles + 1):  # the first cycle opens the port: not counted
+        for n in range(cycles + 1):
             start = time.monotonic()
             for poller in pollers:
                 await sched.poll(poller)
@@ -240,8 +247,8 @@ async def _rtu_cycles(site_path: Path, cycles: int) -> tuple[float, float]:
     finally:
         sched.link.close()
     if failed:
-        raise RuntimeError(f"failed points on the RTU line: {failed[:5]}")
-    return statistics.median(times), bound
+        raise RuntimeError(f"failed points on {what}: {failed[:5]}")
+    return statistics.median(times)
 
 
 def measure_rtu(folder: Path, cycles: int = RTU_CYCLES) -> dict[str, float]:

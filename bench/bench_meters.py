@@ -17,16 +17,14 @@ profile's turnaround). Target ≤ 1.15.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench.bench_acquisition import _site, simulators
+from bench.bench_acquisition import _site, median_cycle_s, simulators
 
 CYCLES = 3
 
@@ -54,37 +52,13 @@ def site_meters(folder: Path) -> Path:
 async def _cycles(site_path: Path, cycles: int) -> tuple[float, float]:
     """(median wall time of one full poll cycle, its wire-time lower bound), seconds."""
     from gateway.acquisition.bus_budget import link_budget
-    from gateway.acquisition.reading import Reading
-    from gateway.acquisition.scheduler import LinkScheduler
-    from gateway.acquisition.transports import make_link
-    from gateway.core.clock import SystemClock
     from gateway.core.site import load_site
 
     site = load_site(site_path)
     budget = link_budget(site, "m645")
     assert budget is not None and budget.line == "2400 baud 8E1"
     bound = sum(d.cycle_s for d in budget.devices)
-    failed: list[str] = []
-
-    async def sink(reading: Reading) -> None:
-        failed.extend(f"{reading.device}.{name}" for name in reading.failed)
-
-    sched = LinkScheduler(make_link("m645", site.spec.links["m645"]),
-                          site.devices_on("m645"), SystemClock(), sink)
-    pollers = list(sched.pollers.values())
-    times = []
-    try:
-        for n in range(cycles + 1):  # the first cycle opens the connection: not counted
-            start = time.monotonic()
-            for poller in pollers:
-                await sched.poll(poller)
-            if n:
-                times.append(time.monotonic() - start)
-    finally:
-        sched.link.close()
-    if failed:
-        raise RuntimeError(f"failed points on the meter line: {failed[:5]}")
-    return statistics.median(times), bound
+    return await median_cycle_s(site, "m645", cycles, "the meter line"), bound
 
 
 def run() -> dict[str, float]:
