@@ -35,3 +35,10 @@ def test_environment_then_flag(monkeypatch: pytest.MonkeyPatch) -> None:
             i18n.set_language("xx")
     finally:
         i18n.set_language(None)
+
+
+def test_english_left_ignores_names_and_units() -> None:
+    from tests.i18n.english import english_left
+
+    assert english_left("office-3 设定 26.0 °C，电量 12 kWh", names=["office-3"]) == []
+    assert english_left("温度 too high", names=[]) == ["too", "high"]
