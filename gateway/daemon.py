@@ -39,6 +39,7 @@ from gateway.uplink.publisher import Publisher
 
 if TYPE_CHECKING:
     from gateway.control.loop import ControlLoop
+    from gateway.energy.live import EnergyService
     from gateway.ev.car_park import ChargingService
     from gateway.fleet.agent import FleetAgent
     from gateway.fleet.site_health import HealthFacts
@@ -83,6 +84,8 @@ class Gateway:
         self._reloads: set[asyncio.Task[list[str]]] = set()
         self.watchdog: systemd.Watchdog | None = None
         self.control: ControlLoop | None = None
+        #: the interval accountant, from start()
+        self.energy: EnergyService | None = None
         self.control_events: dict[str, int] = {"change": 0, "notice": 0, "alarm": 0}
         if self.rules_path is not None:
             self._start_control(self.rules_path)
@@ -225,18 +228,25 @@ class Gateway:
         task.add_done_callback(self._reloads.discard)
 
     async def reload(self) -> list[str]:
-        """SIGHUP: re-read the rules (validated whole, swapped in atomically or refused
-        while the old set stays in force); polling goes on undisturbed."""
+        """SIGHUP: re-read the tariff and the rules (each validated whole, swapped in
+        atomically or refused while the old one stays in force); polling goes on
+        undisturbed."""
         systemd.reloading()
         problems: list[str] = []
-        if self.control is not None:
-            problems = [str(p) for p in await self.control.reload_between_ticks()]
-            self.commands.policy = self.control.rules.setpoint_policy()
+        if self.energy is not None:
+            problems += self.energy.reload_tariff()
             if problems:
-                log.error("reload: rule file rejected, previous rules stay: %s",
+                log.error("reload: tariff rejected, previous tariff stays: %s",
                           "; ".join(problems))
+        if self.control is not None:
+            refused = [str(p) for p in await self.control.reload_between_ticks()]
+            self.commands.policy = self.control.rules.setpoint_policy()
+            if refused:
+                log.error("reload: rule file rejected, previous rules stay: %s",
+                          "; ".join(refused))
             else:
                 log.info("reload: rules %s in force", self.control.rules.digest)
+            problems += refused
         systemd.notify("READY=1")
         return problems
 
@@ -256,11 +266,11 @@ class Gateway:
 
     async def start(self) -> None:
         self.engine.start()
-        if self.charging is not None:
-            self._tasks.append(asyncio.create_task(self.charging.run(), name="ev"))
         self._tasks = [asyncio.create_task(self.writer.run(), name="outbox-writer"),
                        asyncio.create_task(self.publisher.run(), name="mqtt"),
                        asyncio.create_task(self._refresh_outbox_stats(), name="outbox-stats")]
+        if self.charging is not None:  # after the list is made, so stop() cancels it too
+            self._tasks.append(asyncio.create_task(self.charging.run(), name="ev"))
         # energy/interval: the interval accountant (docs/energy.md), state beside the outbox
         from gateway.energy.live import EnergyService
 

@@ -31,7 +31,10 @@ def add_fleet_commands(sub: Any) -> None:
     where = push.add_mutually_exclusive_group(required=True)
     where.add_argument("--site")
     where.add_argument("--group")
-    push.add_argument("--rules", required=True, type=Path, help="the rule file to run")
+    push.add_argument("--rules", type=Path, help="the rule file to run")
+    push.add_argument("--tariff", type=Path,
+                      help="the tariff to price with, named <the site's tariff id>.yaml "
+                           "(with --rules: both applied together or neither)")
     push.add_argument("--version", required=True, help="the bundle's version, e.g. 2026-12-06.1")
     push.add_argument("--by", help="who pushes (default: the fleet file's operator, or $USER)")
     push.add_argument("--wait", type=float, default=900.0,
@@ -79,12 +82,18 @@ def _audit(fleet: Fleet, record: dict[str, Any]) -> None:
 def _push(args: argparse.Namespace, fleet: Fleet, client: FleetClient) -> int:
     try:
         sites = fleet.targets(args.site, args.group)
-        text = args.rules.read_text(encoding="utf-8")
+        chosen = {kind: path for kind, path in (("rules", args.rules), ("tariff", args.tariff))
+                  if path is not None}
+        if not chosen:
+            print("fleet push: nothing to push: give --rules, --tariff or both",
+                  file=sys.stderr)
+            return 2
+        files = {kind: BundleFile(path.name, path.read_text(encoding="utf-8"))
+                 for kind, path in chosen.items()}
         by = args.by or fleet.spec.operator or getpass.getuser()
-        bundle = make_bundle(args.version, by, datetime.now(UTC),
-                             {"rules": BundleFile(args.rules.name, text)})
+        bundle = make_bundle(args.version, by, datetime.now(UTC), files)
     except (ValueError, OSError) as exc:  # BundleError is a ValueError
-        where = "bundle" if isinstance(exc, BundleError) else str(args.rules)
+        where = "bundle" if isinstance(exc, BundleError) else getattr(exc, "filename", "")
         print(f"{where}: {exc}", file=sys.stderr)
         return 2
     payload = bundle.payload()
@@ -97,7 +106,7 @@ def _push(args: argparse.Namespace, fleet: Fleet, client: FleetClient) -> int:
             client.push(site, payload)
         _audit(fleet, {"event": "pushed", "by": by, "version": bundle.version,
                        "digest": bundle.digest, "sites": stage, "stage": n,
-                       "rules": args.rules.name})
+                       **{kind: f.name for kind, f in bundle.files.items()}})
         client.wait(_answered(client, stage, bundle.digest), args.wait)
         results = {s: outcome(client.reported.get(s), bundle.digest) or "no answer"
                    for s in stage}

@@ -21,20 +21,23 @@ class CheckOutcome:
     checked: list[str] = field(default_factory=list)
 
 
-def check_site(site: Site, rules: Path | None) -> CheckOutcome:
-    """Every problem of a loaded site with the rule file ``rules`` (None: no control)."""
+def check_site(site: Site, rules: Path | None, tariffs_dir: Path | None = None) -> CheckOutcome:
+    """Every problem of a loaded site with the rule file ``rules`` (None: no control).
+
+    ``tariffs_dir``: look for the site's tariff only there (a bundle's staged tariff).
+    """
     warnings, errors = budget_problems(site)
     out = CheckOutcome(list(warnings), list(errors),
                        [f"{len(site.spec.links)} links", f"{len(site.devices)} devices"])
     if rules is not None:
         try:
-            load_rules(rules, site)
+            load_rules(rules, site, tariffs_dir=tariffs_dir)
             out.checked.append(f"rules {rules.name}")
         except ConfigError as exc:
             out.problems.extend(exc.problems)
     if site.spec.site.tariff is not None:
         try:
-            load_site_tariff(site.spec.site.tariff, site_path=site.path)
+            load_site_tariff(site.spec.site.tariff, tariffs_dir, site_path=site.path)
             out.checked.append(f"tariff {site.spec.site.tariff}")
         except ConfigError as exc:
             out.problems.extend(exc.problems)

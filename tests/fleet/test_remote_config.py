@@ -229,3 +229,48 @@ def test_an_offline_gateway_applies_its_desired_state_on_return(world: World) ->
                            and client.reported[SITE].get("version") == "v6", 60)
     finally:
         client.close()
+
+
+TARIFF = (ROOT / "tariffs" / "hubei-general-ic.yaml").read_text()
+
+
+def test_a_tariff_travels_in_a_bundle_and_is_priced_with_after_reload(world: World) -> None:
+    rules_before = world.rules.read_text()
+    tariff = rules_file(world, "hubei-general-ic.yaml",
+                        TARIFF.replace("version: 2024-01-consultation", "version: fleet-t1"))
+    code, out, err = fleet(world, "push", "--site", SITE, "--tariff", str(tariff),
+                           "--version", "t1", "--wait", "60")
+    assert code == 0, out + err
+    assert f"{SITE}: applied (t1" in out
+    installed = world.site.parent / "tariffs" / "hubei-general-ic.yaml"
+    assert "version: fleet-t1" in installed.read_text()
+    world.gateway.wait_log("reload: tariff hubei-general-ic version fleet-t1 in force")
+    assert world.rules.read_text() == rules_before  # a tariff-only bundle leaves the rules
+
+
+def test_a_bundle_with_a_bad_tariff_changes_neither_file(world: World) -> None:
+    """Rules and tariff go together or not at all: a valid rule file does not slip in
+    beside a tariff that is refused."""
+    rules_before = world.rules.read_text()
+    installed = world.site.parent / "tariffs" / "hubei-general-ic.yaml"
+    tariff_before = installed.read_text()
+    rules = rules_file(world, "office-v8.yaml", rules_before.replace("limit_kw: 31",
+                                                                     "limit_kw: 30"))
+    assert rules.read_text() != rules_before
+    bad = world.tmp / "bad" / "hubei-general-ic.yaml"
+    bad.parent.mkdir(exist_ok=True)
+    bad.write_text(TARIFF.replace("version: 2024-01-consultation", "version: fleet-t2")
+                   .replace("id: hubei-general-ic", "id: [oops"))
+    code, out, _ = fleet(world, "push", "--site", SITE, "--rules", str(rules),
+                         "--tariff", str(bad), "--version", "v8", "--wait", "60")
+    assert code == 1 and f"{SITE}: refused (v8" in out
+    assert "hubei-general-ic.yaml:" in out  # named as the operator named it, with a line
+    assert world.rules.read_text() == rules_before
+    assert installed.read_text() == tariff_before
+
+
+def test_a_tariff_for_another_tariff_id_is_refused(world: World) -> None:
+    other = rules_file(world, "shanghai-general.yaml", TARIFF)
+    code, out, _ = fleet(world, "push", "--site", SITE, "--tariff", str(other),
+                         "--version", "t3", "--wait", "60")
+    assert code == 1 and "files.tariff.name" in out and "hubei-general-ic.yaml" in out
