@@ -331,31 +331,36 @@ async def run(site: Site, settings: GatewaySettings, ready: asyncio.Event | None
             loop.add_signal_handler(sig, stop.set)
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGHUP, gateway.request_reload)
-    await gateway.start()
-    if settings.metrics.enabled:
-        from gateway.metrics import serve
-
-        try:
-            serve(gateway, settings.metrics.host, settings.metrics.port)
-        except OSError as exc:  # a port clash must not stop data collection
-            log.error("metrics not served on %s:%d: %s", settings.metrics.host,
-                      settings.metrics.port, exc.strerror)
-    log.info("gateway for site %s: %d devices on %d links, outbox %s, broker %s:%d",
-             site.id, len(site.devices), len(gateway.engine.schedulers),
-             Path(settings.outbox.path), settings.mqtt.host, settings.mqtt.port)
-    # READY once every device has been polled once: systemd's start is then real
-    first = gateway.stream.subscribe(lossy=True, maxsize=len(site.devices) + 1)
-    seen: set[str] = set()
-    while len(seen) < len(site.devices) and not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            seen.add((await asyncio.wait_for(first.get(), 1.0)).device)
-    gateway.stream.unsubscribe(first)
-    systemd.notify(f"READY=1\nSTATUS=polling {len(site.devices)} devices")
-    if ready is not None:
-        ready.set()
+    # stop() runs however start() or the wait ends: a start that fails half-way must not
+    # leave polling tasks behind for asyncio.run's shutdown to wait on
     try:
+        await gateway.start()
+        if settings.metrics.enabled:
+            from gateway.metrics import serve
+
+            try:
+                serve(gateway, settings.metrics.host, settings.metrics.port)
+            except OSError as exc:  # a port clash must not stop data collection
+                log.error("metrics not served on %s:%d: %s", settings.metrics.host,
+                          settings.metrics.port, exc.strerror)
+        log.info("gateway for site %s: %d devices on %d links, outbox %s, broker %s:%d",
+                 site.id, len(site.devices), len(gateway.engine.schedulers),
+                 Path(settings.outbox.path), settings.mqtt.host, settings.mqtt.port)
+        # READY once every device has been polled once: systemd's start is then real
+        first = gateway.stream.subscribe(lossy=True, maxsize=len(site.devices) + 1)
+        seen: set[str] = set()
+        while len(seen) < len(site.devices) and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                seen.add((await asyncio.wait_for(first.get(), 1.0)).device)
+        gateway.stream.unsubscribe(first)
+        systemd.notify(f"READY=1\nSTATUS=polling {len(site.devices)} devices")
+        if ready is not None:
+            ready.set()
         await stop.wait()
     finally:
         systemd.notify("STOPPING=1")
         await gateway.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
     return 0
