@@ -25,14 +25,15 @@ def test_build_install_upgrade_uninstall(tmp_path: Path) -> None:
     assert len(ours) == 1
     assert_site_box_only(ours[0])
     prefix, etc, units = tmp_path / "opt" / "escogw", tmp_path / "etc", tmp_path / "units"
-    install = ["install-offline", wheels, "--prefix", prefix, "--etc", etc, "--units", units,
-               "--no-systemctl"]
+    install: list[str | Path] = [wheels, "--prefix", prefix, "--etc", etc,
+                                  "--units", units, "--no-systemctl"]
     for _ in range(2):  # idempotent: the second run upgrades in place
-        out = run_script(*install)
+        out = run_script("install-offline", *install)
         assert out.returncode == 0, out.stderr
         assert "installed esco-gateway" in out.stdout
     assert_tools_run(prefix)
-    broker = run_script(*install, "--broker", "--mosquitto", tmp_path / "mosquitto")
+    broker = run_script("install-offline", *install, "--broker",
+                        "--mosquitto", tmp_path / "mosquitto")
     assert broker.returncode == 0, broker.stderr
     assert_site_broker(tmp_path / "mosquitto", etc, broker.stdout)
     unit = (units / "escogw.service").read_text()

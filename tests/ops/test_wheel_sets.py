@@ -119,7 +119,7 @@ def test_install_offline_refuses_a_set_with_no_manifest(tmp_path: Path) -> None:
 
 
 def fake_set(tmp_path: Path, *, machine: str = HERE,
-             python: str = "{0}.{1}".format(*sys.version_info)) -> Path:
+             python: str = f"{sys.version_info[0]}.{sys.version_info[1]}") -> Path:
     """A wheel folder as build-wheels lays it out; the refusals come before any wheel is read."""
     wheels = tmp_path / "wheels"
     wheels.mkdir()
