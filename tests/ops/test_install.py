@@ -38,6 +38,8 @@ def test_build_install_upgrade_uninstall(tmp_path: Path) -> None:
     assert_site_broker(tmp_path / "mosquitto", etc, broker.stdout)
     unit = (units / "escogw.service").read_text()
     assert f"ExecStart={prefix}/bin/escogw run --config {etc}/site.yaml" in unit
+    for doc in unit.split("Documentation=", 1)[1].split("\n", 1)[0].split():
+        assert Path(doc.removeprefix("file:")).is_file(), doc  # the box has no internet
     checked = subprocess.run([str(prefix / "bin" / "escogw"), "check", "--config",
                               str(etc / "site.yaml.example")], capture_output=True, text=True,
                              cwd=tmp_path)  # outside the checkout: drivers come from share/
