@@ -40,18 +40,25 @@ def offline(why: str) -> NoReturn:
     pytest.skip(why)
 
 
-@functools.cache
 def wheel_set(machine: str, python: str = "3.11") -> Path:
+    folder = _build_once(machine, python)
+    if folder is None:
+        offline(f"no package index to build the {machine} wheels from and none in"
+                f" {CACHE} yet (run once with network)")
+    return folder
+
+
+@functools.cache
+def _build_once(machine: str, python: str) -> Path | None:
+    """The set's folder, rebuilt if the index answers; None with no index and no set.
+    Cached, offline too: pip's retries take half a minute."""
     folder = CACHE / f"{machine}-cp{python.replace('.', '')}"
     built = run_script("build-wheels", "--platform", machine, "--python", python, folder)
     if built.returncode == 0:
         return folder
     if UNREACHABLE not in built.stderr:
         pytest.fail(f"build-wheels --platform {machine} failed:\n{built.stderr}", pytrace=False)
-    if (folder / "MANIFEST").is_file():
-        return folder
-    offline(f"no package index to build the {machine} wheels from and none in {folder} yet"
-            " (run once with network)")
+    return folder if (folder / "MANIFEST").is_file() else None
 
 
 def manifest(folder: Path) -> dict[str, str]:
