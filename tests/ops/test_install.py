@@ -74,7 +74,7 @@ def assert_state_in_state_dir(site_file: str) -> None:
 
 def assert_tools_run(prefix: Path) -> None:
     """After an upgrade every tool in the venv runs: their first lines name the prefix,
-    not the folder the venv was built in."""
+    not the folder the venv was built in; nor do the activate scripts (path, prompt)."""
     for tool in (["escogw", "--help"], ["pip", "--version"], ["pyserial-ports"],
                  ["pyserial-miniterm", "--help"]):
         ran = subprocess.run([str(prefix / "bin" / tool[0]), *tool[1:]], capture_output=True,
@@ -85,7 +85,7 @@ def assert_tools_run(prefix: Path) -> None:
     assert str(prefix / "lib") in pip.stdout
     for script in (prefix / "bin").iterdir():
         if script.is_file() and not script.is_symlink():
-            assert f"{prefix}.new" not in script.read_text(errors="replace"), script
+            assert f"{prefix.name}.new" not in script.read_text(errors="replace"), script
 
 
 def assert_site_box_only(wheel: Path) -> None:
