@@ -16,13 +16,35 @@ from gateway.energy.report_csv import periods
 from gateway.energy.report_text import cny, days_text, long_date, pct, period_name, short_date
 from gateway.energy.settlement import CONFIDENCE_PCT
 from gateway.energy.stats import KGCE_PER_KWH
-from gateway.i18n import _, ngettext
+from gateway.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from gateway.energy.report_data import ReportData, ReportOptions
 
 OVER = "#D55E00"
 UNKNOWN = "—"
+
+
+def _h1(text: str) -> str:
+    return f"<h1>{escape(text)}</h1>"
+
+
+def _h2(text: str) -> str:
+    return f"<h2>{escape(text)}</h2>"
+
+
+def _h3(text: str) -> str:
+    return f"<h3>{escape(text)}</h3>"
+
+
+#: the site file's meter roles
+ROLES = {"main": N_("main meter"), "ac": N_("AC sub-meter"), "revenue": N_("revenue meter"),
+         "sub": N_("sub-meter")}
+
+
+def _role(role: str) -> str:
+    name = ROLES.get(role)
+    return _(name) if name is not None else role or UNKNOWN
 
 
 def _note(text: str, cls: str = "note") -> str:
@@ -52,7 +74,7 @@ def _kw(v: float) -> str:
 def render_html(data: ReportData, opts: ReportOptions) -> str:
     site = data.site
     info = site.spec.site
-    parts = [f"<h1>{escape(_('Energy report — {name}').format(name=info.name or site.id))}</h1>",
+    parts = [_h1(_("Energy report — {name}").format(name=info.name or site.id)),
              _note(_("Site {site}, {start} to {end} ({days}, site-local days, {tz}); floor "
                      "area {area} m², {people} occupants. Source: InfluxDB {url}, database "
                      "{db}.").format(site=site.id, start=long_date(opts.start),
@@ -61,7 +83,12 @@ def render_html(data: ReportData, opts: ReportOptions) -> str:
                                      people=info.occupants, url=opts.influx_url,
                                      db=opts.database))]
     if data.tariff is not None:
-        parts.append(_note(_("Tariff: {tariff}").format(tariff=data.tariff.describe())))
+        spec = data.tariff.spec
+        parts.append(_note(_("Tariff: {name}, version {version}; source: {document}; status: "
+                             "{status} (checked {checked})").format(
+                                 name=spec.name or data.tariff.id, version=spec.version,
+                                 document=spec.source.document, status=spec.source.status or
+                                 UNKNOWN, checked=spec.checked)))
     parts += _headline(data)
     parts += _coverage(data)
     parts += _energy(data)
@@ -75,7 +102,7 @@ def render_html(data: ReportData, opts: ReportOptions) -> str:
     parts += _statistics(data)
     flagged = sum(d.flagged for d in data.days.values())
     n = sum(d.intervals for d in data.days.values())
-    parts.append(f"<h2>{escape(_('Data quality'))}</h2>")
+    parts.append(_h2(_("Data quality")))
     parts.append(_note(_("{n} main-meter intervals, {flagged} not \"good\" (interpolated over "
                          "a gap, partial after a cold start, or a meter reset).").format(
                              n=n, flagged=flagged)))
@@ -119,7 +146,7 @@ def _headline(data: ReportData) -> list[str]:
 
 
 def _coverage(data: ReportData) -> list[str]:
-    out = [f"<h2>{escape(_('Data coverage'))}</h2>"]
+    out = [_h2(_("Data coverage"))]
     partial = data.partial_days
     complete = len(data.coverage) - len(partial)
     out.append(_note(_("A quarter-hour is covered when every main meter ({meters}) has an "
@@ -140,7 +167,7 @@ def _energy(data: ReportData) -> list[str]:
     cats = _labels(data, days)
     ps = periods(data)
     return [
-        f"<h2>{escape(_('Daily energy and cost by tariff period'))}</h2>",
+        _h2(_("Daily energy and cost by tariff period")),
         svg.BarChart(_("Energy by tariff period"), cats, [
             svg.Stack(period_name(p), [data.days[d].kwh_by_period.get(p, 0.0) for d in days],
                       svg.PERIOD_BAR_COLOURS.get(p)) for p in ps], y_label="kWh").render(),
@@ -155,7 +182,7 @@ def _demand(data: ReportData) -> list[str]:
     days = sorted(data.days)
     cats = _labels(data, days)
     limit = data.demand_limit_kw
-    out = [f"<h2>{escape(_('Demand'))}</h2>"]
+    out = [_h2(_("Demand"))]
     hl = [svg.HLine(limit, _("limit {limit} kW").format(limit=f"{limit:g}"))] if limit else []
     peaks = [data.days[d].peak_kw for d in days]
     stacks = [svg.Stack(_("peak 15-minute demand"),
@@ -208,7 +235,7 @@ def _demand(data: ReportData) -> list[str]:
 
 
 def _ac(data: ReportData) -> list[str]:
-    out = [f"<h2>{escape(_('Air conditioning: the trusteed system (AC sub-meter)'))}</h2>"]
+    out = [_h2(_("Air conditioning: the trusteed system (AC sub-meter)"))]
     if not data.ac:
         out.append(_note(_("This site has no AC sub-meter (a meter tagged role: ac): the "
                            "air conditioning's own energy is not measured."), "bad"))
@@ -234,7 +261,7 @@ def _ac(data: ReportData) -> list[str]:
 
 
 def _savings(data: ReportData) -> list[str]:
-    out = [f"<h2>{escape(_('Savings against the baseline'))}</h2>"]
+    out = [_h2(_("Savings against the baseline"))]
     if data.baseline is not None:
         verdict = "good" if data.baseline.accepted else "bad"
         out.append(_note(data.baseline.summary(), verdict))
@@ -268,7 +295,7 @@ def _savings(data: ReportData) -> list[str]:
     out += _settlement(data)
     t = data.trustee
     if t is not None:
-        out.append(f"<h2>{escape(_('Trusteeship view'))}</h2>")
+        out.append(_h2(_("Trusteeship view")))
         bill = _("actual bill (energy + demand charge)") if data.demand_charge is not None \
             else _("actual bill (energy only: the tariff has no demand price, the demand "
                    "charge is unknown and not included)")
@@ -285,7 +312,7 @@ def _savings(data: ReportData) -> list[str]:
 def _settlement(data: ReportData) -> list[str]:
     if not data.settlement:
         return []
-    out = [f"<h2>{escape(_('Monthly settlement'))}</h2>",
+    out = [_h2(_("Monthly settlement")),
            _note(_("Baseline: the model under the baseline period's mean weather and the "
                    "month's calendar; routine adjustment: the month's weather; non-routine "
                    "adjustment: floor area, occupants, equipment. Uncertainty: ASHRAE "
@@ -318,7 +345,7 @@ def _settlement(data: ReportData) -> list[str]:
 
 
 def _water(data: ReportData) -> list[str]:
-    out = [f"<h2>{escape(_('Water'))}</h2>"]
+    out = [_h2(_("Water"))]
     days = sorted(data.days)
     m3 = sum(data.days[d].water_m3 for d in days)
     out.append(svg.BarChart(_("Water per day"), _labels(data, days), [
@@ -358,7 +385,7 @@ def _comfort(data: ReportData) -> list[str]:
                  "both": _("the occupancy sensors where units have them, else {start}–{end} "
                            "on working days").format(start=f"{OFFICE_HOURS[0]:%H:%M}",
                                                      end=f"{OFFICE_HOURS[1]:%H:%M}")}
-    out = [f"<h2>{escape(_('Comfort'))}</h2>",
+    out = [_h2(_("Comfort")),
            _note(_("K·h outside the band per zone ({band}), counted only while the zone is "
                    "occupied: {occupancy}. The what-if uses the same definition.").format(
                        band=band_text(), occupancy=occupancy[data.occupancy_source]))]
@@ -373,7 +400,7 @@ def _comfort(data: ReportData) -> list[str]:
 
 
 def _registers(data: ReportData) -> list[str]:
-    out = [f"<h2>{escape(_('Meter register readings'))}</h2>",
+    out = [_h2(_("Meter register readings")),
            _note(_("The first and last counter reading stored in the period, for reconciling "
                    "with the utility's bill (compare with the revenue meter)."))]
 
@@ -386,7 +413,7 @@ def _registers(data: ReportData) -> list[str]:
     out.append(svg.table(
         [_("meter"), _("address"), _("role"), _("unit"), _("opening reading"), _("at"),
          _("closing reading"), _("at"), _("difference")],
-        [[r.device, r.address or UNKNOWN, r.role or UNKNOWN, r.unit, v(r.first),
+        [[r.device, r.address or UNKNOWN, _role(r.role), r.unit, v(r.first),
           at(r.first_at), v(r.last), at(r.last_at), v(r.delta)] for r in data.registers],
         left=4))
     if any(r.first is None for r in data.registers):
@@ -397,7 +424,7 @@ def _registers(data: ReportData) -> list[str]:
 
 def _audit(data: ReportData) -> list[str]:
     a = data.audit
-    out = [f"<h2>{escape(_('What the control did'))}</h2>"]
+    out = [_h2(_("What the control did"))]
     rows: list[list[str]] = []
     if a.events_stored:
         rows += [[_("operator overrides"), str(len(a.overrides))],
@@ -430,7 +457,7 @@ def _audit(data: ReportData) -> list[str]:
 
 def _statistics(data: ReportData) -> list[str]:
     info = data.site.spec.site
-    out = [f"<h2>{escape(_('Public-institution statistics'))}</h2>",
+    out = [_h2(_("Public-institution statistics")),
            _note(_("Electricity at {factor} kgce/kWh (equivalent value, GB/T 2589); floor "
                    "area {area} m², {people} occupants (site file).").format(
                        factor=KGCE_PER_KWH, area=f"{info.floor_area_m2:g}",
@@ -440,7 +467,7 @@ def _statistics(data: ReportData) -> list[str]:
         items = data.stats.get(g, [])
         if not items:
             continue
-        out.append(f"<h3>{escape(names[g])}</h3>")
+        out.append(_h3(names[g]))
         out.append(svg.table(
             [_("period"), "kWh", "kgce", "kWh/m²", "kgce/m²", _("kWh/person"),
              _("kgce/person"), _("water m³"), _("m³/person"), _("cost")],

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -387,3 +388,89 @@ def test_without_control_events_the_audit_says_not_available() -> None:
     html = "".join(_audit(data))
     assert html.count("not available: the database holds no control events") == 4
     assert "<td>0</td>" not in html
+
+
+class _Text(HTMLParser):
+    """The text a reader sees on a page (not the style sheet)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._style = False
+
+    def handle_data(self, data: str) -> None:
+        if not self._style:
+            self.parts.append(data)
+
+
+def visible(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    return " ".join(parser.parts)
+
+
+#: standards, model terms and command-line syntax that stay as written in Chinese text
+TERMS = ["ASHRAE Guideline 14", "CV(RMSE)", "NMBE", "CDD26", "HDD18", "BOPTEST tdis",
+         "hdd18", "GB/T 2589", "FSU", "escogw report", "role: ac", "docs/energy.md",
+         # command-line flags
+         "--water-price", "--baseline-from", "--baseline-to", "--baseline", "--weather",
+         "--outdoor", "--rules", "--demand-limit-kw"]
+
+
+def names_of(site: Site, *more: str) -> list[str]:
+    """What the user named: devices, zones, the site, the tariff file's own words."""
+    tariff = load_site_tariff(site.spec.site.tariff)
+    spec = tariff.spec
+    out = [*site.devices, *(d.config.tags.get("zone", "") for d in site.devices.values()),
+           site.id, site.spec.site.name, site.spec.site.timezone, tariff.id, spec.name,
+           spec.version, spec.source.document, spec.source.status or "", *TERMS, *more]
+    return [n for n in out if n]
+
+
+def test_zh_cn_report_and_whatif_leave_no_english(
+        filled: tuple[Published, str], influxdb: InfluxDB, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway import i18n
+    from gateway.cli import main
+    from tests.i18n.english import english_left
+
+    pub, db = filled
+    site = load_site(DEMO_SITE)
+    weather = tmp_path / "weather.csv"
+    weather.write_text("date,mean_temp_c\n" + "".join(f"{d},{t}\n"
+                                                      for d, t in sorted(pub.temps.items())))
+    out = tmp_path / "r"
+    i18n.set_language("zh_CN")
+    try:
+        rc = main(["report", "-c", str(DEMO_SITE), "--from", "2026-07-14", "--to",
+                   "2026-07-15", "--influx", influxdb.url, "--db", db, "--out", str(out),
+                   "--rules", str(SHIPPED), "--baseline-from", "2026-06-01", "--baseline-to",
+                   "2026-06-28", "--weather", str(weather)])
+        report_text = capsys.readouterr().out
+        page = tmp_path / "whatif.html"
+        rc_whatif = main(["whatif", "--rules", str(SHIPPED), "--site", str(DEMO_SITE), "--day",
+                          "2026-07-15", "--weather", "wuhan-summer-hot", "--warmup-days", "0",
+                          "--out", str(page), "--no-progress"])
+        whatif_text = capsys.readouterr().out
+    finally:
+        i18n.set_language(None)
+    assert rc == 0 and rc_whatif == 0
+    html = (out / "report.html").read_text()
+    assert '<html lang="zh-CN">' in html and "Noto Sans CJK SC" in html
+    assert "能耗报告" in html and "数据完整率" in html and "月份" in html
+    names = names_of(site, str(out / "report.html"), str(DEMO_SITE), str(SHIPPED), str(page), db,
+                     influxdb.url, Path(SHIPPED).stem, "wuhan-summer-hot",
+                     "demand:infeasible")
+    assert english_left(report_text, names) == []
+    left = english_left(visible(html), names)
+    assert left == [], " ".join(left)
+    whatif_page = page.read_text()
+    assert '<html lang="zh-CN">' in whatif_page
+    assert english_left(whatif_text, names) == []
+    assert english_left(visible(whatif_page), names) == []
