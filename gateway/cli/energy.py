@@ -167,6 +167,10 @@ def _weather_problem(name: str) -> None:
                 value=name, error=exc))]) from None
 
 
+def seed_text(seed: int | None) -> str:
+    return "" if seed is None else _(", seed {seed}").format(seed=seed)
+
+
 def limits_text(limits: str) -> str:
     return _("national limits") if limits == "national" else _("each rule file's own limits")
 
@@ -215,12 +219,13 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     weather = args.weather or args.weather_series or _("the site's simulation.weather")
     lo, hi = results[0].trace.band
     notes = [_("Site {site} ({file}), {day}, weather {weather}, step {step} s, {warmup}, "
-               "{limits}").format(site=site.id, file=args.site, day=args.day, weather=weather,
-                                  step=f"{args.step:g}",
-                                  warmup=ngettext("{n} warm-up day", "{n} warm-up days",
-                                                  args.warmup_days).format(n=args.warmup_days),
-                                  limits=limits_text(args.limits))
-             + (_(", seed {seed}.").format(seed=args.seed) if args.seed is not None else "."),
+               "{limits}{seed}.").format(site=site.id, file=args.site, day=args.day,
+                                         weather=weather, step=f"{args.step:g}",
+                                         warmup=ngettext("{n} warm-up day", "{n} warm-up days",
+                                                         args.warmup_days).format(
+                                             n=args.warmup_days),
+                                         limits=limits_text(args.limits),
+                                         seed=seed_text(args.seed)),
              _("Discomfort: as in the report (BOPTEST tdis), over each zone's occupied time "
                "(people present), band {lo}–{hi} °C ({band}). Short cycles: a unit on or off "
                "for less than 300 s. Clamp hits and regulatory violations: requests beyond "
@@ -297,13 +302,13 @@ def cmd_season(args: argparse.Namespace) -> int:
     from gateway.energy.comfort import band_text
 
     notes = [_("Site {site} ({file}), {label} ({days}), weather {weather}, one continuous "
-               "simulation per rule set after {warmup}, step {step} s, {limits}").format(
+               "simulation per rule set after {warmup}, step {step} s, {limits}{seed}.").format(
                    site=site.id, file=args.site, label=label,
                    days=ngettext("{n} day", "{n} days", len(days)).format(n=len(days)),
                    weather=spec, warmup=ngettext("{n} warm-up day", "{n} warm-up days",
                                                  args.warmup_days).format(n=args.warmup_days),
-                   step=f"{args.step:g}", limits=limits_text(args.limits))
-             + (_(", seed {seed}.").format(seed=args.seed) if args.seed is not None else "."),
+                   step=f"{args.step:g}", limits=limits_text(args.limits),
+                   seed=seed_text(args.seed)),
              _("AC cost: the AC sub-meter under the site's tariff. Discomfort: as in the "
                "report, BOPTEST tdis over each zone's occupied time, band {band}. Demand "
                "windows over the limit: 15-minute windows above {rules}'s demand limit plus "
@@ -350,8 +355,10 @@ def cmd_season(args: argparse.Namespace) -> int:
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+    from gateway.energy.report_text import ljust, rjust, width
+
+    widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(ljust(c, widths[0]) if i == 0 else rjust(c, widths[i])
                                for i, c in enumerate(r)).rstrip() for r in rows)
 
 

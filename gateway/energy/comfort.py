@@ -8,9 +8,8 @@ zones (K·h per zone).
 
 ``DiscomfortTally`` is that definition: both the what-if's collector (``kpis.Discomfort``,
 occupied = the simulation has people in the room) and the report (``report.Collector``,
-occupied = the unit's occupancy sensor where it has one, else the scheduled office hours
-``OFFICE_HOURS`` on working days of the national calendar) feed it samples; neither sums
-K·h itself.
+occupied = the unit's occupancy sensor where it has one, else the zone's scheduled occupancy,
+``scheduled_occupied``) feed it samples; neither sums K·h itself.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 
 from gateway.i18n import _
+from simulators.physics.occupancy import PROFILES, DayKind, occupancy_fraction
 
 Band = tuple[float, float]
 
@@ -32,6 +32,19 @@ def band_text() -> str:
     """How the report and the what-if page describe the band (in the current language)."""
     return _("{clo:g}–{chi:g} °C in the cooling months, {hlo:g}–{hhi:g} °C otherwise").format(
         clo=COOLING_BAND[0], chi=COOLING_BAND[1], hlo=HEATING_BAND[0], hhi=HEATING_BAND[1])
+
+
+def scheduled_occupied(use: str | None, workday: bool, at: time) -> bool:
+    """Is a zone scheduled to be occupied at ``at``? By the occupancy schedule of its use
+    (site-file tag ``use``: office, meeting, …; the schedules the simulators' occupants
+    follow, simulators/physics/occupancy.py): where its nominal occupied fraction is above 0.
+    A zone of no known use: ``OFFICE_HOURS`` on working days."""
+    profile = PROFILES.get(use or "")
+    if profile is None:
+        return workday and OFFICE_HOURS[0] <= at < OFFICE_HOURS[1]
+    seconds = at.hour * 3600 + at.minute * 60 + at.second
+    return occupancy_fraction(profile, seconds,
+                              DayKind.WORKDAY if workday else DayKind.OFF_DAY) > 0.0
 
 
 def comfort_band(cooling: bool) -> Band:

@@ -50,7 +50,7 @@ from gateway.energy.baseline import (
     savings,
     trusteeship,
 )
-from gateway.energy.comfort import OFFICE_HOURS, DiscomfortTally, comfort_band
+from gateway.energy.comfort import DiscomfortTally, comfort_band, scheduled_occupied
 from gateway.energy.coverage import QUARTER, coverage
 from gateway.energy.influx import InfluxReader, Row, quote_ident, quote_str, rfc3339
 from gateway.energy.report_csv import write_csvs
@@ -211,14 +211,17 @@ class Collector:
     def comfort(self, start: date, end: date, exempt: set[str],
                 cooling_months: frozenset[int]) -> tuple[DiscomfortTally, str]:
         """The zones' discomfort (``comfort.DiscomfortTally``) from 5-minute means; occupied:
-        the unit's ``occupied`` sensor where it reports one, else ``OFFICE_HOURS`` on working
-        days. Also says which occupancy was used ("sensor", "schedule" or "both")."""
+        the unit's ``occupied`` sensor where it reports one, else the zone's scheduled
+        occupancy (``comfort.scheduled_occupied``). Also says which occupancy was used
+        ("sensor", "schedule" or "both")."""
         a, b = _local_range(self.tz, start, end)
         rows = self.reader.query(
             f"SELECT mean(room_temp_c) AS t, mean(occupied) AS occ FROM hvac WHERE "
             f"{_where(self.site_id, a, b)} GROUP BY time(5m), device fill(none)")
         zone_of = {d.id: d.config.tags.get("zone") for d in self.site.devices.values()
                    if d.profile.kind == "hvac"}
+        use_of = {d.config.tags.get("zone"): d.config.tags.get("use")
+                  for d in self.site.devices.values() if d.profile.kind == "hvac"}
         #: (zone, local slot) → unit temperatures, occupancy readings
         slots: dict[tuple[str, datetime], tuple[list[float], list[float]]] = {}
         for r in rows:
@@ -238,8 +241,8 @@ class Collector:
                 occupied = max(occ) > 0
                 sources.add("sensor")
             else:
-                occupied = self.workday(local.date()) and \
-                    OFFICE_HOURS[0] <= local.time() < OFFICE_HOURS[1]
+                occupied = scheduled_occupied(use_of.get(zone), self.workday(local.date()),
+                                              local.time())
                 sources.add("schedule")
             band = comfort_band(local.month in cooling_months)
             tally.add(zone, sum(temps) / len(temps), band, 5 / 60, occupied, local.date(),

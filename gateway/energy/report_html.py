@@ -379,12 +379,12 @@ def _water(data: ReportData) -> list[str]:
 
 
 def _comfort(data: ReportData) -> list[str]:
-    occupancy = {"sensor": _("the units' occupancy sensors"),
-                 "schedule": _("the scheduled hours {start}–{end} on working days").format(
-                     start=f"{OFFICE_HOURS[0]:%H:%M}", end=f"{OFFICE_HOURS[1]:%H:%M}"),
-                 "both": _("the occupancy sensors where units have them, else {start}–{end} "
-                           "on working days").format(start=f"{OFFICE_HOURS[0]:%H:%M}",
-                                                     end=f"{OFFICE_HOURS[1]:%H:%M}")}
+    schedule = _("the scheduled occupancy of each zone's use (site-file tag use: office, "
+                 "meeting; a zone without one: {start}–{end} on working days)").format(
+                     start=f"{OFFICE_HOURS[0]:%H:%M}", end=f"{OFFICE_HOURS[1]:%H:%M}")
+    occupancy = {"sensor": _("the units' occupancy sensors"), "schedule": schedule,
+                 "both": _("the occupancy sensors where units have them, else {schedule}"
+                           ).format(schedule=schedule)}
     out = [_h2(_("Comfort")),
            _note(_("K·h outside the band per zone ({band}), counted only while the zone is "
                    "occupied: {occupancy}. The what-if uses the same definition.").format(
@@ -443,11 +443,13 @@ def _audit(data: ReportData) -> list[str]:
     else:
         minutes = int(a.exceed_duration.total_seconds() // 60)
         rows.append([_("demand exceedances over {limit} kW").format(limit=f"{a.limit_kw:g}"),
-                     ngettext("{n} window of 15 minutes", "{n} windows of 15 minutes",
-                              a.exceed_windows).format(n=a.exceed_windows) + ", " +
-                     ngettext("{n} episode", "{n} episodes", a.exceed_episodes).format(
-                         n=a.exceed_episodes) + ", " +
-                     _("{minutes} min in all").format(minutes=minutes)])
+                     _("{windows}, {episodes}, {minutes} min in all").format(
+                         windows=ngettext("{n} window of 15 minutes",
+                                          "{n} windows of 15 minutes",
+                                          a.exceed_windows).format(n=a.exceed_windows),
+                         episodes=ngettext("{n} episode", "{n} episodes",
+                                           a.exceed_episodes).format(n=a.exceed_episodes),
+                         minutes=minutes)])
     out.append(svg.table(["", _("count")], rows))
     if not a.events_stored:
         out.append(_note(_("Control events reach InfluxDB through the historian from the "

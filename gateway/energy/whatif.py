@@ -40,7 +40,7 @@ from gateway.core.policy import SetpointPolicy
 from gateway.core.site import Site
 from gateway.energy.comfort import COOLING_BAND
 from gateway.energy.kpis import DayKpis, DemandThreshold, Kpis
-from gateway.energy.report_text import period_name
+from gateway.energy.report_text import ljust, period_name, rjust, width
 from gateway.energy.tariff import Tariff, load_site_tariff
 from gateway.energy.virtual_site import VirtualSite
 from gateway.i18n import _
@@ -351,10 +351,10 @@ class Comparison:
         headers = (_("KPI"), a.label, self.b.kpis.label if self.b else "",
                    _("A vs B"))[:cols]
         rows = [headers, *(r[:cols] for r in self.rows())]
-        widths = [max(len(r[i]) for r in rows) for i in range(cols)]
+        widths = [max(width(r[i]) for r in rows) for i in range(cols)]
         lines = []
         for n, r in enumerate(rows):
-            lines.append("  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+            lines.append("  ".join(ljust(c, widths[0]) if i == 0 else rjust(c, widths[i])
                                    for i, c in enumerate(r)).rstrip())
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))

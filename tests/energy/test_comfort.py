@@ -4,7 +4,7 @@ temperatures."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -66,9 +66,19 @@ def test_report_and_whatif_give_the_same_discomfort_for_the_same_temperatures() 
     assert by_sensor.kh == {"r101": pytest.approx(0.5)}
     assert by_sensor.occupied_h == {"r101": pytest.approx(0.5)}
     assert whatif_kh() == pytest.approx(0.5)
-    # without a sensor the report takes the scheduled hours (from 08:00 on a working day)
+    # without a sensor the report takes the schedule of the zone's use (r101: an office,
+    # occupied from 07:30 on a working day): 11 samples from 07:35, 11 × 5 min × 1 K
     by_schedule, source = report_kh(sensor=False)
-    assert source == "schedule" and by_schedule.kh_per_zone == pytest.approx(0.5)
+    assert source == "schedule" and by_schedule.kh_per_zone == pytest.approx(11 / 12)
+
+
+def test_the_scheduled_occupancy_follows_the_zones_use() -> None:
+    at = comfort.scheduled_occupied
+    assert at("meeting", True, time(10, 0)) and not at("meeting", True, time(12, 30))
+    assert at("office", True, time(19, 0)) and not at("office", True, time(7, 0))
+    assert not at("meeting", False, time(10, 0))  # no meetings on a day off
+    assert at(None, True, time(8, 0)) and not at(None, True, time(18, 0))
+    assert not at(None, False, time(10, 0))
 
 
 def test_both_count_through_the_one_tally(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -417,7 +417,8 @@ def visible(html: str) -> str:
 
 #: standards, model terms and command-line syntax that stay as written in Chinese text
 TERMS = ["ASHRAE Guideline 14", "CV(RMSE)", "NMBE", "CDD26", "HDD18", "BOPTEST tdis",
-         "hdd18", "GB/T 2589", "FSU", "escogw report", "role: ac", "docs/energy.md",
+         "hdd18", "GB/T 2589", "FSU", "escogw report", "role: ac", "use: office", "meeting",
+         "docs/energy.md",
          # command-line flags
          "--water-price", "--baseline-from", "--baseline-to", "--baseline", "--weather",
          "--outdoor", "--rules", "--demand-limit-kw"]
