@@ -434,6 +434,7 @@ def _baseline(opts: ReportOptions, col: Collector, data: ReportData) -> None:
         base_days, _demand = col.daily(opts.baseline_from, opts.baseline_to)
         data.water_baseline = _water_baseline(col, base_days, opts.baseline_from,
                                               opts.baseline_to)
+        data.water_baseline_read = True
         temps = _temps(opts, col, opts.baseline_from, opts.baseline_to)
         if not temps:
             data.notes.append(_("baseline not fitted: no outdoor temperatures (--weather or "

@@ -117,6 +117,8 @@ class ReportData:
     trustee: Trusteeship | None = None
     settlement: list[MonthRow] = field(default_factory=list)
     water_baseline: WaterBaseline | None = None
+    #: a baseline period was read for water (with or without finding any)
+    water_baseline_read: bool = False
     water_price: Decimal | None = None
     notes: list[str] = field(default_factory=list)
     intervals: list[Row] = field(default_factory=list)

@@ -357,7 +357,10 @@ def _water(data: ReportData) -> list[str]:
     else:
         rows.append([_("water cost"), cny(Decimal(f"{m3:.6f}") * data.water_price)])
     wb = data.water_baseline
-    if wb is None:
+    if wb is None and data.water_baseline_read:
+        rows.append([_("water baseline"), _("none: no water readings in the baseline "
+                                            "period")])
+    elif wb is None:
         rows.append([_("water baseline"), _("none: fit a baseline period "
                                             "(--baseline-from/--baseline-to)")])
     else:

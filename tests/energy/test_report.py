@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -369,9 +370,12 @@ def test_the_contract_review_sections(filled: tuple[Published, str], influxdb: I
     # the demand charge is unknown (the tariff's price is null): said, not 0
     assert month["demand_charge_cny"] == ""
     assert "the tariff has no demand price, the demand charge is unknown" in html
-    # water: its cost at the given price, and a baseline from the baseline period (none there:
-    # June has no water meter data, so the report says there is none)
-    assert "water cost" in html and "CNY" in html
+    # water: its cost at the given price; June has no water readings, and the report says so
+    m3 = sum(float(r["water_m3"]) for r in table(out / "daily.csv"))
+    cost = re.search(r'water cost</td><td>([0-9.,]+) CNY', html)
+    assert cost is not None
+    assert float(cost.group(1).replace(",", "")) == pytest.approx(m3 * 4.5, abs=0.02)
+    assert "none: no water readings in the baseline period" in html
     # what the control loop did (CONTROL_EVENTS)
     for name, value in (("operator overrides", "1"), ("regulatory clamp hits", "2"),
                         ("demand actions (shed or setpoint relief)", "1"),
