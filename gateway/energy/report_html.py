@@ -284,9 +284,10 @@ def _savings(data: ReportData) -> list[str]:
     for i, x in enumerate(s.days):
         run += x.avoided_cost
         cum.append((float(i), float(run)))
-    out.append(svg.LineChart(_("Cumulative avoided cost"), y_label=_("CNY"), series=[
-        svg.Series(_("avoided cost"), cum, "#009E73")],
-        x_ticks=[float(i) for i in range(len(sdays))], x_format=_date_fmt(sdays)).render())
+    if len(cum) > 1:  # one day is no line: the table below has its figure
+        out.append(svg.LineChart(_("Cumulative avoided cost"), y_label=_("CNY"), series=[
+            svg.Series(_("avoided cost"), cum, "#009E73")],
+            x_ticks=[float(i) for i in range(len(sdays))], x_format=_date_fmt(sdays)).render())
     out.append(svg.table(["", _("energy"), _("cost")], [
         [_("adjusted baseline"), f"{s.adjusted_kwh:,.1f} kWh", cny(s.adjusted_cost)],
         [_("actual"), f"{s.actual_kwh:,.1f} kWh", cny(s.actual_cost)],
