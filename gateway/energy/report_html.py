@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from gateway.energy import svg
 from gateway.energy.comfort import OFFICE_HOURS, band_text
+from gateway.energy.coverage import period_fraction
 from gateway.energy.report_csv import periods
 from gateway.energy.report_text import cny, days_text, long_date, pct, period_name, short_date
 from gateway.energy.settlement import CONFIDENCE_PCT
-from gateway.energy.stats import KGCE_PER_KWH
+from gateway.energy.stats import KGCE_PER_KWH, InstitutionStats
 from gateway.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
@@ -461,6 +462,13 @@ def _audit(data: ReportData) -> list[str]:
     return out
 
 
+def _stat_label(data: ReportData, item: InstitutionStats) -> str:
+    """A statistics period, with its coverage when its data are not whole."""
+    days = [c for d, c in data.coverage.items() if item.start <= d < item.end]
+    covered = period_fraction(days)
+    return item.label if covered >= 1.0 else f"{item.label} ({pct(covered)})"
+
+
 def _statistics(data: ReportData) -> list[str]:
     info = data.site.spec.site
     out = [_h2(_("Public-institution statistics")),
@@ -477,7 +485,7 @@ def _statistics(data: ReportData) -> list[str]:
         out.append(svg.table(
             [_("period"), "kWh", "kgce", "kWh/m²", "kgce/m²", _("kWh/person"),
              _("kgce/person"), _("water m³"), _("m³/person"), _("cost")],
-            [[i.label, f"{i.kwh:,.1f}", f"{i.kgce:,.2f}", f"{i.kwh_per_m2:.3f}",
+            [[_stat_label(data, i), f"{i.kwh:,.1f}", f"{i.kgce:,.2f}", f"{i.kwh_per_m2:.3f}",
               f"{i.kgce_per_m2:.4f}", f"{i.kwh_per_person:.2f}", f"{i.kgce_per_person:.3f}",
               f"{i.water_m3:.2f}", f"{i.water_m3_per_person:.4f}", cny(i.cost)]
              for i in items]))

@@ -309,6 +309,9 @@ def test_a_partial_day_is_marked_with_its_coverage_and_the_line_stops(
     assert cov["2026-06-29"]["missing"] == "00:00–24:00 (main-meter)"
     html = (out / "report.html").read_text()
     assert "53 %" in html and "12:45–24:00 (main-meter)" in html
+    # the statistics say how much of each period they cover (2 × 96 quarter-hours, 51 there)
+    assert "<td class=\"l\">2026-06 (26 %)</td>" in html
+    assert "<td class=\"l\">2026-06-29 (0 %)</td>" in html
     # the demand line stops at 12:45 on June 30 (the end of the last window): two days over
     # 780 px from x = 64, so 64 + 780 × (1 + 12.75/24) / 2; it does not run on to midnight
     chart = _svg(html, "15-minute demand")
