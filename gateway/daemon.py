@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from gateway.fleet.site_health import HealthFacts
 
 log = logging.getLogger("escogw")
+#: the exit status that asks systemd for a restart (EX_TEMPFAIL; the unit restarts on failure)
+RESTART_EXIT = 75
 
 
 @dataclass
@@ -83,6 +85,9 @@ class Gateway:
         #: SIGHUP reloads under way (asyncio itself keeps only weak references to tasks)
         self._reloads: set[asyncio.Task[list[str]]] = set()
         self.watchdog: systemd.Watchdog | None = None
+        #: set by a signal or a restart request; run() then stops the gateway
+        self.stop_requested = asyncio.Event()
+        self.restart_requested = False
         self.control: ControlLoop | None = None
         #: the interval accountant, from start()
         self.energy: EnergyService | None = None
@@ -102,7 +107,8 @@ class Gateway:
 
         self.fleet = FleetAgent(self.site, self.topics, self.settings.fleet, self.rules_path,
                                 Path(self.settings.outbox.path).parent, self.clock,
-                                self.health_facts, self.publisher.set_state, self.reload)
+                                self.health_facts, self.publisher.set_state, self.reload,
+                                self.request_restart)
         self.publisher.listeners[self.topics.fleet_desired] = self.fleet.on_desired
 
     def health_facts(self) -> HealthFacts:
@@ -221,6 +227,12 @@ class Gateway:
             self._outbox_ticks += 1
             await asyncio.sleep(1.0)
 
+    def request_restart(self) -> None:
+        """The fleet agent installed a new site file: stop cleanly and exit with
+        RESTART_EXIT, so systemd (Restart=on-failure) starts the gateway on it."""
+        self.restart_requested = True
+        self.stop_requested.set()
+
     def request_reload(self) -> None:
         """SIGHUP: reload in a task the gateway holds on to."""
         task = asyncio.create_task(self.reload(), name="reload")
@@ -324,7 +336,7 @@ async def run(site: Site, settings: GatewaySettings, ready: asyncio.Event | None
               dry_run: bool = False) -> int:
     gateway = Gateway(site, settings, rules_path=rules_path_for(site, settings),
                       dry_run=dry_run)
-    stop = asyncio.Event()
+    stop = gateway.stop_requested
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -363,4 +375,8 @@ async def run(site: Site, settings: GatewaySettings, ready: asyncio.Event | None
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+    if gateway.restart_requested:
+        log.warning("exiting with %d so that the service manager starts the gateway again",
+                    RESTART_EXIT)
+        return RESTART_EXIT
     return 0

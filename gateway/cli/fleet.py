@@ -35,6 +35,9 @@ def add_fleet_commands(sub: Any) -> None:
     push.add_argument("--tariff", type=Path,
                       help="the tariff to price with, named <the site's tariff id>.yaml "
                            "(with --rules: both applied together or neither)")
+    push.add_argument("--site-file", type=Path,
+                      help="the site file (same site id and rule file place); the gateway "
+                           "restarts to apply it and rolls back if its health fails")
     push.add_argument("--version", required=True, help="the bundle's version, e.g. 2026-12-06.1")
     push.add_argument("--by", help="who pushes (default: the fleet file's operator, or $USER)")
     push.add_argument("--wait", type=float, default=900.0,
@@ -82,11 +85,11 @@ def _audit(fleet: Fleet, record: dict[str, Any]) -> None:
 def _push(args: argparse.Namespace, fleet: Fleet, client: FleetClient) -> int:
     try:
         sites = fleet.targets(args.site, args.group)
-        chosen = {kind: path for kind, path in (("rules", args.rules), ("tariff", args.tariff))
-                  if path is not None}
+        chosen = {kind: path for kind, path in (("rules", args.rules), ("tariff", args.tariff),
+                                                ("site", args.site_file)) if path is not None}
         if not chosen:
-            print("fleet push: nothing to push: give --rules, --tariff or both",
-                  file=sys.stderr)
+            print("fleet push: nothing to push: give --rules, --tariff, --site-file or "
+                  "several", file=sys.stderr)
             return 2
         files = {kind: BundleFile(path.name, path.read_text(encoding="utf-8"))
                  for kind, path in chosen.items()}

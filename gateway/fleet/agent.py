@@ -28,7 +28,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from gateway.core.sourcefile import Problem
 from gateway.core.tou import site_tariffs_dir
 from gateway.fleet.bundle import Bundle, BundleError, parse_bundle
 from gateway.fleet.reported import Report
-from gateway.fleet.site_check import check_site
+from gateway.fleet.site_check import check_bundle
 from gateway.fleet.site_health import HealthFacts, verdict
 from gateway.uplink.messages import Topics, iso
 
@@ -47,6 +47,8 @@ log = logging.getLogger("escogw.fleet")
 
 Publish = Callable[[str, bytes], Awaitable[None]]
 Reload = Callable[[], Awaitable[list[str]]]
+#: asks the daemon to exit so that systemd starts it again on the new site file
+Restart = Callable[[], None]
 #: a refused or rolled-back digest is remembered, so a retained desired state that keeps
 #: arriving (every reconnect) is not applied again and again; the newest few are kept
 MAX_REMEMBERED = 50
@@ -55,7 +57,8 @@ MAX_REMEMBERED = 50
 class FleetAgent:
     def __init__(self, site: Site, topics: Topics, settings: FleetSettings,
                  rules_path: Path | None, state_dir: Path, clock: Clock,
-                 facts: Callable[[], HealthFacts], publish: Publish, reload: Reload):
+                 facts: Callable[[], HealthFacts], publish: Publish, reload: Reload,
+                 restart: Restart | None = None):
         self.site = site
         self.topics = topics
         self.settings = settings
@@ -66,7 +69,14 @@ class FleetAgent:
         self.facts = facts
         self.publish = publish
         self.reload = reload
+        self.restart = restart
         self.state = self._load_state()
+        #: set once a health watch carried over a restart (a pushed site file) has ended;
+        #: desired states wait for it, so the retained one is not applied a second time
+        self._resumed = asyncio.Event()
+        self._resume_task: asyncio.Task[None] | None = None
+        if not self.state.get("pending"):
+            self._resumed.set()
         self._started = clock.monotonic()
         #: one bundle at a time, from arrival to the end of its health watch: a newer one
         #: waits for the verdict on the one before it
@@ -117,8 +127,64 @@ class FleetAgent:
         await self.publish(self.topics.fleet_reported, report.payload())
 
     async def start(self) -> None:
-        """The first report: what runs, before any desired state arrives."""
+        """The first report: what runs, before any desired state arrives; then the health
+        watch of a site file applied just before this start, if there is one."""
         await self._report(self.state.get("last_state") or "running")
+        if self.state.get("pending"):  # beside the health summaries, which go on
+            self._resume_task = asyncio.create_task(self._resume(), name="fleet-resume")
+
+    async def _resume(self) -> None:
+        """The health watch of a pushed site file, after the restart that applied it."""
+        pending: dict[str, Any] = self.state["pending"]
+        bundle = Bundle(pending["version"], pending["pushed_by"], pending["pushed_at"], {},
+                        pending["digest"])
+        swaps = [_Swap(w["kind"], Path(w["live"]), Path(w["live"]),
+                       Path(w["previous"]) if w["previous"] else None)
+                 for w in pending["swaps"]]
+        try:
+            async with self._lock:
+                if pending.get("rolled_back"):  # the restart after a rollback: say so
+                    del self.state["pending"]
+                    await self._refuse("rolled-back", bundle, pending["reasons"])
+                    return
+                log.info("fleet: bundle %s: the site file is in force; watching health for "
+                         "%.0f s after %.0f s to settle", bundle.version,
+                         self.settings.rollback_window_s, self.settings.settle_s)
+                await self._set_state("watching", bundle)
+                await self.clock.sleep(self.settings.settle_s)
+                before = HealthFacts(**{**pending["before"],
+                                        "failing_devices": tuple(pending["before"]
+                                                                 ["failing_devices"]),
+                                        "alarms": tuple(pending["before"]["alarms"])})
+                reasons = await self._health_during_window(before, need_broker=True)
+                if reasons:
+                    _swap_back(swaps)
+                    said = [f"health check failed after restart: {r}" for r in reasons]
+                    pending.update(rolled_back=True, reasons=said)
+                    old = self.state.get("previous") or {}
+                    self.state.update(version=old.get("version"), digest=old.get("digest"),
+                                      rules_name=old.get("rules_name"))
+                    # remembered now: the retained desired state, waiting for the lock, must
+                    # not install the file again before this process exits
+                    self.state.setdefault("failed", {})[bundle.digest] = {
+                        "version": bundle.version, "state": "rolled-back", "reasons": said}
+                    self._save_state()
+                    log.error("fleet: bundle %s rolled back (%s); restarting on the previous "
+                              "site file", bundle.version, "; ".join(reasons))
+                    self._request_restart()
+                    return
+                del self.state["pending"]
+                self._audit("applied", version=bundle.version, digest=bundle.digest,
+                            pushed_by=bundle.pushed_by, files=["site"])
+                await self._set_state("applied", bundle)
+        finally:
+            self._resumed.set()
+
+    def _request_restart(self) -> None:
+        if self.restart is None:  # not under the daemon (tests of the pure parts)
+            log.error("fleet: a restart is needed and nobody can do it")
+            return
+        self.restart()
 
     # -- the desired state -------------------------------------------------------
 
@@ -126,6 +192,7 @@ class FleetAgent:
         """The platform's desired state arrived (live or retained after a reconnect)."""
         if not payload:
             return  # the platform cleared it: nothing is desired, what runs stays
+        await self._resumed.wait()
         async with self._lock:
             try:
                 bundle = parse_bundle(payload)
@@ -194,6 +261,9 @@ class FleetAgent:
             else:
                 live = self.rules_path
                 swaps.append(_Swap("rules", live, live.with_name(f".{live.name}.fleet-new")))
+        if "site" in bundle.files:
+            live = Path(self.site.path)
+            swaps.append(_Swap("site", live, live.with_name(f".{live.name}.fleet-new")))
         if "tariff" in bundle.files:
             tariff_id = self.site.spec.site.tariff
             name = bundle.files["tariff"].name
@@ -220,7 +290,9 @@ class FleetAgent:
                 swap.staged.write_text(bundle.files[swap.kind].text, encoding="utf-8")
             rules = next((w.staged for w in swaps if w.kind == "rules"), self.rules_path)
             tariffs = next((w.staged.parent for w in swaps if w.kind == "tariff"), None)
-            outcome = await asyncio.to_thread(check_site, self.site, rules, tariffs)
+            site_file = next((w.staged for w in swaps if w.kind == "site"), None)
+            outcome = await asyncio.to_thread(check_bundle, self.site, site_file, rules,
+                                              tariffs)
         except OSError as exc:
             _discard(swaps)
             await self._refuse("refused", bundle, [f"{exc.filename}: could not stage: "
@@ -241,6 +313,9 @@ class FleetAgent:
             await self._refuse("refused", bundle, [f"{exc.filename}: could not replace: "
                                                    f"{exc.strerror}"])
             return
+        if "site" in bundle.files:
+            await self._restart_into(bundle, before, old_state, swaps)
+            return
         problems = await self._reload()
         if problems:  # the daemon's reload refused it after all: put the old files back
             _swap_back(swaps)
@@ -260,17 +335,52 @@ class FleetAgent:
         await self._set_state("watching", bundle)
         await self._watch_health(bundle, before, swaps)
 
+    async def _restart_into(self, bundle: Bundle, before: HealthFacts,
+                            old_state: dict[str, Any], swaps: list[_Swap]) -> None:
+        """A site file is read only at start-up: keep what the watch needs, then restart.
+        The watch resumes in the next process (``_resume``)."""
+        self.state.update(version=bundle.version, digest=bundle.digest, previous=old_state,
+                          pending={"version": bundle.version, "digest": bundle.digest,
+                                   "pushed_by": bundle.pushed_by, "pushed_at": bundle.pushed_at,
+                                   "before": asdict(before),
+                                   "swaps": [{"kind": w.kind, "live": str(w.live),
+                                              "previous": str(w.previous) if w.previous
+                                              else None} for w in swaps]})
+        if "rules" in bundle.files:
+            self.state["rules_name"] = bundle.files["rules"].name
+        self._audit("restarting", version=bundle.version, digest=bundle.digest,
+                    pushed_by=bundle.pushed_by, files=sorted(bundle.files))
+        await self._set_state("restarting", bundle)
+        log.warning("fleet: bundle %s carries a site file: restarting to apply it",
+                    bundle.version)
+        self._request_restart()
+
+    async def _health_during_window(self, before: HealthFacts,
+                                    need_broker: bool = False) -> list[str]:
+        """Why the site got worse than ``before`` within the rollback window (empty: it did
+        not). ``need_broker``: the gateway must also reach the broker within the window (a
+        pushed site file may carry broken MQTT settings)."""
+        end = self.clock.monotonic() + self.settings.rollback_window_s
+        connected = False
+        while (left := end - self.clock.monotonic()) > 0:
+            await self.clock.sleep(min(1.0, left))
+            now = self.facts()
+            connected = connected or now.mqtt_connected
+            reasons = verdict(before, now, self.settings.health)
+            if reasons:
+                return reasons
+        if need_broker and not connected:
+            return ["the broker was not reached"]
+        return []
+
     async def _watch_health(self, bundle: Bundle, before: HealthFacts,
                             swaps: list[_Swap]) -> None:
         """Compare the health with ``before`` every second of the rollback window (the
         caller holds the lock, so a newer bundle waits for this verdict)."""
-        end = self.clock.monotonic() + self.settings.rollback_window_s
-        while (left := end - self.clock.monotonic()) > 0:
-            await self.clock.sleep(min(1.0, left))
-            reasons = verdict(before, self.facts(), self.settings.health)
-            if reasons:
-                await self._rollback(bundle, swaps, reasons)
-                return
+        reasons = await self._health_during_window(before)
+        if reasons:
+            await self._rollback(bundle, swaps, reasons)
+            return
         await self._set_state("applied", bundle)
 
     async def _rollback(self, bundle: Bundle, swaps: list[_Swap], reasons: list[str]) -> None:

@@ -5,9 +5,9 @@
                "tariff": {"name": "hubei-general-ic.yaml", "text": "…"}},
      "digest": "sha256:…"}
 
-A bundle carries a rule file, a tariff, or both; what it carries is applied together
-or not at all. Site settings (links, devices) are not pushed: they need a restart and
-a person on site to commission them.
+A bundle carries a rule file, a tariff, the site file, or several; what it carries is
+applied together or not at all. A site file is read only at start-up: the gateway
+restarts to apply it and watches the health after the restart.
 
 The digest covers the files only (kind, name, text), so the same content pushed
 twice under two versions is recognised, and a payload altered on the way is
@@ -26,8 +26,8 @@ from typing import Any
 
 #: a rule file is under 10 kB; a bundle with a few files fits well below this
 MAX_BYTES = 1 << 20
-#: what a bundle may carry: the rule file and the site's tariff
-KINDS = ("rules", "tariff")
+#: what a bundle may carry: the rule file, the site's tariff, the site file
+KINDS = ("rules", "tariff", "site")
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gateway.acquisition.bus_budget import budget_problems
 from gateway.control.rules import load_rules
-from gateway.core.site import Site
+from gateway.core.site import Site, load_site
 from gateway.core.sourcefile import ConfigError, Problem
 from gateway.energy.tariff import load_site_tariff
 
@@ -42,3 +42,28 @@ def check_site(site: Site, rules: Path | None, tariffs_dir: Path | None = None) 
         except ConfigError as exc:
             out.problems.extend(exc.problems)
     return out
+
+
+def check_bundle(site: Site, site_file: Path | None, rules: Path | None,
+                 tariffs_dir: Path | None) -> CheckOutcome:
+    """``check_site`` for what a bundle would run: its site file if it carries one (which
+    must keep the site's id and its rule file's place: topics, credentials and the rules'
+    path are not changed from afar), else the running site."""
+    if site_file is None:
+        return check_site(site, rules, tariffs_dir)
+    try:
+        new = load_site(site_file)
+    except ConfigError as exc:
+        return CheckOutcome(problems=list(exc.problems))
+    problems = []
+    if new.id != site.id:
+        problems.append(Problem(str(site_file), None, "site.id",
+                                f"{new.id!r}: a bundle cannot rename site {site.id!r} (its "
+                                "topics and broker account are named after it)"))
+    if new.spec.gateway.rules != site.spec.gateway.rules:
+        problems.append(Problem(str(site_file), None, "gateway.rules",
+                                f"{new.spec.gateway.rules}: the rule file's place is kept "
+                                f"({site.spec.gateway.rules}); push the rules themselves"))
+    if problems:
+        return CheckOutcome(problems=problems)
+    return check_site(new, rules, tariffs_dir)

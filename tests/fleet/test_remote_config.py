@@ -10,15 +10,18 @@ a gateway that was offline during a push applies it when it returns.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from devkit.central_broker import CentralBroker
+from gateway.daemon import RESTART_EXIT
 from gateway.fleet.inventory import load_fleet
 from gateway.fleet.operator import FleetClient
 from tests.conftest import make_service
@@ -274,3 +277,67 @@ def test_a_tariff_for_another_tariff_id_is_refused(world: World) -> None:
     code, out, _ = fleet(world, "push", "--site", SITE, "--tariff", str(other),
                          "--version", "t3", "--wait", "60")
     assert code == 1 and "files.tariff.name" in out and "hubei-general-ic.yaml" in out
+
+
+def push_in_background(world: World, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "fleet", "push", "--fleet",
+                             str(world.fleet), "--site", SITE, *args, "--wait", "120"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def restart_as_systemd_would(world: World) -> None:
+    """The gateway exits with 75 to apply a site file; the unit's Restart=on-failure
+    starts it again."""
+    assert world.gateway.proc is not None
+    assert world.gateway.proc.wait(60) == RESTART_EXIT
+    world.gateway = gateway_proc(world.broker, world.site, world.tmp)
+    world.gateway.start()
+
+
+def site_with(world: World, name: str, edit: Callable[[dict[str, Any]], None]) -> Path:
+    data = yaml.safe_load(world.site.read_text())
+    edit(data)
+    path = world.tmp / "pushed" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_a_site_file_is_applied_through_a_restart_and_watched_after_it(world: World) -> None:
+    new = site_with(world, "site.yaml", lambda d: d["site"].update(occupants=70))
+    push = push_in_background(world, "--site-file", str(new), "--version", "s1")
+    restart_as_systemd_would(world)
+    out, _ = push.communicate(timeout=120)
+    assert push.returncode == 0, out
+    assert f"{SITE}: applied (s1" in out
+    assert yaml.safe_load(world.site.read_text())["site"]["occupants"] == 70
+    report = reported(world)
+    assert report["version"] == "s1" and report["state"] == "applied"
+
+
+def test_a_site_file_that_breaks_the_site_is_rolled_back_through_a_second_restart(
+        world: World) -> None:
+    before = world.site.read_text()
+    dead = free_port()  # the AC controllers' gateway moved to a port nobody listens on
+
+    def move(d: dict[str, Any]) -> None:
+        d["links"]["coolmaster"]["port"] = dead
+
+    new = site_with(world, "site.yaml", move)
+    push = push_in_background(world, "--site-file", str(new), "--version", "s2")
+    restart_as_systemd_would(world)  # onto the new file
+    restart_as_systemd_would(world)  # back onto the old one, after the health watch
+    out, _ = push.communicate(timeout=120)
+    assert push.returncode == 1, out
+    assert f"{SITE}: rolled-back (s2" in out and "more device(s) failing" in out
+    assert world.site.read_text() == before
+    report = reported(world)
+    assert report["version"] == "s1" and report["state"] == "rolled-back"
+
+
+def test_a_site_file_that_renames_the_site_is_refused(world: World) -> None:
+    new = site_with(world, "renamed.yaml", lambda d: d["site"].update(id="school-3"))
+    code, out, _ = fleet(world, "push", "--site", SITE, "--site-file", str(new),
+                         "--version", "s3", "--wait", "60")
+    assert code == 1 and "site.id" in out and "cannot rename" in out
+    assert world.gateway.alive()
