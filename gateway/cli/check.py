@@ -8,6 +8,7 @@ import sys
 
 from gateway.core.site import load_site, rules_path_for
 from gateway.fleet.site_check import check_site
+from gateway.i18n import _
 
 
 def check(args: argparse.Namespace) -> int:
@@ -22,9 +23,10 @@ def check(args: argparse.Namespace) -> int:
                           "errors": [str(e) for e in problems]}))
     else:
         for warning in outcome.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            print(_("warning: {message}").format(message=warning), file=sys.stderr)
         for problem in problems:  # file:line: field: message, like every config error
             print(problem, file=sys.stderr)
         if not problems:
-            print(f"{args.config}: ok — site {site.id}, {', '.join(outcome.checked)}")
+            print(_("{path}: ok — site {site}, {checked}").format(
+                path=args.config, site=site.id, checked=", ".join(outcome.checked)))
     return 2 if problems else 0

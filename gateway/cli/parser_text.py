@@ -1,0 +1,74 @@
+"""The command line's own words in the user's language: ``--lang`` found before the parser
+is built (so help texts are translated as they are written), argparse's fixed texts
+("usage:", "options", its error messages) from our catalogue, and the helpers every
+verb uses to declare a subcommand and ``--json`` with their help."""
+
+from __future__ import annotations
+
+import argparse
+import gettext
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.i18n import N_, _, normalise
+
+#: argparse's texts that a user of escogw meets (Python 3.11+ wording), for the catalogue
+ARGPARSE_TEXTS = (
+    N_("usage: "), N_("positional arguments"), N_("options"), N_("commands"),
+    N_("show this help message and exit"), N_("%(prog)s: error: %(message)s\n"),
+    N_("the following arguments are required: %s"), N_("unrecognized arguments: %s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("argument %(argument_name)s: %(message)s"), N_("expected one argument"),
+    N_("expected at least one argument"), N_("invalid %(type)s value: %(value)r"),
+    N_("not allowed with argument %s"), N_("one of the arguments %s is required"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+)
+
+
+def lang_from_argv(argv: Sequence[str]) -> tuple[str | None, list[str]]:
+    """The language ``--lang X`` / ``--lang=X`` asks for (None: not given), and the
+    arguments without it: the flag is global but may stand anywhere on the line. A value
+    that is not a language is left in place for the parser to refuse with the choices."""
+    rest = list(argv)
+    for n, arg in enumerate(rest):
+        if arg == "--":
+            break
+        value, width = (rest[n + 1], 2) if arg == "--lang" and n + 1 < len(rest) else \
+            (arg.partition("=")[2], 1) if arg.startswith("--lang=") else (None, 0)
+        if value is not None and normalise(value) is not None:
+            return normalise(value), rest[:n] + rest[n + width:]
+    return None, rest
+
+
+def _argparse_text(message: str) -> str:
+    if message is None:  # argparse asks for a missing description too
+        return message
+    mine = _(message)
+    return mine if mine != message else gettext.gettext(message)
+
+
+def _argparse_plural(singular: str, plural: str, n: int) -> str:
+    return gettext.ngettext(singular, plural, n)
+
+
+def translate_argparse() -> None:
+    """argparse's fixed texts through our catalogue (it looks its ``_`` up at each use)."""
+    module: Any = argparse
+    module._ = _argparse_text
+    module.ngettext = _argparse_plural
+
+
+def language_choice(text: str) -> str:
+    """``--lang``'s value: zh, zh-CN and zh_CN.UTF-8 all mean zh_CN."""
+    return normalise(text) or text
+
+
+def command(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
+    """A subcommand whose help line in the list is also the head of its own --help."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=text, description=text)
+    return parser
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help=_("print JSON for scripts instead of the table"))
