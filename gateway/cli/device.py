@@ -25,6 +25,7 @@ from gateway.core.clock import SystemClock
 from gateway.core.codec import CodecError
 from gateway.core.policy import SetpointPolicy
 from gateway.core.profile import Value
+from gateway.core.semantics import STANDARD_POINTS
 from gateway.core.site import Device, Site, load_site, rules_path_for
 from gateway.core.sourcefile import ConfigError, Problem
 from gateway.i18n import N_, _, ngettext
@@ -64,20 +65,18 @@ def number(value: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def display(name: str, value: Value | None, device: Device) -> str:
+def display(name: str, value: Value | None) -> str:
     """A point's value: enum points by name (cool, heat), in the user's language."""
     from gateway.control.reason_text import point_value
 
     if value is None:
         return ""
-    point = device.profile.points.get(name)
-    if point is not None and point.names is not None and isinstance(value, int):
-        for label, code in point.names.items():
+    standard = STANDARD_POINTS.get(name)
+    if standard is not None and standard.codes and isinstance(value, int):
+        # the reading holds the standard code (semantics.MODE_CODES, FAN_CODES, ...)
+        for label, code in standard.codes.items():
             if code == value:
                 return point_value(label)
-    if name == "power" and isinstance(value, int) and point is not None \
-            and point.names is None and value in (0, 1):
-        return point_value("on" if value else "off")
     return number(value) if isinstance(value, float) else str(value)
 
 
@@ -123,7 +122,7 @@ async def read_device(config: str, device_id: str, points: list[str], as_json: b
             if points and name not in points:
                 continue
             if name in reading.values:
-                rows.append([name, display(name, reading.values[name], device),
+                rows.append([name, display(name, reading.values[name]),
                              point.unit or "", _quality("good")])
             else:
                 rows.append([name, "", point.unit or "",
@@ -233,7 +232,7 @@ async def write_point(config: str, device_id: str, point_name: str, text: str,
     elif outcome.ok:
         print(_("{device}.{point} = {value} (read back)").format(
             device=device_id, point=point_name,
-            value=display(point_name, outcome.applied, device)))
+            value=display(point_name, outcome.applied)))
     else:
         print(f"{device_id}.{point_name}: {outcome.error}", file=sys.stderr)
     return 0 if outcome.ok else 1
