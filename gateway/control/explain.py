@@ -101,7 +101,7 @@ def plan_text(rows: Sequence[PlanRow], tz_name: str,
         if n:
             lines.append("")
         s = start.get(device)
-        state = "" if s is None else _("  at 00:00: {state}").format(state=", ".join(
+        state = "" if s is None else _("  at 00:00: {state}").format(state=_(", ").join(
             _v(p, s[p]) for p in POINTS if p in s and (p == "power" or s.get("power") == 1)))
         lines.append(f"{device}{state}")
         if not by_device[device]:

@@ -38,8 +38,8 @@ TEMPLATES = (
     N_("skipped: outdoor temperature unknown"),
     N_("skipped: mild day (outdoor {outdoor} < {minimum} °C)"),
     N_("outside its window {start}-{end} and not in a peak"),
-    N_("optimal start: {what} done ({room}), holding {setpoint} °C until {hhmm}"),
-    N_("optimal start: {what} to {reach} °C by {hhmm} ({room}, {rate} K/h)"),
+    N_("optimal start: {what} done ({indoor}), holding {setpoint} °C until {hhmm}"),
+    N_("optimal start: {what} to {reach} °C by {hhmm} ({indoor}, {rate} K/h)"),
     N_("late: {short} K short at {hhmm}"),
     N_("optimal start: ready for {hhmm}, nothing to do"),
     N_("optimal start: starts at {start} (needs {hours} h to reach {reach} °C)"),
@@ -106,6 +106,18 @@ LAYER_NAMES = {"safety": N_("safety"), "protection": N_("protection"), "clamp": 
                "tariff": N_("tariff"), "start": N_("start"), "schedule": N_("schedule")}
 
 _FIELD = re.compile(r"\{(\w+)\}")
+_TIME = r"\d\d:\d\d"
+_NUMBER = r"[-+]?\d+(?:\.\d+)?|\?"
+_WORD = r"[a-z][a-z_-]*"
+#: what each field can hold, so that a note with " of " or " (" in it is not taken
+#: for the template's own words (any other field: any text)
+_FIELD_PATTERNS = {
+    "hhmm": _TIME, "start": _TIME, "end": _TIME, "date": r"\d{4}-\d\d-\d\d",
+    "kind": _WORD, "day_type": _WORD, "period": _WORD, "what": _WORD, "mode": _WORD,
+    **{n: _NUMBER for n in ("setpoint", "reach", "outdoor", "minimum", "limit", "level",
+                            "offset", "seconds", "starts", "cap", "rate", "hours", "short",
+                            "low", "high", "bounded", "floor", "ceiling", "room")},
+}
 
 
 @cache
@@ -113,7 +125,8 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     out = []
     for template in TEMPLATES:
         parts = _FIELD.split(template)
-        regex = "".join(re.escape(p) if n % 2 == 0 else f"(?P<{p}>.+?)"
+        regex = "".join(re.escape(p) if n % 2 == 0
+                        else f"(?P<{p}>{_FIELD_PATTERNS.get(p, '.+?')})"
                         for n, p in enumerate(parts))
         out.append((re.compile(regex), template))
     return tuple(out)

@@ -93,7 +93,7 @@ def test_lang_is_found_anywhere_and_a_wrong_one_is_refused(
 
 
 def _names() -> list[str]:
-    """What the user wrote in the site and rule files: ids, rule names, notes, paths."""
+    """What the user wrote in the site and rule files: ids, rule names, notes, reasons."""
     rules = load_rules(RULES, load_site(SITE))
     names = [*rules.units, *rules.groups, str(rules.tz)]
     for rule in (*rules.slot_rules, *rules.precool, *rules.optimal_start,
@@ -103,7 +103,7 @@ def _names() -> list[str]:
     def notes(node: Any) -> Iterator[str]:
         if isinstance(node, dict):
             for key, value in node.items():
-                if key == "note" and isinstance(value, str):
+                if key in ("note", "reason") and isinstance(value, str):
                     yield value
                 else:
                     yield from notes(value)
@@ -114,7 +114,8 @@ def _names() -> list[str]:
     return names + list(notes(yaml.safe_load(RULES.read_text())))
 
 
-@pytest.mark.parametrize("day", ["2026-07-15", "2026-10-04", "2026-09-20", "2026-01-15"])
+@pytest.mark.parametrize("day", ["2026-07-15", "2026-10-04", "2026-10-10", "2026-01-15",
+                                 "2026-08-10"])
 def test_a_chinese_plan_has_no_english_left(day: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--lang", "zh_CN", "rules", "plan", "-c", SITE, "--date", day]) == 0
@@ -238,3 +239,26 @@ async def test_a_unit_that_does_not_answer_is_named(tmp_path: Path) -> None:
     assert code == 1 and out == ""
     assert err.splitlines() == [f"main-meter: cannot be read at 127.0.0.1:{port} "
                                 "(link meters-485): no reply from unit 1 within 0.5 s"]
+
+
+# -- the control layers' reasons ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("english", "chinese"), [
+    ("schedule 'offices': workday step 18:00 (people leave: float to the top of the band); "
+     "over after-hours (narrower scope)",
+     "时间表 'offices'：工作日 18:00 时间点（people leave: float to the top of the band）；"
+     "优先于 after-hours（适用范围更小）"),
+    ("off while the mode change waits: changeover delay 600 s after cooling: may change at "
+     "08:10", "等待模式切换期间关机：制冷后模式切换延时 600 s：08:10 后方可切换"),
+    ("3 starts in the last hour (cap 3); may start at 09:12",
+     "近一小时已启动 3 次（上限 3）；09:12 后方可开机"),
+    ("a reason no layer writes", "a reason no layer writes"),  # kept as written
+])
+def test_reasons_are_translated_clause_by_clause(english: str, chinese: str) -> None:
+    from gateway.control.reason_text import reason_text
+
+    i18n.set_language("en")
+    assert reason_text(english) == english
+    i18n.set_language("zh_CN")
+    assert reason_text(english) == chinese
