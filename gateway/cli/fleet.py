@@ -22,7 +22,7 @@ from gateway.i18n import N_, _, ngettext
 from gateway.uplink.messages import iso, parse_iso
 
 #: a push's outcome per site, as the table says it (the audit file keeps the key)
-OUTCOMES = {"applied": N_("applied"), "refused": N_("refused"), "rolled-back": N_("rolled back"),
+OUTCOMES = {"applied": N_("applied"), "refused": N_("refused"), "rolled-back": N_("rolled-back"),
             "no answer": N_("no answer")}
 
 
