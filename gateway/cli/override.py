@@ -86,9 +86,13 @@ def send_override(site: Site, settings: GatewaySettings, device: str, point: str
                                                        port=m.port), file=sys.stderr)
         return 1
     if result.get("ok"):
+        from gateway.cli.device import display
+
+        applied = result.get("applied")
+        shown = display(point, applied) if isinstance(applied, int | float | str) else applied
         print(_("{device}.{point} = {value} (override {id}; it expires by itself and the "
-                "schedule resumes)").format(device=device, point=point,
-                                            value=result.get("applied"), id=command_id))
+                "schedule resumes)").format(device=device, point=point, value=shown,
+                                            id=command_id))
         return 0
     print(f"{device}.{point}: {result.get('error')}", file=sys.stderr)
     return 1
