@@ -115,7 +115,8 @@ def rules_check(args: argparse.Namespace) -> int:
     if summary["tariff"]:
         print(_("  tariff: {tariff}").format(tariff=summary["tariff"]))
     if alarm:
-        print(_("warning: {message}").format(message=alarm), file=sys.stderr)
+        print(_("warning: {message}").format(
+            message=rules.calendar.coverage_alarm(today, for_people=True)), file=sys.stderr)
     return 0
 
 

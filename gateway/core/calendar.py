@@ -197,16 +197,21 @@ class SiteCalendar:
         return f"{years[0]}–{years[-1]}" if years == list(range(years[0], years[-1] + 1)) \
             else ", ".join(map(str, years))
 
-    def coverage_alarm(self, today: date) -> str | None:
-        """A message when today, or a day within ``warn_days_ahead``, is not covered."""
+    def coverage_alarm(self, today: date, *, for_people: bool = False) -> str | None:
+        """A message when today, or a day within ``warn_days_ahead``, is not covered: in
+        English for the alarm, or ``for_people`` in the current language."""
+        tr = _ if for_people else str
         for ahead in (0, self.warn_days_ahead):
             day = today + timedelta(days=ahead)
             if not self.covers(day):
-                when = "today" if ahead == 0 else f"from {date(day.year, 1, 1).isoformat()}"
-                return (f"calendar: {self.country} holiday data covers {self.coverage_text()}; "
-                        f"{day.year} is not covered ({when}); day types fall back to "
-                        f"'{self.outside_coverage}' — upgrade the holidays package or add "
-                        f"calendar.official_years.{day.year} from the State Council notice")
+                when = tr(N_("today")) if ahead == 0 else tr(N_("from {date}")).format(
+                    date=date(day.year, 1, 1).isoformat())
+                return tr(N_("calendar: {country} holiday data covers {years}; {year} is not "
+                             "covered ({when}); day types fall back to '{fallback}' — upgrade "
+                             "the holidays package or add calendar.official_years.{year} from "
+                             "the State Council notice")).format(
+                    country=self.country, years=self.coverage_text(), year=day.year,
+                    when=when, fallback=self.outside_coverage)
         return None
 
     # -- day types --------------------------------------------------------------

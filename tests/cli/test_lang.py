@@ -262,3 +262,12 @@ def test_reasons_are_translated_clause_by_clause(english: str, chinese: str) -> 
     assert reason_text(english) == english
     i18n.set_language("zh_CN")
     assert reason_text(english) == chinese
+
+
+def test_the_environment_chooses_when_there_is_no_flag(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ESCOGW_LANG", "zh_CN")
+    assert main(["rules", "check", "-c", SITE]) == 0
+    assert "：通过 — 20 台空调" in capsys.readouterr().out
+    assert main(["rules", "check", "-c", SITE, "--lang", "en"]) == 0  # the flag beats it
+    assert ": ok — 20 AC units" in capsys.readouterr().out
