@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from gateway.cli.parser_text import (
+    HelpFormatter,
     add_json,
     command,
     lang_from_argv,
@@ -38,9 +39,9 @@ def _add_mqtt(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     translate_argparse()
     parser = argparse.ArgumentParser(
-        prog="escogw", description=_("escogw: the energy gateway's command line. Tables for "
-                                     "people, --json for scripts; exit code 0 ok, 1 the "
-                                     "operation failed, 2 bad input."))
+        prog="escogw", formatter_class=HelpFormatter,
+        description=_("escogw: the energy gateway's command line. Tables for people, --json "
+                      "for scripts; exit code 0 ok, 1 the operation failed, 2 bad input."))
     parser.add_argument("--lang", choices=LANGUAGES, type=language_choice,
                         help=_("language of the output: en or zh_CN (default: ESCOGW_LANG, "
                                "then LANG)"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import gettext
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,9 +64,50 @@ def language_choice(text: str) -> str:
     return normalise(text) or text
 
 
+_TOKEN = re.compile(r"\s+|[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]|"
+                    r"[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]+")
+
+
+#: punctuation that never begins a line in Chinese typesetting (it stays on the last one)
+_NO_LINE_START = frozenset("，。、；：！？）》」』”’")
+
+
+def wrap(text: str, columns: int) -> list[str]:
+    """Lines of at most ``columns`` display columns: breaks at spaces, and between two
+    Chinese characters (which have no spaces between them)."""
+    from gateway.cli.table import width
+
+    lines: list[str] = []
+    line, gap = "", False
+    for token in _TOKEN.findall(" ".join(text.split())):
+        if token.isspace():
+            gap = True
+            continue
+        joined = line + (" " if gap and line else "") + token
+        # without a space, a line breaks only between two Chinese characters: a path
+        # like rules/<站点 ID>.yaml or "（YAML）" stays whole
+        breakable = gap or (width(token[0]) == 2 and width(line[-1:]) == 2)
+        if line and width(joined) > columns and breakable and token not in _NO_LINE_START:
+            lines.append(line)
+            joined = token
+        line, gap = joined, False
+    return [*lines, line] if line else lines
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's layout with lines wrapped by display width (Chinese help wraps too)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return wrap(text, width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(indent + line for line in wrap(text, width))
+
+
 def command(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
     """A subcommand whose help line in the list is also the head of its own --help."""
-    parser: argparse.ArgumentParser = sub.add_parser(name, help=text, description=text)
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=text, description=text,
+                                                     formatter_class=HelpFormatter)
     return parser
 
 

@@ -60,7 +60,9 @@ def test_every_argument_has_help(lang: str) -> None:
     assert seen > 60 and missing == []
 
 
-def test_help_is_plain_text_and_translated(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_is_plain_text_and_translated(capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one line per help text, names whole
     with pytest.raises(SystemExit):
         main(["--help"])
     english = capsys.readouterr().out
@@ -74,7 +76,7 @@ def test_help_is_plain_text_and_translated(capsys: pytest.CaptureFixture[str]) -
     assert english_left(chinese.split("\n", 2)[2], names=[
         "--config", "--rules", "--json", "--date", "--device", "--outdoor", "-c", "-r", "-h",
         "--help", "CONFIG", "RULES", "DATE", "DEVICE", "OUTDOOR", "gateway.rules",
-        "rules/<站点 ID>.yaml"]) == []
+        "rules/", ".yaml"]) == []
 
 
 def test_lang_is_found_anywhere_and_a_wrong_one_is_refused(
@@ -271,3 +273,16 @@ def test_the_environment_chooses_when_there_is_no_flag(
     assert "：通过 — 20 台空调" in capsys.readouterr().out
     assert main(["rules", "check", "-c", SITE, "--lang", "en"]) == 0  # the flag beats it
     assert ": ok — 20 AC units" in capsys.readouterr().out
+
+
+def test_chinese_help_wraps_between_characters_not_before_punctuation() -> None:
+    from gateway.cli.parser_text import wrap
+    from gateway.cli.table import width
+
+    text = "escogw：能源网关命令行工具。输出表格供人阅读，--json 供脚本使用；" \
+           "退出码 0 成功，1 操作失败"
+    lines = wrap(text, 20)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert all(width(line) <= 22 for line in lines)  # a full-width comma may hang over
+    assert not any(line.startswith(("，", "。", "；")) for line in lines)
+    assert wrap("site file (YAML) and more", 12) == ["site file", "(YAML) and", "more"]
