@@ -94,7 +94,9 @@ QUALITY = {"good": N_("good"), "link_down": N_("link down"), "timeout": N_("no r
 
 
 def _quality(text: str) -> str:
-    return _(QUALITY[text]) if text in QUALITY else text
+    if text in QUALITY:
+        return _(QUALITY[text])
+    return answer_text(text) if text.startswith("exception ") else text
 
 
 async def read_device(config: str, device_id: str, points: list[str], as_json: bool) -> int:

@@ -107,6 +107,22 @@ async def test_read_json_and_table(demo: tuple[Path, SiteSimulator]) -> None:
     assert rows == {"mode": ["cool", "good"], "setpoint_c": ["26", "°C", "good"]}
 
 
+async def test_read_in_chinese(demo: tuple[Path, SiteSimulator]) -> None:
+    from tests.i18n.english import english_left
+
+    path, _ = demo
+    code, out, err = await escogw("read", "-c", str(path), "ac-m101", "--lang", "zh_CN")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert re.fullmatch(r"ac-m101（LG PDRYCB500）读取时间 "
+                        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+08:00", lines[0]), lines[0]
+    assert lines[1].split() == ["点位", "数值", "单位", "质量"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
+    assert rows["mode"] == ["制冷", "正常"] and rows["power"] == ["关", "正常"]  # off at 07:55
+    points = list(load_site(path).devices["ac-m101"].profile.points)
+    assert english_left(out, names=["ac-m101", "LG PDRYCB500", *points]) == [], out
+
+
 async def test_write_only_declared_points_within_bounds(
         demo: tuple[Path, SiteSimulator]) -> None:
     path, sim = demo
