@@ -103,6 +103,21 @@ class HelpFormatter(argparse.HelpFormatter):
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         return "\n".join(indent + line for line in wrap(text, width))
 
+    def _format_usage(self, usage: str | None, actions: Any, groups: Any,
+                      prefix: str | None) -> str:
+        """argparse indents the usage's continuation lines by len("用法："); a Chinese
+        prefix is wider on screen than it is long, so they get the difference."""
+        from gateway.cli.table import width
+
+        text: str = super()._format_usage(usage, actions, groups, prefix)
+        head = prefix if prefix is not None else _argparse_text("usage: ")
+        extra = width(head) - len(head)
+        if extra <= 0:
+            return text
+        first, *rest = text.split("\n")
+        return "\n".join([first, *(" " * extra + line if line.strip() else line
+                                   for line in rest)])
+
 
 def command(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
     """A subcommand whose help line in the list is also the head of its own --help."""

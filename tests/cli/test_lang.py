@@ -286,3 +286,14 @@ def test_chinese_help_wraps_between_characters_not_before_punctuation() -> None:
     assert all(width(line) <= 22 for line in lines)  # a full-width comma may hang over
     assert not any(line.startswith(("，", "。", "；")) for line in lines)
     assert wrap("site file (YAML) and more", 12) == ["site file", "(YAML) and", "more"]
+
+
+def test_a_chinese_usage_lines_up(capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    with pytest.raises(SystemExit):
+        main(["--lang", "zh_CN", "rules", "plan", "--help"])
+    first, second = capsys.readouterr().out.splitlines()[:2]
+    assert first.startswith("用法：escogw rules plan [-h]")
+    # the continuation starts under "[-h]": 用法： is six columns wide, three characters long
+    assert len(second) - len(second.lstrip()) == len("用法：escogw rules plan ") + 3
