@@ -312,8 +312,6 @@ class Silence:
 
     def summary(self) -> str | None:
         """One line for the end of a scan (None: every id answered)."""
-        if self.link_down is not None:
-            return _("the link did not open: {error}").format(error=self.link_down)
         parts = []
         if self.silent:
             parts.append(ngettext("{n} id gave no answer", "{n} ids gave no answer",
@@ -346,9 +344,9 @@ async def answering_units(link: Link, units: list[int],
                 silence.silent.append(unit)
         except BadReply:
             silence.garbled.append(unit)
-        except LinkDown as exc:
+        except LinkDown as exc:  # nothing more can be asked: say so rather than go on
             silence.link_down = str(exc)
-            silence.silent.append(unit)
+            break
         except LinkError:
             silence.silent.append(unit)
         if on_progress is not None:
@@ -398,7 +396,9 @@ async def scan_link(config: str, link_id: str, units: list[int], timeout_s: floa
         link.close()
         if show:
             sys.stderr.write("\n")
-    say_silence(silence, captured.records)
+    await say_silence(silence, captured.records, site, link_id)
+    if silence.link_down is not None:
+        return 1
     if as_json:
         print(json.dumps({"link": link_id, "units": found, "silent": silence.silent,
                           "garbled": silence.garbled}))
@@ -410,8 +410,17 @@ async def scan_link(config: str, link_id: str, units: list[int], timeout_s: floa
     return 0 if found else 1
 
 
-def say_silence(silence: Silence, library_records: int) -> None:
-    """The end of a scan on stderr: what did not answer, once, and where the details are."""
+async def say_silence(silence: Silence, library_records: int, site: Site, link_id: str) -> None:
+    """The end of a scan on stderr: what did not answer, once, and where the details are;
+    or, when the link itself did not open, where it goes and why."""
+    if silence.link_down is not None:
+        from gateway.cli.reach import address, open_error
+
+        cfg = site.spec.links[link_id]
+        cause = await open_error(cfg) or silence.link_down
+        print(_("link {link} did not open at {address}: {cause}").format(
+            link=link_id, address=address(cfg), cause=cause), file=sys.stderr)
+        return
     summary = silence.summary()
     if summary is None:
         return

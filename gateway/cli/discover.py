@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from gateway.acquisition.address_search import SearchProgress, search
+from gateway.acquisition.link import LinkDown
 from gateway.acquisition.meter_link import MeterLink
 from gateway.cli.device import Silence, answering_units, open_link, progress_bar, say_silence
 from gateway.cli.library_log import library_log_captured
@@ -114,7 +115,10 @@ async def discover(config: str, link_id: str, units: list[int], timeout_s: float
     try:
         with library_log_captured() as captured:
             if isinstance(link, MeterLink):
-                found = await _meters(link, show)
+                try:
+                    found = await _meters(link, show)
+                except LinkDown as exc:
+                    found, silence.link_down = [], str(exc)
             else:
                 found = await answering_units(
                     link, units, (lambda n, ids: progress_bar(n, len(units), ids)) if show
@@ -123,7 +127,9 @@ async def discover(config: str, link_id: str, units: list[int], timeout_s: float
         link.close()
         if show:
             sys.stderr.write("\n")
-    say_silence(silence, captured.records)
+    await say_silence(silence, captured.records, site, link_id)
+    if silence.link_down is not None:
+        return 1
     entries = draft(site, link_id, found)
     if as_json:
         print(json.dumps({"link": link_id, "found": found, "draft": entries}))

@@ -297,3 +297,16 @@ def test_a_chinese_usage_lines_up(capsys: pytest.CaptureFixture[str],
     assert first.startswith("用法：escogw rules plan [-h]")
     # the continuation starts under "[-h]": 用法： is six columns wide, three characters long
     assert len(second) - len(second.lstrip()) == len("用法：escogw rules plan ") + 3
+
+
+async def test_scan_and_discover_of_a_link_that_does_not_open(tmp_path: Path) -> None:
+    path = site_copy(tmp_path)  # nothing listens, no serial port: every link is down
+    port = yaml.safe_load(path.read_text())["links"]["meters-645"]["port"]
+    code, out, err = await escogw("scan", "-c", str(path), "--link", "ac-485", "--json")
+    assert code == 1 and out == ""
+    assert err.splitlines()[-1] == (f"link ac-485 did not open at {tmp_path}/tty-ac-485: "
+                                    "no such serial port")
+    code, out, err = await escogw("--lang", "zh_CN", "discover", "-c", str(path),
+                                  "--link", "meters-645", "--json")
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.splitlines()[-1] == f"链路 meters-645（127.0.0.1:{port}）未能打开：连接被拒绝"
