@@ -73,6 +73,8 @@ TEMPLATES = (
     N_("off while the mode change waits: {why}"),
     N_("changeover delay over: back on in the new mode"),
     N_("not sent: the unit is (to be) off"),
+    N_("override {id} ({source} by {who}): {values} until {until}"),
+    N_("override {id} ({source}): {values} until {until}"),
     N_("kill switch on: {reason}"),
     N_("kill switch on ({reason}): nothing is written"),
     N_("already applied at its step"),

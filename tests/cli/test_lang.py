@@ -26,7 +26,7 @@ from tests.sitefiles import ROOT, site_copy
 SITE = str(ROOT / "config" / "demo-site.yaml")
 RULES = ROOT / "rules" / "demo-office.yaml"
 #: subcommands whose parsers another module owns (gateway/cli/energy.py)
-NOT_MINE = {"report", "whatif"}
+NOT_MINE = {"report", "whatif", "season"}
 
 
 @pytest.fixture(autouse=True)
@@ -255,6 +255,8 @@ async def test_a_unit_that_does_not_answer_is_named(tmp_path: Path) -> None:
      "08:10", "等待模式切换期间关机：制冷后模式切换延时 600 s：08:10 后方可切换"),
     ("3 starts in the last hour (cap 3); may start at 09:12",
      "近一小时已启动 3 次（上限 3）；09:12 后方可开机"),
+    ("override cli-1a2b (mqtt by ops): setpoint_c=27 until 2026-07-15T18:00:00+08:00",
+     "人工干预 cli-1a2b（mqtt，操作人 ops）：setpoint_c=27，至 2026-07-15T18:00:00+08:00"),
     ("a reason no layer writes", "a reason no layer writes"),  # kept as written
 ])
 def test_reasons_are_translated_clause_by_clause(english: str, chinese: str) -> None:
