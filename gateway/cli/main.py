@@ -16,6 +16,7 @@ from gateway.cli.parser_text import (
     HelpFormatter,
     add_json,
     command,
+    hoist_global,
     lang_from_argv,
     language_choice,
     translate_argparse,
@@ -143,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the language first, so that the help texts themselves are in it
     lang, argv = lang_from_argv(argv)
     set_language(lang)
+    argv = hoist_global(argv)
     args = build_parser().parse_args(argv)
     import logging
 

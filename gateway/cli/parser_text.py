@@ -41,6 +41,27 @@ def lang_from_argv(argv: Sequence[str]) -> tuple[str | None, list[str]]:
     return None, rest
 
 
+def hoist_global(argv: Sequence[str], flag: str = "--log-level") -> list[str]:
+    """The arguments with ``flag VALUE`` moved to the front, where the parser expects a
+    global option: ``escogw scan … --log-level DEBUG`` works as the scan's summary says."""
+    front: list[str] = []
+    rest: list[str] = []
+    items = list(argv)
+    n = 0
+    while n < len(items):
+        arg = items[n]
+        if arg == "--":
+            rest += items[n:]
+            break
+        if arg == flag and n + 1 < len(items):
+            front += items[n:n + 2]
+            n += 2
+            continue
+        (front if arg.startswith(flag + "=") else rest).append(arg)
+        n += 1
+    return front + rest
+
+
 def _argparse_text(message: str) -> str:
     if message is None:  # argparse asks for a missing description too
         return message

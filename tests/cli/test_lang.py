@@ -15,7 +15,7 @@ import yaml
 
 from gateway import i18n
 from gateway.cli.main import build_parser, main
-from gateway.cli.parser_text import lang_from_argv
+from gateway.cli.parser_text import hoist_global, lang_from_argv
 from gateway.control.rules import load_rules
 from gateway.core.calendar import SiteCalendar, date_label, day_label
 from gateway.core.site import load_site
@@ -85,6 +85,9 @@ def test_lang_is_found_anywhere_and_a_wrong_one_is_refused(
     assert lang_from_argv(["--lang", "en", "check"]) == ("en", ["check"])
     assert lang_from_argv(["check", "--", "--lang", "zh"]) == (None,
                                                               ["check", "--", "--lang", "zh"])
+    assert hoist_global(["scan", "--link", "x", "--log-level", "DEBUG"]) == [
+        "--log-level", "DEBUG", "scan", "--link", "x"]
+    assert hoist_global(["read", "--log-level=info", "d"]) == ["--log-level=info", "read", "d"]
     with pytest.raises(SystemExit) as exit_:
         main(["--lang", "fr", "check", "-c", SITE])
     assert exit_.value.code == 2
