@@ -36,8 +36,9 @@ from gateway.uplink.messages import iso
 def _device(site: Site, device_id: str) -> Device:
     device = site.devices.get(device_id)
     if device is None:
-        raise ConfigError([Problem(site.path, None, "devices",
-                                   f"no device '{device_id}' (have: {', '.join(site.devices)})")])
+        raise ConfigError([Problem(site.path, None, "devices", _(
+            "no device '{device}' (have: {devices})").format(
+                device=device_id, devices=", ".join(site.devices)))])
     return device
 
 
@@ -45,9 +46,9 @@ def _scheduler_for(site: Site, device: Device, points: list[str] | None) -> Link
     if points:
         missing = [p for p in points if p not in device.profile.points]
         if missing:
-            raise ConfigError([Problem(device.profile.path, None, "points",
-                                       f"profile {device.profile.id} has no point "
-                                       f"{', '.join(missing)}")])
+            raise ConfigError([Problem(device.profile.path, None, "points", _(
+                "profile {profile} has no point {points}").format(
+                    profile=device.profile.id, points=", ".join(missing)))])
         device = Device(device.id, device.config.model_copy(update={"points": points}),
                         device.profile)
 

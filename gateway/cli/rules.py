@@ -62,8 +62,8 @@ def rules_path(args: argparse.Namespace, site: Any) -> Path:
         candidate = folder / f"{site.id}.yaml"
         if candidate.is_file():
             return candidate
-    raise ConfigError([Problem(site.path, None, "gateway.rules",
-                               f"no rule file given and no rules/{site.id}.yaml: use --rules")])
+    raise ConfigError([Problem(site.path, None, "gateway.rules", _(
+        "no rule file given and no rules/{site}.yaml: use --rules").format(site=site.id))])
 
 
 def _load(args: argparse.Namespace) -> Any:
