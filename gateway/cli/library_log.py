@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: the loggers of the bus libraries
 LIBRARIES = ("pymodbus",)
@@ -20,23 +20,18 @@ LIBRARIES = ("pymodbus",)
 
 @dataclass
 class Captured:
-    """What the libraries logged meanwhile: how many records, and the last one's text."""
+    """How many records the libraries logged meanwhile."""
 
     records: int = 0
-    last: str | None = None
-    messages: list[str] = field(default_factory=list)
 
 
-class _Keep(logging.Handler):
+class _Count(logging.Handler):
     def __init__(self, into: Captured) -> None:
         super().__init__(logging.DEBUG)
         self.into = into
 
     def emit(self, record: logging.LogRecord) -> None:
         self.into.records += 1
-        self.into.last = record.getMessage().splitlines()[0] if record.msg else None
-        if len(self.into.messages) < 100:
-            self.into.messages.append(self.into.last or "")
 
 
 @contextmanager
@@ -46,7 +41,7 @@ def library_log_captured(names: tuple[str, ...] = LIBRARIES) -> Iterator[Capture
     if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
         yield captured
         return
-    keep = _Keep(captured)
+    keep = _Count(captured)
     saved = []
     for name in names:
         logger = logging.getLogger(name)
