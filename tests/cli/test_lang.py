@@ -315,3 +315,12 @@ async def test_scan_and_discover_of_a_link_that_does_not_open(tmp_path: Path) ->
                                   "--link", "meters-645", "--json")
     assert code == 1 and out == "" and "Traceback" not in err
     assert err.splitlines()[-1] == f"链路 meters-645（127.0.0.1:{port}）未能打开：连接被拒绝"
+
+
+async def test_write_to_a_unit_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
+    path = site_copy(tmp_path)
+    port = yaml.safe_load(path.read_text())["links"]["coolmaster"]["port"]
+    code, out, err = await escogw("write", "-c", str(path), "ac-r101", "setpoint_c", "27")
+    assert code == 1 and out == ""
+    assert err.splitlines() == [f"ac-r101: cannot be read at 127.0.0.1:{port} "
+                                "(link coolmaster): connection refused"]
