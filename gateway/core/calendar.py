@@ -244,10 +244,14 @@ class SiteCalendar:
         if extra is not None:
             if day in extra.holidays:
                 return DayInfo(DayType.HOLIDAY, f"statutory holiday ({extra.source})",
-                               note=extra.source)
+                               note=extra.source, festival=self._block_festival(day))
             if day in extra.workdays:
                 return DayInfo(DayType.MAKEUP_WORKDAY,
                                f"调休 make-up workday ({extra.source})", note=extra.source)
+            festival = self._block_festival(day) if weekend else None
+            if festival is not None:
+                return DayInfo(DayType.WEEKEND, f"weekend in the {self._english(festival)} "
+                               "holiday", festival=festival)
             return DayInfo(DayType.WEEKEND if weekend else DayType.WORKDAY,
                            "weekend" if weekend else "workday")
         covered = self.covers(day)
@@ -280,11 +284,18 @@ class SiteCalendar:
         return DayInfo(DayType.WORKDAY, f"workday{suffix}", covered)
 
     def _off(self, day: date) -> bool:
+        extra = self._extra.get(day.year)
+        if extra is not None:  # a year typed in from the notice: its days, not the package's
+            return day in extra.holidays or (day.weekday() >= 5 and day not in extra.workdays)
         return day in self._national or (day.weekday() >= 5
                                          and not self._national.is_working_day(day))
 
     def _festival(self, day: date) -> bool:
-        """A day the package names after a festival (not a moved day off)."""
+        """A day the package names after a festival (not a moved day off); in a typed-in
+        year, one of its holidays that the package (by its estimate) names."""
+        extra = self._extra.get(day.year)
+        if extra is not None and day not in extra.holidays:
+            return False
         return bool(self._english(day)) and not self._english(day).startswith("Day off")
 
     def _english(self, day: date) -> str:
@@ -296,14 +307,18 @@ class SiteCalendar:
         weekend): the name the notice gives the whole block."""
         if not self._off(day):
             return None
-        for distance in range(_MAX_BLOCK_DAYS):
-            for candidate in (day - timedelta(days=distance), day + timedelta(days=distance)):
-                if self._festival(candidate):
-                    return candidate
-            if not (self._off(day - timedelta(days=distance + 1))
-                    or self._off(day + timedelta(days=distance + 1))):
-                return None
-        return None
+        best: date | None = None
+        for step in (timedelta(days=-1), timedelta(days=1)):
+            d = day
+            for _step in range(_MAX_BLOCK_DAYS):
+                if not self._off(d):
+                    break
+                if self._festival(d):
+                    if best is None or abs(d - day) < abs(best - day):
+                        best = d
+                    break
+                d += step
+        return best
 
     def _made_up_for(self, day: date) -> date | None:
         """The festival of the block whose day off this make-up workday pays for."""

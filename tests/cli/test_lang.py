@@ -324,3 +324,18 @@ async def test_write_to_a_unit_that_cannot_be_read_is_one_line(tmp_path: Path) -
     assert code == 1 and out == ""
     assert err.splitlines() == [f"ac-r101: cannot be read at 127.0.0.1:{port} "
                                 "(link coolmaster): connection refused"]
+
+
+def test_a_typed_in_year_names_its_holiday_block() -> None:
+    """A year the package lacks, typed in from the notice with its weekdays only: the
+    weekend inside the block is the holiday, the Saturday after its make-up Friday is not."""
+    from gateway.core.calendar import OfficialYear
+
+    holidays = frozenset(date(2027, 10, d) for d in (1, 4, 5, 6, 7))
+    calendar = SiteCalendar(official_years=[OfficialYear(
+        2027, holidays, frozenset({date(2027, 9, 26)}), "国办发明电〔2026〕X号")])
+    i18n.set_language("zh_CN")
+    assert day_label(calendar.day(date(2027, 10, 1))) == "国庆节假期（来源：国办发明电〔2026〕X号）"
+    assert day_label(calendar.day(date(2027, 10, 3))) == "国庆节假期"
+    assert day_label(calendar.day(date(2027, 10, 9))) == "周末"
+    assert day_label(calendar.day(date(2027, 9, 26))) == "调休上班（来源：国办发明电〔2026〕X号）"
