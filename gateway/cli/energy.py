@@ -355,7 +355,7 @@ def cmd_season(args: argparse.Namespace) -> int:
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> str:
-    from gateway.energy.report_text import ljust, rjust, width
+    from gateway.i18n import ljust, rjust, width
 
     widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(ljust(c, widths[0]) if i == 0 else rjust(c, widths[i])

@@ -143,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # the language first, so that the help texts themselves are in it
     lang, argv = lang_from_argv(argv)
-    set_language(lang)
+    if lang is not None:  # else the environment's (or what the caller chose in-process)
+        set_language(lang)
     argv = hoist_global(argv)
     args = build_parser().parse_args(argv)
     import logging

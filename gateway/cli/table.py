@@ -6,22 +6,12 @@ with setpoint_c in a terminal.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.i18n import ljust, rjust, width
 
-def width(text: str) -> int:
-    """Terminal columns of ``text`` (wide and full-width characters count two)."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def ljust(text: str, columns: int) -> str:
-    return text + " " * max(0, columns - width(text))
-
-
-def rjust(text: str, columns: int) -> str:
-    return " " * max(0, columns - width(text)) + text
+__all__ = ["ljust", "print_table", "rjust", "width"]
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

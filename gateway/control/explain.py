@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gateway.cli.table import ljust, rjust, width
 from gateway.control.plan import PlanRow
 from gateway.control.reason_text import layer_name, point_name, point_value, reason_text
 from gateway.control.ruleset import LAYER_NAMES, POINTS
 from gateway.control.state import fmt
-from gateway.i18n import _, ngettext
+from gateway.i18n import _, ljust, ngettext, rjust, width
 
 
 def _v(point: str, value: Any) -> str:

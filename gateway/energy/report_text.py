@@ -8,7 +8,6 @@ digits grouping of the code's own format strings in both languages.
 from __future__ import annotations
 
 import math
-import unicodedata
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -51,19 +50,6 @@ def cny(value: Decimal | float) -> str:
 def pct(fraction: float) -> str:
     """A coverage: rounded down, so that only a whole day reads 100 %."""
     return "100 %" if fraction >= 1.0 else f"{math.floor(100.0 * fraction)} %"
-
-
-def width(text: str) -> int:
-    """Columns ``text`` takes in a terminal: Chinese characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def ljust(text: str, cols: int) -> str:
-    return text + " " * (cols - width(text))
-
-
-def rjust(text: str, cols: int) -> str:
-    return " " * (cols - width(text)) + text
 
 
 def days_text(n: int) -> str:

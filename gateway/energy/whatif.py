@@ -40,10 +40,10 @@ from gateway.core.policy import SetpointPolicy
 from gateway.core.site import Site
 from gateway.energy.comfort import COOLING_BAND
 from gateway.energy.kpis import DayKpis, DemandThreshold, Kpis
-from gateway.energy.report_text import ljust, period_name, rjust, width
+from gateway.energy.report_text import period_name
 from gateway.energy.tariff import Tariff, load_site_tariff
 from gateway.energy.virtual_site import VirtualSite
-from gateway.i18n import _
+from gateway.i18n import _, ljust, rjust, width
 from simulators.physics import Building, SimRoom, WeatherDay
 from simulators.sim_config import SiteSimulation, load_simulation
 
@@ -341,7 +341,7 @@ class Comparison:
             row(_("short cycles"), lambda k: k.short_cycles, ".0f", False),
             row(_("clamp hits"), lambda k: k.clamp_hits, ".0f", False),
             row(_("regulatory violations"), lambda k: k.violations, ".0f", False),
-            row(_("commands"), lambda k: k.commands, ".0f", False),
+            row(_("commands written"), lambda k: k.commands, ".0f", False),
             row(_("unmet commands"), lambda k: k.unmet_commands, ".0f", False),
         ]
 
