@@ -269,7 +269,7 @@ def _series(spec: str, start: date, end: date) -> list[DailyWeather]:
 def cmd_season(args: argparse.Namespace) -> int:
     """``whatif --from --to``: a season over a weather series (docs/energy.md)."""
     from gateway.core.site import load_site
-    from gateway.energy.season import TOTALS, season_html, season_json
+    from gateway.energy.season import TOTALS, season_html, season_json, target_name
     from gateway.energy.season_run import run_season
 
     if args.start is None or args.end is None:
@@ -344,7 +344,7 @@ def cmd_season(args: argparse.Namespace) -> int:
         if missed:
             print(ngettext("{n} day with {target}: {days}", "{n} days with {target}: {days}",
                            len(missed)).format(
-                n=len(missed), target=_(target),
+                n=len(missed), target=target_name(target),
                 days=", ".join(str(d) for d in missed[:8]) + (" …" if len(missed) > 8 else "")))
     print(_("figures: {json}").format(json=json.dumps(cmp.figures())))
     print(_("{days} in {seconds} s").format(
