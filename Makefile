@@ -2,7 +2,8 @@
 #
 #   make venv    .venv with the locked dependencies and the project (editable)
 #   make test    venv + real services installed if missing (scripts/ensure-services) + pytest
-#   make demo    the demo site's simulators with a live view
+#   make demo    the demo site's simulators with a live view (data kept in demo-data/)
+#   make demo-report  escogw report on what the last make demo kept (HTML in demo-data/report/)
 #   make bench   benchmarks (bench/bench_*.py), one "name: value" line per figure
 #   make mutation  mutation testing of the critical modules (mutmut; 4-20 min; docs/testing.md)
 #   make lint    ruff check + mypy --strict
@@ -21,7 +22,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test demo bench mutation lint lock clean
+.PHONY: help venv test demo demo-report bench mutation lint lock clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -57,6 +58,9 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(VPY) -m devkit.demo --site config/demo-site.yaml $(DEMO_ARGS)
+
+demo-report: $(STAMP)
+	$(VPY) -m devkit.demo --report $(DEMO_ARGS)
 
 bench: $(STAMP)
 	$(VPY) -m bench

@@ -22,6 +22,9 @@ DATASOURCE = {"type": "influxdb", "uid": "escogw-influxdb"}
 SCHEMA_VERSION = 39
 TIMEZONE = "Asia/Shanghai"
 OUT_DIR = Path(__file__).resolve().parents[1] / "config" / "grafana" / "dashboards"
+#: the Chinese copies: a folder beside the English one (Grafana's file provider reads a
+#: folder recursively, so inside it the copies would load twice)
+ZH_OUT_DIR = OUT_DIR.parent / "dashboards-zh-CN"
 
 Json = dict[str, Any]
 
