@@ -158,12 +158,14 @@ def _grafana_lines(data: DemoData, run: DemoRun, influx: InfluxDB) -> list[str]:
 def run_demo(site_path: str, seconds: float | None, data: DemoData, at: time | None,
              port: int) -> int:
     """Set up (site, data folder, services, historian), serve until stopped, tear down."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     site = load_site(site_path)
     rules = rules_path_for(site, site.spec.gateway)
     start, switch_on = choose_start(site, rules, at)
     with_start(site, start)
     data.reset()
+    # warnings go to a log file: on the terminal they would tear the live view
+    logging.basicConfig(level=logging.WARNING, filename=data.logs / "demo.log",
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     say(_("demo data: {folder} (InfluxDB, outbox, logs; a new run replaces it, "
           "--data DIR keeps another)").format(folder=data.shown()))
     speed = float((site.spec.simulation or {}).get("speed", 1.0))
