@@ -2,6 +2,7 @@
 
     python -m devkit.demo [--site FILE] [--data DIR] [--start HH:MM] [--lang zh-CN]
     python -m devkit.demo --report [--data DIR]       # ``make demo-report``
+    python -m devkit.demo --serve [--data DIR]        # its InfluxDB again, for Grafana
 
 Everything runs on loopback and stops with Ctrl-C. The secured site broker
 (Mosquitto) takes the gateway's readings, the historian writes them to InfluxDB
@@ -331,6 +332,28 @@ def report(data: DemoData, port: int | None) -> int:
     return 0 if pages else 1
 
 
+def serve(data: DemoData, port: int | None) -> int:
+    """Serve the kept InfluxDB data for Grafana until Ctrl-C (provisioning rewritten for
+    the port it got)."""
+    run = data.load()
+    if not data.influx_dir.exists():
+        raise DemoDataError(f"{data.influx_dir}: no InfluxDB data (was InfluxDB installed "
+                            "when the demo ran?)")
+    influx = InfluxDB(data.influx_dir, port=influx_port(port or run.influx_port))
+    influx.start()
+    try:
+        say(_("InfluxDB on the kept data ({folder}) at {url}").format(folder=data.influx_dir,
+                                                                     url=influx.url))
+        for line in _grafana_lines(data, run, influx):
+            say(line)
+        say(_("Ctrl-C stops it"))
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    finally:
+        influx.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devkit.demo", description=__doc__
                                      .splitlines()[0])
@@ -345,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="InfluxDB's port (default %(default)s; a free one if taken)")
     parser.add_argument("--report", action="store_true",
                         help="no demo: run escogw report on the data the last run kept")
+    parser.add_argument("--serve", action="store_true",
+                        help="no demo: serve the data the last run kept to Grafana until "
+                             "Ctrl-C")
     parser.add_argument("--lang", help="en or zh-CN (default: ESCOGW_LANG, LANG)")
     args = parser.parse_args(argv)
     try:
@@ -353,8 +379,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     data = DemoData(args.data)
     try:
+        chosen_port = args.influx_port if args.influx_port != INFLUX_PORT else None
         if args.report:
-            return report(data, args.influx_port if args.influx_port != INFLUX_PORT else None)
+            return report(data, chosen_port)
+        if args.serve:
+            return serve(data, chosen_port)
         return run_demo(args.site, args.seconds, data, args.start, args.influx_port)
     except (ConfigError, DemoDataError, ServiceError) as exc:
         print(f"demo: {exc}", file=sys.stderr)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -99,6 +101,28 @@ def test_make_demo_runs_headless_keeps_its_data_and_the_report_reads_it(
     energy = re.search(r"demo-office: 1 days?, ([\d.]+) kWh", out)
     assert energy is not None and float(energy.group(1)) > 0, out
     assert not _influx_running(run.influx_port)
+
+    # and served again for Grafana until Ctrl-C
+    serve = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-m", "devkit.demo",
+                              "--serve", "--data", str(data)], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert serve.stdout is not None
+        said = []
+        for line in serve.stdout:  # each line as it comes: the last one waits for Ctrl-C
+            said.append(line)
+            if line.startswith("Ctrl-C stops it"):
+                break
+        url = re.search(r"at (http://127\.0\.0\.1:\d+)", "".join(said))
+        assert url is not None, said
+        answer = json.loads(urllib.request.urlopen(
+            f"{url.group(1)}/query?db=escogw&q=SELECT+count(active_power_kw)+FROM+meter",
+            timeout=10).read())
+        assert answer["results"][0]["series"][0]["values"][0][1] > 0
+    finally:
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(30) == 0
+    assert not _influx_running(int(url.group(1).rsplit(":", 1)[1]))
 
 
 def _influx_running(port: int) -> bool:
