@@ -201,8 +201,9 @@ def run_demo(site_path: str, seconds: float | None, data: DemoData, at: time | N
                 say(line)
         elif broker_svc is not None:
             say(_("no InfluxDB: no historian (apt-get install influxdb for it)"))
-        say(_("Ctrl-C stops; the data stays in {folder}").format(folder=data.shown()))
-        asyncio.run(_serve(site, rules, data, run, broker_svc, influx, seconds))
+        # Ctrl-C before the live view's own handler is in place stops the same way
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(site, rules, data, run, broker_svc, influx, seconds))
     finally:
         if historian is not None and not end_process(historian, 15.0):
             say(_("the historian did not stop within 15 s and was killed"))
@@ -247,6 +248,7 @@ async def _serve(site: Site, rules: Path | None, data: DemoData, run: DemoRun,
     try:
         async with sim:
             await gw.start()
+            say(_("Ctrl-C stops; the data stays in {folder}").format(folder=data.shown()))
             try:
                 await _live(gw, sim, run.speed, broker, influx, data, run, stop, seconds)
             finally:
@@ -385,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.serve:
             return serve(data, chosen_port)
         return run_demo(args.site, args.seconds, data, args.start, args.influx_port)
+    except KeyboardInterrupt:  # Ctrl-C before the live view (its own handler) or after it
+        print("demo: interrupted; what was started is stopped", file=sys.stderr)
+        return 130
     except (ConfigError, DemoDataError, ServiceError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1

@@ -114,8 +114,9 @@ def take(gw: Gateway, sim_time: datetime, speed: float, broker: str | None,
         state = poller.health.state.value
         devices[poller.id] = state
         values = poller.last_reading.values if poller.last_reading else {}
-        if "room_temp_c" in values or "setpoint_c" in values:
-            units.append((site.devices[poller.id].config.tags, state, values))
+        device = site.devices[poller.id]
+        if device.profile.kind == "hvac":
+            units.append((device.config.tags, state, values))
         else:
             meters.append(MeterLine(poller.id, state, _num(values, "active_power_kw"),
                                     _num(values, "energy_import_kwh"),
@@ -208,7 +209,7 @@ def latest(events: Sequence[Event], lines: int, notices: int = 2) -> list[Event]
 
 
 def _car_park(gw: Gateway) -> CarPark | None:
-    charging = getattr(gw, "charging", None)
+    charging = gw.charging
     if charging is None:
         return None
     chargers = charging.cs.chargers

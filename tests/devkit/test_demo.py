@@ -152,3 +152,28 @@ def test_a_broken_run_record_is_named_with_its_field(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith(f"demo: {tmp_path}/run.json: sim_start: 'yesterday': ")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_demo_with_a_word_and_keeps_the_data(tmp_path: Path) -> None:
+    _needs_services()
+    site = site_copy(tmp_path)
+    data = tmp_path / "data"
+    demo = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-m", "devkit.demo",
+                             "--site", str(site), "--data", str(data)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert demo.stdout is not None
+    said = []
+    try:
+        for line in demo.stdout:
+            said.append(line)
+            if line.startswith("Ctrl-C stops; the data stays in"):
+                break
+    finally:
+        demo.send_signal(signal.SIGINT)
+    out, err = demo.communicate(timeout=60)
+    assert demo.returncode == 0, err[-2000:]
+    assert "Traceback" not in out + err
+    assert f"Kept in {data}/: InfluxDB data, outbox, logs." in out
+    assert DemoData(data).load().site_id == "demo-office"
+    assert (data / "influxdb" / "data").is_dir()

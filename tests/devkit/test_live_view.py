@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,10 +23,16 @@ from devkit.live_state import (
     coalesce,
     group_units,
     latest,
+    take,
 )
 from devkit.live_view import render_text
+from gateway.core.settings import GatewaySettings, MetricsSettings, OutboxSettings
+from gateway.core.site import load_site, rules_path_for
+from gateway.daemon import Gateway
 from gateway.i18n import set_language
 from tests.i18n.english import english_left
+from tests.services import free_port
+from tests.sitefiles import site_copy
 
 TZ = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 7, 15, 5, 3, 20, tzinfo=TZ)
@@ -177,3 +184,33 @@ def test_units_group_by_use_and_floor() -> None:
     assert (office.units, office.online, office.on) == (3, 2, 1)
     assert office.room_c == (27.0, 29.5) and office.setpoints_c == (27.0,)
     assert server.use == "server" and server.on == 1
+
+
+async def test_a_real_gateway_with_a_car_park_before_its_first_poll(tmp_path: Path) -> None:
+    """``take`` reads a real gateway: AC units are grouped by their profile's kind even
+    before they have been read, and a site with a car park gets its line."""
+    set_language("en")
+    charging = {"margin_kw": 3, "failsafe_kw": 12, "host": "127.0.0.1", "port": free_port(),
+                "circuits": {"carpark": {"max_kw": 80}},
+                "chargers": {"CP01": {"ac": {"phases": 1, "max_current_a": 32},
+                                      "circuit": "carpark"},
+                             "DC01": {"dc": {"max_power_kw": 60, "min_power_kw": 5},
+                                      "circuit": "carpark"}}}
+    site = load_site(site_copy(tmp_path, edit={"charging": charging}))
+    gw = Gateway(site, GatewaySettings(outbox=OutboxSettings(path=tmp_path / "outbox.sqlite"),
+                                       metrics=MetricsSettings(enabled=False)),
+                 rules_path=rules_path_for(site, site.spec.gateway))
+    try:
+        live = take(gw, AT, 20, "127.0.0.1:1883", None)
+    finally:
+        await gw.outbox.close()
+    assert [(g.use, g.floor, g.units) for g in live.ac_groups] == [
+        ("office", "1", 8), ("office", "2", 8), ("meeting", "1", 2), ("meeting", "2", 1),
+        ("server", "2", 1)]
+    assert [m.device for m in live.meters] == ["main-meter", "ac-meter", "water-meter",
+                                               "revenue-meter", "water-cjt188"]
+    assert live.demand is not None and live.demand.limit_kw == 32
+    text = render_text(live)
+    fits(text)
+    assert "car park 0/2 chargers online, 0 charging 0.0 kW of budget –, 0 paused" in text
+    assert "broker 127.0.0.1:1883 NOT connected" in text
