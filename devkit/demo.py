@@ -29,7 +29,7 @@ import subprocess
 import sys
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devkit import demo_grafana
 from devkit.demo_clock import SwitchOn, choose_start, with_start
@@ -50,7 +50,10 @@ from gateway.core.settings import GatewaySettings, MetricsSettings, MqttSettings
 from gateway.core.site import Site, load_site, rules_path_for
 from gateway.core.sourcefile import ConfigError
 from gateway.daemon import Gateway
-from gateway.i18n import _, language, set_language
+from gateway.i18n import ENGLISH, _, language, set_language
+
+if TYPE_CHECKING:
+    from simulators.runner import SiteSimulator
 
 INFLUX_PORT = 8086
 #: without a terminal (a test, a log file) the screen is printed this often, seconds
@@ -144,8 +147,8 @@ def _switch_on_text(switch_on: SwitchOn | None, site: Site) -> str:
 
 def _grafana_lines(data: DemoData, run: DemoRun, influx: InfluxDB) -> list[str]:
     prov = demo_grafana.provision(data.grafana, influx.url)
-    url = demo_grafana.dashboard_url("escogw-site-overview", run.site_id, run.sim_start,
-                                     run.sim_end)
+    uid = "escogw-site-overview" + ("" if language() == ENGLISH else "-zh-cn")
+    url = demo_grafana.dashboard_url(uid, run.site_id, run.sim_start, run.sim_end)
     lines = [
         _("Grafana: GF_PATHS_PROVISIONING={folder} grafana-server ... "
           "(datasource = {url}, database escogw; docs/grafana.md)").format(folder=prov,
@@ -257,7 +260,7 @@ async def _serve(site: Site, rules: Path | None, data: DemoData, run: DemoRun,
         run.sim_end = max(run.sim_end, sim.sim_time)
 
 
-async def _live(gw: Gateway, sim: Any, speed: float, broker: str | None,
+async def _live(gw: Gateway, sim: SiteSimulator, speed: float, broker: str | None,
                 influx: InfluxDB | None, data: DemoData, run: DemoRun, stop: asyncio.Event,
                 seconds: float | None) -> None:
     """Redraw the live view every second until ``stop`` (or ``seconds``)."""
@@ -328,7 +331,7 @@ def report(data: DemoData, port: int | None) -> int:
     if done.returncode != 0:
         say(_("escogw report failed (exit {code})").format(code=done.returncode))
         return done.returncode
-    pages = sorted(out.glob("*.html"))
+    pages = sorted(out.rglob("*.html"))
     for page in pages:
         say(_("the demo's report: {path}").format(path=page))
     return 0 if pages else 1
