@@ -297,7 +297,7 @@ async def _live(gw: Gateway, sim: SiteSimulator, speed: float, broker: str | Non
                 say(render_text(state()))
     if influx is not None:
         stored = await stored_readings(influx)
-    if live is None:
+    if live is None and last_print != elapsed:  # the last screen, unless just printed
         say(render_text(state()))
 
 

@@ -41,11 +41,13 @@ def site_start(site: Site) -> datetime:
     return start.replace(tzinfo=site.tz) if start.tzinfo is None else start.astimezone(site.tz)
 
 
-def first_switch_on(site: Site, rules_path: Path | str, day: date) -> SwitchOn | None:
-    """The rules' first power-on of ``day``, with every unit it switches on at that minute."""
+def first_switch_on(site: Site, rules_path: Path | str, day: date,
+                    after: datetime | None = None) -> SwitchOn | None:
+    """The rules' first power-on of ``day`` (at or after ``after``), with every unit it
+    switches on at that minute."""
     rules = load_rules(rules_path, site)
-    rows = sorted((r for r in plan_day(rules, day).rows if r.point == "power" and r.after == 1),
-                  key=lambda r: r.at)
+    rows = sorted((r for r in plan_day(rules, day).rows if r.point == "power" and r.after == 1
+                   and (after is None or r.at >= after)), key=lambda r: r.at)
     if not rows:
         return None
     first = rows[0]
@@ -55,12 +57,15 @@ def first_switch_on(site: Site, rules_path: Path | str, day: date) -> SwitchOn |
 
 def choose_start(site: Site, rules_path: Path | str | None, at: time | None
                  ) -> tuple[datetime, SwitchOn | None]:
-    """The simulated start: ``at`` on the site file's day if given, else ``LEAD`` before the
-    rules' first switch-on (the site file's own start when the rules switch nothing on)."""
+    """The simulated start: ``at`` on the site file's day if given (with the first switch-on
+    after it), else ``LEAD`` before the rules' first switch-on of the day (the site file's
+    own start when the rules switch nothing on)."""
     configured = site_start(site)
-    switch_on = first_switch_on(site, rules_path, configured.date()) if rules_path else None
     if at is not None:
-        return datetime.combine(configured.date(), at, site.tz), switch_on
+        start = datetime.combine(configured.date(), at, site.tz)
+        return start, first_switch_on(site, rules_path, start.date(), start) \
+            if rules_path else None
+    switch_on = first_switch_on(site, rules_path, configured.date()) if rules_path else None
     if switch_on is None:
         return configured, None
     return switch_on.at - LEAD, switch_on

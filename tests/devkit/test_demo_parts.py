@@ -35,7 +35,12 @@ def test_the_demo_starts_five_minutes_before_the_rules_switch_the_offices_on() -
 
 def test_a_chosen_start_stays_on_the_site_files_day_and_reaches_the_simulators() -> None:
     site = load_site(DEMO_SITE)
-    start, _ = choose_start(site, None, time(7, 40))
+    start, switch_on = choose_start(site, rules_path_for(site, site.spec.gateway), time(11, 50))
+    assert start == datetime(2026, 7, 15, 11, 50, tzinfo=TZ)
+    # what is said to come is what comes after the start: the meeting rooms' afternoon
+    assert switch_on is not None and switch_on.rule == "schedule:meeting-cooling"
+    assert switch_on.at == datetime(2026, 7, 15, 14, 15, tzinfo=TZ)
+    start, _none = choose_start(site, None, time(7, 40))
     assert start == datetime(2026, 7, 15, 7, 40, tzinfo=TZ)
     with_start(site, start)
     assert load_simulation(site).config.start == datetime(2026, 7, 15, 7, 40)
