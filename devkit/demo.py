@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from devkit import demo_grafana
 from devkit.demo_clock import SwitchOn, choose_start, with_start
-from devkit.demo_data import DEFAULT_DIR, DemoData, DemoDataError, DemoRun
+from devkit.demo_data import DEFAULT_DIR, DemoData, DemoDataError, DemoRun, shown_path
 from devkit.live_state import take
 from devkit.live_view import HEIGHT, WIDTH, render_text, view
 from devkit.services import (
@@ -188,7 +188,7 @@ def run_demo(site_path: str, seconds: float | None, data: DemoData, at: time | N
             day=start.strftime("%Y-%m-%d"), start=start.strftime("%H:%M"), speed=speed,
             switch_on=_switch_on_text(switch_on, site)))
         say(_("gateway polling {n} devices with rules {rules}").format(
-            n=len(site.devices), rules=rules or _("(none)")))
+            n=len(site.devices), rules=shown_path(rules) if rules else _("(none)")))
         if broker_svc is None:
             say(_("no Mosquitto: the gateway keeps every reading in its outbox "
                   "(apt-get install mosquitto for the whole pipeline)"))

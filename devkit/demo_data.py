@@ -31,6 +31,15 @@ PARTS = ("run.json", "influxdb", "gateway", "mosquitto", "mosquitto-open", "logs
          "report", "historian.yaml", "broker-credentials")
 
 
+def shown_path(path: Path | str) -> str:
+    """``path`` as short as it reads: relative to the current folder when inside it."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd()))
+    except ValueError:
+        return str(resolved)
+
+
 class DemoDataError(Exception):
     """The data folder cannot be used (says which file and why)."""
 
@@ -96,11 +105,8 @@ class DemoData:
         return self.root / "report"
 
     def shown(self) -> str:
-        """The folder as a person would type it: relative to the current folder if inside."""
-        try:
-            return f"{self.root.relative_to(Path.cwd())}/"
-        except ValueError:
-            return f"{self.root}/"
+        """The folder as a person would type it, with a trailing slash."""
+        return shown_path(self.root) + "/"
 
     def has_run(self) -> bool:
         return self.run_file.exists()

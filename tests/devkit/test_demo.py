@@ -55,6 +55,7 @@ def test_make_demo_runs_headless_keeps_its_data_and_the_report_reads_it(
     assert f"demo data: {data}/" in out
     assert ("simulated 2026-07-15 from 04:55 (×20): at 05:00 the rule "
             "schedule:offices-cooling switches 16 units on") in out
+    assert "gateway polling 25 devices with rules rules/demo-office.yaml" in out
     assert "InfluxDB 1.x: http://127.0.0.1:" in out
     assert "the data is on the simulated day: open the dashboards on it, e.g. " \
            "http://localhost:3000/d/escogw-site-overview?from=" in out
