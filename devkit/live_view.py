@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+from babel.dates import format_datetime
 from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
@@ -23,7 +24,7 @@ from rich.text import Text
 
 from devkit.live_state import AcGroup, CarPark, DemandState, Event, LiveState, MeterLine, latest
 from gateway.core.semantics import FAN_CODES, MODE_CODES
-from gateway.i18n import N_, _, ngettext
+from gateway.i18n import N_, _, babel_locale, ngettext
 
 WIDTH = 80
 HEIGHT = 24
@@ -69,7 +70,9 @@ def header(s: LiveState) -> list[Text]:
     title = _line(("esco-gateway ", "bold"), (_("demo"), "bold"), " · ",
                   (s.site_id, "bold cyan"), " · ",
                   _("simulated {time} (×{speed:g})").format(
-                      time=s.sim_time.strftime("%Y-%m-%d %H:%M:%S"), speed=s.speed))
+                      time=format_datetime(s.sim_time, "EEE yyyy-MM-dd HH:mm:ss",
+                                           tzinfo=s.sim_time.tzinfo, locale=babel_locale()),
+                      speed=s.speed))
     if s.broker is None:
         broker: tuple[str, str] = (_("no broker: readings wait in the outbox"), "yellow")
     elif s.connected:

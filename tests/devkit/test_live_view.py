@@ -90,7 +90,8 @@ def test_english_fits_80x24_and_says_what_matters() -> None:
     set_language("en")
     text = render_text(state())
     lines = fits(text)
-    assert lines[0] == "esco-gateway demo · demo-office · simulated 2026-07-15 05:03:20 (×20)"
+    assert lines[0] == ("esco-gateway demo · demo-office · simulated Wed 2026-07-15 05:03:20 "
+                        "(×20)")
     assert lines[1] == ("broker 127.0.0.1:18830 connected · outbox 3 waiting, 1234 sent, "
                         "0 dropped")
     assert lines[2].startswith("17/18 devices online (not online: ac-m102) · InfluxDB: 5678")
@@ -114,7 +115,7 @@ def test_chinese_fits_80x24_in_terminal_columns() -> None:
     set_language("zh-CN")
     text = render_text(state())
     lines = fits(text)
-    assert lines[0] == "esco-gateway 演示 · demo-office · 模拟时间 2026-07-15 05:03:20（×20）"
+    assert lines[0] == "esco-gateway 演示 · demo-office · 模拟时间 周三 2026-07-15 05:03:20（×20）"
     assert "MQTT 服务器 127.0.0.1:18830 已连接" in lines[1]
     assert "控制 33 次调节，1 条提示，1 条告警" in text
     assert "需量 预测 33.2 kW / 限值 32 kW（15 分钟） · 削峰中：2 台放宽设定，1 台关机" in text
