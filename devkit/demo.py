@@ -283,7 +283,8 @@ async def _live(gw: Gateway, sim: SiteSimulator, speed: float, broker: str | Non
     with live if live is not None else contextlib.nullcontext():
         while not stop.is_set() and (seconds is None or elapsed < seconds):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
+                async with asyncio.timeout(1.0):  # not wait_for: it can lose a cancel (3.11)
+                    await stop.wait()
             elapsed += 1.0
             if influx is not None and int(elapsed) % 3 == 0:
                 stored = await stored_readings(influx)
