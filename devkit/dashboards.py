@@ -249,7 +249,7 @@ def contract_figures(g: Layout) -> None:
             {"id": "mappings", "value": [{"type": "value", "options": {
                 name: {"text": _(label), "index": i}
                 for i, (name, label) in enumerate(PERIOD_NAMES.items())}}]},
-            {"id": "displayName", "value": _("period")}]}])
+            {"id": "displayName", "value": _("tariff period")}]}])
     periods["transformations"] = [{"id": "organize", "options": {
         "excludeByName": {"Time": True}}}]
     g.add(periods, 6, 5)

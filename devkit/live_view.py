@@ -206,7 +206,7 @@ def _value(point: str | None, value: object) -> str:
 def _who(devices: Sequence[str]) -> str:
     if len(devices) == 1:
         return devices[0]
-    return ngettext("{n} unit", "{n} units", len(devices)).format(n=len(devices))
+    return ngettext("{n} AC unit", "{n} AC units", len(devices)).format(n=len(devices))
 
 
 def event_line(e: Event) -> Text:

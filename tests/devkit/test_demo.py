@@ -73,7 +73,7 @@ def test_make_demo_runs_headless_keeps_its_data_and_the_report_reads_it(
     assert re.search(r"offices, floor 1 +8/8 +8/8", last), last  # all switched on
     assert re.search(r"demand projected [\d.]+ kW / limit 32 kW", last), last
     # the switch-on, at site-local 05:00, the sixteen offices in one line, the rule named
-    assert re.search(r"05:00 change 16 units +power off → on +schedule:offices-cooling", last), \
+    assert re.search(r"05:00 change 16 AC units +power off → on +schedule:offices-cooling", last), \
         last
     # the stop says where the data is and how to report on it
     assert f"Kept in {data}/: InfluxDB data, outbox, logs." in out
