@@ -34,6 +34,7 @@ from gateway.core.codec import (
     Decoder,
     Encoder,
     Order,
+    Raw,
     decoder,
     encoder,
     register_count,
@@ -288,7 +289,11 @@ class Point:
         Raises CodecError for a value the profile cannot stand behind: an enum
         value outside the map, NaN or infinity.
         """
-        raw = self._decode(regs)
+        return self.finish(self._decode(regs))
+
+    def finish(self, raw: Raw) -> Value:
+        """The raw value the registers hold → the standard value (``decode`` after the
+        registers are unpacked; a block's values may be unpacked together)."""
         if self.bit is not None:
             raw = (int(raw) >> self.bit) & 1
         if self.codes is not None:
