@@ -156,6 +156,11 @@ def address_bytes(digits: str, nbytes: int) -> bytes:
     return bytes(reversed(pairs))
 
 
+def unit_address(unit: int, nbytes: int) -> str:
+    """The address of ``2 * nbytes`` digits of the meter a link knows by its number."""
+    return f"{unit:0{2 * nbytes}d}"
+
+
 def address_digits(data: bytes) -> str:
     """BCD address bytes (low byte first) → the digits printed on the meter's nameplate."""
     text = bytes(reversed(data)).hex().upper()

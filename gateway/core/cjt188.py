@@ -32,9 +32,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from gateway.core.bcd import BcdFormat, Number, address_bytes, bcd_decoder, bcd_encoder
+from gateway.core.bcd import (
+    BcdFormat,
+    Number,
+    address_bytes,
+    bcd_decoder,
+    bcd_encoder,
+    unit_address,
+)
 from gateway.core.codec import CodecError
-from gateway.core.meterframe import START, Layout, frame
+from gateway.core.meterframe import START, Layout, address_field, frame
+from gateway.core.meterframe import ReplyError as ReplyError  # shared with dlt645
 
 ADDRESS_BYTES = 7
 WAKE = 4
@@ -135,12 +143,6 @@ def current_data(meter_type: int) -> CurrentData:
     return HEAT_DATA if meter_type in HEAT_METER_TYPES else WATER_DATA
 
 
-class ReplyError(Exception):
-    """A frame that does not answer the request; ``kind`` says how."""
-
-    kind = "bad_reply"
-
-
 class ErrorReply(ReplyError):
     kind = "exception"
 
@@ -163,10 +165,7 @@ def encode(meter_type: int, address: str, control: int, data: bytes, *, wake: in
 
 
 def decode(raw: bytes) -> Frame:
-    address = bytes(reversed(raw[2:9])).hex().upper()
-    if not all(c in "0123456789A" for c in address):
-        raise ReplyError(f"address {address} is not BCD")
-    return Frame(raw[1], address, raw[9], raw[11:-2])
+    return Frame(raw[1], address_field(raw[2:9]), raw[9], raw[11:-2])
 
 
 def read_data(meter_type: int, address: str, di: int = CURRENT_DATA, ser: int = 0) -> bytes:
@@ -240,4 +239,4 @@ def address_reply_bytes() -> int:
 
 def digits(unit: int) -> str:
     """The 14-digit address of the meter a link knows by its number."""
-    return f"{unit:014d}"
+    return unit_address(unit, ADDRESS_BYTES)

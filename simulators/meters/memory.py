@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from gateway.core import cjt188
+from gateway.core import cjt188, dlt645
 from gateway.core.bcd import BcdFormat, bcd_encoder, bit_field_mask
 from gateway.core.codec import CodecError
 from gateway.core.profile import STATUS_WORDS, MeterProfileSpec, Point, Profile, Value
@@ -36,8 +36,8 @@ class MeterMemory:
         self.profile = profile
         self.protocol = profile.spec.protocol
         self.meter_type = profile.spec.meter_type
-        width = 14 if self.protocol == "cjt188-2004" else 12
-        self.address = f"{unit:0{width}d}"
+        self.address = cjt188.digits(unit) if self.protocol == "cjt188-2004" else \
+            dlt645.digits(unit)
         self.turnaround_s = turnaround_s
         self.device_id: str | None = None
         #: DI (CJ/T 188: type << 16 | DI) → the value bytes of its reply
