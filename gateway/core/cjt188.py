@@ -143,11 +143,25 @@ def current_data(meter_type: int) -> CurrentData:
     return HEAT_DATA if meter_type in HEAT_METER_TYPES else WATER_DATA
 
 
+VALVE_STATES = {VALVE_OPEN: "valve open", VALVE_CLOSED: "valve closed",
+                VALVE_ABNORMAL: "valve abnormal", 0b10: "valve state 10 (undefined)"}
+
+
+def status_text(status: int) -> str:
+    """ST (as sent, low byte first, read as a number) in words: the valve, the battery."""
+    words = [VALVE_STATES[status & 0b11]]
+    if status >> BATTERY_LOW_BIT & 1:
+        words.append("battery low")
+    return ", ".join(words)
+
+
 class ErrorReply(ReplyError):
+    """The meter's error reply (C1), carrying its status word."""
+
     kind = "exception"
 
     def __init__(self, status: int):
-        super().__init__(f"error reply, status {status:04X}")
+        super().__init__(f"error reply, status {status:04X} ({status_text(status)})")
         self.code = status
 
 

@@ -302,3 +302,13 @@ def test_a_heat_meters_901f_reply_written_out_by_hand() -> None:
                    "flow_m3_h": 12.3456, "volume_m3": 4567.89, "supply_temp_c": 55.25,
                    "return_temp_c": 42.75, "operating_hours_h": 8760,
                    "meter_clock": 20261206093015, "valve_state": 1, "battery_low": 1}
+
+
+def test_an_error_reply_says_what_its_status_word_means() -> None:
+    raw = cjt188.error_reply(0x10, "00000000001234", 3, 0x0005)
+    reply = cjt188.decode(scan(raw, cjt188.LAYOUT).frame or b"")
+    with pytest.raises(cjt188.ErrorReply,
+                       match=r"error reply, status 0005 \(valve closed, battery low\)") as err:
+        cjt188.data_of(reply, 0x10, "00000000001234", cjt188.CURRENT_DATA, 3)
+    assert err.value.code == 0x0005
+    assert cjt188.status_text(0x0003) == "valve abnormal"
