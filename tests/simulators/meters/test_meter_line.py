@@ -162,3 +162,11 @@ def test_a_simulated_heat_meter_heats_on_a_cold_day_and_shows_it(tmp_path: Path)
     assert heat > 0 and heat == pytest.approx(truth.heat_kwh, abs=0.005)
     assert hm.get("hm", "supply_temp_c") > hm.get("hm", "return_temp_c")  # type: ignore[operator]
     assert hm.get("hm", "operating_hours_h") == 2
+
+
+def test_a_heat_value_too_large_for_its_format_keeps_its_unit_byte() -> None:
+    meter = MeterMemory(LIBRARY.get("generic-cjt188-heat"), 5678, 0.0)
+    meter.set("h", "heat_energy_kwh", 2_000_000.0)  # XXXXXX.XX kWh tops out at 999999.99
+    assert meter.get("h", "heat_energy_kwh") == 999999.99
+    data = meter.answer(0x20 << 16 | cjt188.CURRENT_DATA)
+    assert data is not None and data[5:10] == bytes.fromhex("99 99 99 99 05")
