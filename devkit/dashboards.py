@@ -472,6 +472,16 @@ def fleet_overview() -> Json:
         'SELECT count("reason") AS "alarms" FROM "control_event" WHERE "kind" = \'alarm\' '
         'AND $timeFilter GROUP BY "site"', table=True)],
         description=_("Control alarms raised in the time range, per site.")), 8, 10)
+    g.add(timeseries(_("Outbox depth, by site"), [
+        target('SELECT last("outbox_depth") FROM "fleet_health" WHERE $timeFilter '
+               'GROUP BY time($__interval), "site" fill(previous)', alias="$tag_site")],
+        description=_("Readings waiting in each gateway's outbox, from its health summary: "
+                      "a rising line is a site whose uplink is down.")), 12, 8)
+    g.add(timeseries(_("Devices failing, by site"), [
+        target('SELECT last("devices_failing") FROM "fleet_health" WHERE $timeFilter '
+               'GROUP BY time($__interval), "site" fill(previous)', alias="$tag_site")],
+        description=_("Devices each gateway counts as failing, from its health summary.")),
+          12, 8)
     g.add(timeseries(_("Meter readings stored per minute, by site"), [
         target('SELECT count("active_power_kw") FROM "meter" WHERE $timeFilter '
                'GROUP BY time(1m), "site" fill(0)', alias="$tag_site")],
