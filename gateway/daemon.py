@@ -115,6 +115,7 @@ class Gateway:
         """The fleet health summary's facts, from what the parts already count."""
         from gateway import __version__
         from gateway.acquisition.health import DeviceState
+        from gateway.core.clock_sync import clock_sync
         from gateway.fleet.site_health import HealthFacts
         from gateway.uplink.messages import iso
 
@@ -125,6 +126,7 @@ class Gateway:
                                   for p in sched.pollers.values()))
         depth, age, dropped = self.outbox_stats
         control = self.control
+        sync = clock_sync()
         return HealthFacts(
             ts=iso(self.clock.now()), software=__version__,
             uptime_s=round(time.monotonic() - self.started_at, 1),
@@ -136,7 +138,8 @@ class Gateway:
             control_tick_failures=control.failed_ticks if control else 0,
             alarms=tuple(sorted(control.engine.active_alarms)) if control else (),
             rules_digest=control.rules.digest if control else None,
-            rules_version=self.fleet.version if self.fleet else None)
+            rules_version=self.fleet.version if self.fleet else None,
+            extra={"clock_synced": sync.synced, "clock_max_error_s": sync.max_error_s})
 
     def _start_charging(self, cfg: ChargingConfig) -> None:
         """The car park (docs/ev-charging.md): its budget is the rule file's demand window."""

@@ -160,15 +160,26 @@ def _status(args: argparse.Namespace, fleet: Fleet, client: FleetClient) -> int:
     from gateway.cli.table import print_table
 
     headers = [_("site"), _("gateway"), _("rules"), _("state"), _("links"), _("failing"),
-               _("outbox"), _("outbox age s"), _("ticks"), _("alarms"), _("software"),
-               _("health age s")]
+               _("outbox"), _("outbox age s"), _("ticks"), _("alarms"), _("clock"),
+               _("software"), _("health age s")]
     print_table(headers, [[r["site"], r["gateway"], r["rules_version"] or _("(installed)"),
                            r["state"], r["links"],
                            None if r["devices"] is None else
                            f"{r['devices_failing']}/{r['devices']}",
                            r["outbox_depth"], r["outbox_age_s"], r["control_ticks"],
-                           r["alarms"], r["software"], r["health_age_s"]] for r in rows])
+                           r["alarms"], _clock(r), r["software"], r["health_age_s"]]
+                          for r in rows])
     return 0
+
+
+def _clock(row: dict[str, Any]) -> str:
+    """The site clock as the kernel sees it: synchronised (with its error bound) or not."""
+    if row.get("clock_synced") is None:
+        return ""
+    if not row["clock_synced"]:
+        return _("NOT synced")
+    err = row.get("clock_max_error_s")
+    return _("synced") if err is None else _("synced ±{s} s").format(s=f"{err:.3g}")
 
 
 def _diff(args: argparse.Namespace, fleet: Fleet, client: FleetClient) -> int:
