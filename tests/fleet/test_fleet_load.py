@@ -46,4 +46,4 @@ def test_every_site_sends_its_own_real_payloads(tmp_path: Path) -> None:
         assert converter.convert(topic, payload).lines  # the historian stores it
     assert set(by_site) == set(sites)
     assert points == result["points"]
-    assert points_per_s(site_load()) == pytest.approx(27.85, abs=0.01)
+    assert points_per_s(site_load()) == pytest.approx(27.90, abs=0.01)  # the demo site
