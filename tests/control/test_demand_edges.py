@@ -75,6 +75,16 @@ def test_a_release_pass_of_the_last_unit_resets_the_guard() -> None:
     assert shed == [0, 1, 1, 1, 0] and dc.futile
 
 
+def test_a_quiet_start_then_over_the_limit_sheds() -> None:
+    """Under the threshold with nothing curtailed (release passes with nothing to release),
+    then over it: shedding starts as from a fresh start."""
+    dc = DemandController(cfg(max_units_per_pass=1))
+    t, actions = drive(dc, 10.0, T0, 300)
+    assert actions == []
+    _, shed = shed_passes(dc, [60.0, 60.0], t)
+    assert shed == [0, 1]
+
+
 # -- what each action says ----------------------------------------------------------
 
 def test_each_level_says_what_it_does() -> None:
@@ -191,4 +201,5 @@ def test_the_chargers_see_the_window_so_far() -> None:
     seconds, energy, kw = dc.window_so_far(T0 + 430) or (0.0, 0.0, 0.0)
     assert (seconds, kw) == (430.0, 40.0)
     assert energy == pytest.approx(20 * 300 + 40 * 30)  # from the first reading on
+    assert dc.window_so_far(T0 + 400) == (400.0, 20 * 300, 40.0)  # at a reading's instant
     assert dc.window_so_far(T0 + 400 + 61) is None  # the meter went stale
