@@ -4,10 +4,11 @@
 - The watchdog (``WatchdogSec`` in systemd/escogw-historian.service) is fed
   while the writer thread makes progress — a batch, a retry against a database
   that is down, or its once-a-second idle wake-up — and paho's network thread
-  is alive. A database or broker outage is not a hang: restarting would not
-  help, and a restart loop would hit ``StartLimitBurst`` and leave the
-  historian dead. A stuck thread is one: then systemd restarts us, and the
-  broker delivers again whatever was not acknowledged.
+  is alive (gateway/historian/watchdog_feed.py decides). A database or broker
+  outage is not a hang: restarting would not help, and a restart loop would
+  hit ``StartLimitBurst`` and leave the historian dead. A stuck thread is one:
+  then systemd restarts us, and the broker delivers again whatever was not
+  acknowledged.
 - SIGHUP (``systemctl reload``) reads the config again: if it is valid and
   different, the historian stops (writing and acknowledging what it holds) and
   starts with the new one; if not, the running one stays, and the log says why.
@@ -27,6 +28,7 @@ from gateway.historian import logfmt
 from gateway.historian.config import load_settings
 from gateway.historian.logfmt import event
 from gateway.historian.service import Historian
+from gateway.historian.watchdog_feed import ProgressCheck
 
 log = logging.getLogger("escogw.historian")
 
@@ -53,7 +55,7 @@ def main(config: str | Path) -> int:
     historian.start()
     systemd.notify("READY=1\nSTATUS=running")
     watchdog_s = systemd.watchdog_interval_s()
-    last_progress = historian.progress()
+    check = ProgressCheck(historian.progress())
     try:
         while not signals.stop.is_set():
             signals.wake.wait(watchdog_s or 1.0)
@@ -61,16 +63,15 @@ def main(config: str | Path) -> int:
             if signals.reload.is_set():
                 signals.reload.clear()
                 historian = _reload(config, historian)
-                last_progress = historian.progress()
+                check = ProgressCheck(historian.progress())
                 continue
             if watchdog_s:
-                progress = historian.progress()
-                if progress != last_progress and historian.threads_alive():
+                progress, alive = historian.progress(), historian.threads_alive()
+                if check.feed(progress, alive):
                     systemd.notify("WATCHDOG=1")
                 else:
                     event(log, logging.ERROR, "watchdog_not_fed", progress=progress,
-                          threads_alive=historian.threads_alive())
-                last_progress = progress
+                          threads_alive=alive)
     finally:
         systemd.notify("STOPPING=1")
         historian.stop()

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import json
 import logging
 import random
 import secrets
@@ -31,6 +29,8 @@ import aiomqtt
 import paho.mqtt.client as mqtt
 
 from gateway.core.settings import MqttSettings
+from gateway.uplink import heartbeat
+from gateway.uplink.ack_window import AckWindow
 from gateway.uplink.messages import Topics
 from gateway.uplink.outbox import Row
 from gateway.uplink.outbox_writer import AsyncOutbox
@@ -56,43 +56,20 @@ def _has_internals(client: aiomqtt.Client) -> bool:
         getattr(client, "_pending_publishes", None), dict)
 
 
-class _Window:
-    """The PUBACKs of one window of publishes, in the order the rows were sent."""
-
-    def __init__(self, size: int):
-        self.acked = [False] * size
-        self.left = size
-        self.complete = asyncio.Event()
-
-    def expect(self, sent: int) -> None:
-        """Only ``sent`` of the rows went out: wait for those."""
-        self.left -= len(self.acked) - sent
-        if self.left <= 0:
-            self.complete.set()
-
-    def acked_prefix(self) -> int:
-        try:
-            return self.acked.index(False)
-        except ValueError:
-            return len(self.acked)
-
-
 class _Ack:
-    """Stands in for aiomqtt's per-message event: its on_publish calls ``set()``."""
+    """Stands in for aiomqtt's per-message event: its on_publish calls ``set()``, which
+    records the PUBACK in the window and wakes the waiter once the window is complete."""
 
-    __slots__ = ("index", "window")
+    __slots__ = ("complete", "index", "window")
 
-    def __init__(self, window: _Window, index: int):
+    def __init__(self, window: AckWindow, index: int, complete: asyncio.Event):
         self.window = window
         self.index = index
+        self.complete = complete
 
     def set(self) -> None:
-        window = self.window
-        if not window.acked[self.index]:
-            window.acked[self.index] = True
-            window.left -= 1
-            if window.left <= 0:
-                window.complete.set()
+        if self.window.ack(self.index):
+            self.complete.set()
 
 
 class Publisher:
@@ -248,9 +225,9 @@ class Publisher:
                     async with asyncio.timeout(1.0):
                         await self.outbox.added.wait()
                 continue
-            acked, failure = await publish(client, rows)
+            window_acks, failure = await publish(client, rows)
             # keep order: only the acknowledged prefix leaves the outbox
-            done = rows[:acked]
+            done = window_acks.acknowledged(rows)
             if failure is not None:
                 await self.outbox.ack(done)
                 self.published += len(done)
@@ -260,17 +237,18 @@ class Publisher:
             self.published += len(done)
 
     async def _publish_window(self, client: aiomqtt.Client,
-                              rows: list[Row]) -> tuple[int, str | None]:
+                              rows: list[Row]) -> tuple[AckWindow, str | None]:
         """Publish a window of rows at QoS 1 and wait for their PUBACKs together.
 
-        (rows acknowledged in order from the first, why the rest were not). aiomqtt's
+        (the window's PUBACKs, why some rows were not acknowledged). aiomqtt's
         own publish costs two tasks, an event and a timer per message; here each
         message costs paho's publish and a slot in aiomqtt's table of pending
         publishes, whose on_publish calls ``set()`` on what it finds there.
         """
         paho = client._client  # see _has_internals
         pending: dict[int, Any] = client._pending_publishes
-        window = _Window(len(rows))
+        window = AckWindow(len(rows))
+        complete = asyncio.Event()
         mids: list[int] = []
         failure: str | None = None
         try:
@@ -283,27 +261,32 @@ class Publisher:
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     failure = mqtt.error_string(info.rc)
                     break
-                pending[info.mid] = _Ack(window, index)
+                pending[info.mid] = _Ack(window, index, complete)
                 mids.append(info.mid)
-            window.expect(len(mids))
+            if window.expect(len(mids)):
+                complete.set()
             async with asyncio.timeout(self.settings.publish_timeout_s):  # see _drain
-                await window.complete.wait()
+                await complete.wait()
         except TimeoutError:
             failure = failure or "no PUBACK within publish_timeout_s"
         finally:
             for mid in mids:
                 pending.pop(mid, None)
-        return window.acked_prefix(), failure
+        return window, failure
 
     async def _publish_each(self, client: aiomqtt.Client,
-                            rows: list[Row]) -> tuple[int, str | None]:
+                            rows: list[Row]) -> tuple[AckWindow, str | None]:
         """aiomqtt's public publish, one awaited call per row (when its internals moved)."""
         results = await asyncio.gather(
             *(client.publish(r.topic, r.payload, qos=1) for r in rows), return_exceptions=True)
-        for n, result in enumerate(results):
-            if isinstance(result, BaseException):
-                return n, str(result)
-        return len(rows), None
+        window = AckWindow(len(rows))
+        failure: str | None = None
+        for index, result in enumerate(results):
+            if not isinstance(result, BaseException):
+                window.ack(index)
+            elif failure is None:
+                failure = str(result)
+        return window, failure
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
@@ -319,14 +302,8 @@ class Publisher:
             task.add_done_callback(self._tasks.discard)
 
     def _heard_heartbeat(self, payload: bytes) -> None:
-        """Only our own heartbeat proves the subscription: it carries a token drawn at
-        start-up that no other client sees (the site broker's ACL lets operators write
-        commands but read none), so a forged one cannot hide a dead subscription."""
-        try:
-            token = json.loads(payload).get("token")
-        except (ValueError, AttributeError, RecursionError):
-            token = None
-        if isinstance(token, str) and hmac.compare_digest(token, self._heartbeat_token):
+        """Only our own heartbeat proves the subscription (gateway/uplink/heartbeat.py)."""
+        if heartbeat.is_ours(payload, self._heartbeat_token):
             self._last_heartbeat_rx = time.monotonic()
         else:
             self.forged_heartbeats += 1
@@ -334,7 +311,7 @@ class Publisher:
                         self.topics.heartbeat)
 
     def heartbeat_payload(self, n: int) -> bytes:
-        return json.dumps({"heartbeat": n, "token": self._heartbeat_token}).encode()
+        return heartbeat.heartbeat_payload(n, self._heartbeat_token)
 
     async def _heartbeat(self, client: aiomqtt.Client) -> None:
         period = self.settings.heartbeat_s
@@ -344,7 +321,7 @@ class Publisher:
             await client.publish(self.topics.heartbeat, self.heartbeat_payload(n), qos=1)
             await asyncio.sleep(period)
             silent = time.monotonic() - self._last_heartbeat_rx
-            if silent > 2.5 * period:
+            if heartbeat.is_silent(silent, period):
                 self.subscription_stale = True
                 log.error("mqtt: connected but the command subscription has been silent for "
                           "%.0f s (heartbeat every %.0f s): resubscribing", silent, period)

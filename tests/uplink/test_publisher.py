@@ -12,9 +12,10 @@ import pytest
 
 from gateway.core.settings import MqttSettings
 from gateway.uplink import publisher as publisher_module
+from gateway.uplink.ack_window import AckWindow
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.outbox_writer import AsyncOutbox
-from gateway.uplink.publisher import Publisher, _Ack, _has_internals, _Window
+from gateway.uplink.publisher import Publisher, _Ack, _has_internals
 from tests.mqtt_probe import Probe
 from tests.services import Mosquitto
 
@@ -33,24 +34,17 @@ async def test_aiomqtt_still_has_what_the_window_path_uses() -> None:
     assert _has_internals(aiomqtt.Client("127.0.0.1"))
 
 
-def test_window_counts_acks_in_any_order_and_keeps_the_acked_prefix() -> None:
-    window = _Window(4)
-    acks = [_Ack(window, i) for i in range(4)]
-    acks[0].set()
-    acks[2].set()
-    acks[2].set()  # a PUBACK repeated is counted once
-    assert window.acked_prefix() == 1 and not window.complete.is_set()
+def test_an_ack_wakes_the_window_only_when_it_is_complete() -> None:
+    """aiomqtt's on_publish calls set() on what it finds for the message id: each _Ack
+    records its row's PUBACK (the decision is gateway/uplink/ack_window.py's, tested in
+    test_ack_window.py) and wakes the waiting window once every row sent is acknowledged."""
+    window, complete = AckWindow(2), asyncio.Event()
+    acks = [_Ack(window, i, complete) for i in range(2)]
     acks[1].set()
-    assert window.acked_prefix() == 3 and not window.complete.is_set()
-    acks[3].set()
-    assert window.acked_prefix() == 4 and window.complete.is_set()
-
-
-def test_window_with_rows_not_sent_waits_only_for_those_sent() -> None:
-    window = _Window(3)
-    _Ack(window, 0).set()
-    window.expect(1)  # the second publish failed: the third was never sent
-    assert window.complete.is_set() and window.acked_prefix() == 1
+    acks[1].set()
+    assert not complete.is_set() and window.acked_prefix() == 0
+    acks[0].set()
+    assert complete.is_set() and window.acked_prefix() == 2
 
 
 def fill(box: Outbox, n: int, start: int = 0) -> None:
@@ -141,6 +135,7 @@ async def test_a_row_paho_refuses_ends_the_window_after_the_rows_before_it(
     async with aiomqtt.Client(mosquitto.host, mosquitto.port,
                               identifier=f"pub-refused-{path}") as client:
         publish = pub._publish_window if path == "window" else pub._publish_each
-        acked, failure = await publish(client, rows)
-    assert acked == 2 and failure is not None and "wildcard" in failure.lower()
+        acks, failure = await publish(client, rows)
+    assert acks.acknowledged(rows) == rows[:2]
+    assert failure is not None and "wildcard" in failure.lower()
     await outbox.close()
