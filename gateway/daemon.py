@@ -40,6 +40,7 @@ from gateway.uplink.publisher import Publisher
 if TYPE_CHECKING:
     from gateway.control.loop import ControlLoop
     from gateway.ev.car_park import ChargingService
+    from gateway.ev.supervisor import RulesInForce
     from gateway.fleet.agent import FleetAgent
     from gateway.fleet.site_health import HealthFacts
 
@@ -142,7 +143,13 @@ class Gateway:
         self.charging = ChargingService(
             cfg, self.clock, _DemandWindow(self), limit or cfg.failsafe_kw,
             topic_prefix=f"{self.settings.mqtt.prefix}/{self.site.id}",
-            set_state=self.publisher.set_state, send=self._send_one, source=self.site.path)
+            set_state=self.publisher.set_state, send=self._send_one, source=self.site.path,
+            rules=self._charging_rules, tz=self.site.tz)
+
+    def _charging_rules(self) -> RulesInForce:
+        """The rule file's charging section and the tariff's periods in force now."""
+        rules = self.control.rules if self.control is not None else None
+        return (rules.charging, rules.tariff) if rules is not None else (None, None)
 
     async def _send_one(self, topic: str, payload: bytes) -> None:
         await self.outbox.put([(topic, payload)])
@@ -256,17 +263,22 @@ class Gateway:
 
     async def start(self) -> None:
         self.engine.start()
-        if self.charging is not None:
-            self._tasks.append(asyncio.create_task(self.charging.run(), name="ev"))
         self._tasks = [asyncio.create_task(self.writer.run(), name="outbox-writer"),
                        asyncio.create_task(self.publisher.run(), name="mqtt"),
                        asyncio.create_task(self._refresh_outbox_stats(), name="outbox-stats")]
+        if self.charging is not None:  # after the list above, which would drop its task
+            self._tasks.append(asyncio.create_task(self.charging.run(), name="ev"))
         # energy/interval: the interval accountant (docs/energy.md), state beside the outbox
         from gateway.energy.live import EnergyService
 
         self.energy = EnergyService.for_site(self.site, self.stream, self.outbox, self.topics,
                                              Path(self.settings.outbox.path).parent)
         self._tasks.append(asyncio.create_task(self.energy.run(), name="energy"))
+        if self.charging is not None:  # each finished session priced by time-of-use period
+            from gateway.energy.ev_sessions import session_pricer
+
+            self.charging.price_session = session_pricer(self.energy.accountant.tariff,
+                                                         self.site.tz)
         if self.control is not None:
             self._tasks.append(asyncio.create_task(self.control.run(), name="control"))
         if self.fleet is not None:
