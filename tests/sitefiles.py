@@ -48,6 +48,15 @@ def site_copy(tmp_path: Path, source: Path = DEMO_SITE, *, speed: float | None =
     return path
 
 
+def replace_section(path: Path, key: str, value: Any) -> Path:
+    """Replace one top-level section of a site file written by ``site_copy`` whole
+    (``edit`` merges into it: a car park of other chargers would keep the demo's)."""
+    data = yaml.safe_load(path.read_text())
+    data[key] = value
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 def _merge(into: dict[str, Any], edit: dict[str, Any]) -> None:
     for key, value in edit.items():
         if value is None:
