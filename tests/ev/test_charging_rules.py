@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.control.rules import load_rules
+from gateway.core.clock import ScaledClock
 from gateway.core.site import load_site
 from gateway.core.tou import load_tariff
 from gateway.ev.allocator import ConnectorDemand
+from gateway.ev.central_system import CentralSystem
 from gateway.ev.charging_rules import (
     ChargingRulesSpec,
     Plugged,
@@ -19,6 +21,8 @@ from gateway.ev.charging_rules import (
     plan,
     valley_hours,
 )
+from gateway.ev.supervisor import ChargingSupervisor
+from tests.ev.ev_world import charging_config
 from tests.sitefiles import DEMO_SITE, ROOT
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -98,3 +102,21 @@ def test_the_demo_rules_carry_the_car_park_section() -> None:
     assert site.spec.charging is not None
     named = {cid for dep in rules.charging.departures for cid in dep.chargers}
     assert named <= set(site.spec.charging.chargers)
+
+
+class Window:
+    """The site meter's window: half way through, the site already above the limit."""
+
+    def window_so_far(self, now: float) -> tuple[float, float, float] | None:
+        return 450.0, 40.0 * 450, 40.0
+
+
+def test_the_budget_keeps_the_reserve_outside_the_comfort_windows() -> None:
+    cfg = charging_config(1, 0)
+    clock = ScaledClock(at("10:00"))
+    sup = ChargingSupervisor(CentralSystem(cfg, clock), cfg, clock, Window(), 32.0,
+                             rules=lambda: (RULES, HUBEI), tz=TZ)
+    assert sup.budget(at("10:00").timestamp()) == 4.0  # the AC left nothing: the reserve
+    assert sup.budget(at("14:00").timestamp()) == 0.0  # comfort first: nothing
+    plain = ChargingSupervisor(CentralSystem(cfg, clock), cfg, clock, Window(), 32.0)
+    assert plain.budget(at("10:00").timestamp()) == 0.0
