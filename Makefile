@@ -1,15 +1,28 @@
 # esco-gateway developer and CI entry points. The same commands run locally and in CI.
+# 开发与 CI 入口：本机和 CI 运行同样的命令。
 #
-#   make venv    .venv with the locked dependencies and the project (editable)
-#   make test    venv + real services installed if missing (scripts/ensure-services) + pytest
-#   make demo    the demo site's simulators with a live view
-#   make bench   benchmarks (bench/bench_*.py), one "name: value" line per figure
-#   make mutation  mutation testing of the critical modules (mutmut; 4-20 min; docs/testing.md)
+#   make venv    建 .venv：锁定版本的依赖和本项目（可编辑安装）
+#                .venv with the locked dependencies and the project (editable)
+#   make test    venv + 缺少时安装真实服务 (scripts/ensure-services) + pytest
+#                venv + real services installed if missing (scripts/ensure-services) + pytest
+#   make demo    演示站点的仿真设备，带实时界面（数据保存在 demo-data/）
+#                the demo site's simulators with a live view (data kept in demo-data/)
+#   make demo-report  对上次 make demo 保存的数据运行 escogw report（HTML 在 demo-data/report/）
+#                escogw report on what the last make demo kept (HTML in demo-data/report/)
+#   make bench   基准测试 (bench/bench_*.py)，每个指标一行 "name: value"
+#                benchmarks (bench/bench_*.py), one "name: value" line per figure
+#   make mutation  关键模块的变异测试 (mutmut；4-20 分钟；docs/testing.md)
+#                mutation testing of the critical modules (mutmut; 4-20 min; docs/testing.md)
+#   make wheels  现场主机离线安装用的 wheel 集：PLATFORM=aarch64|x86_64（默认本机），
+#                输出到 dist/wheels（docs/install.md）
+#                the wheel set for an offline site box: PLATFORM=aarch64|x86_64 (default:
+#                this machine's) into dist/wheels (docs/install.md)
 #   make lint    ruff check + mypy --strict
-#   make lock    regenerate requirements.lock from pyproject.toml (with the dev extra)
-#   make clean   remove .venv and caches
+#   make lock    按 pyproject.toml 重新生成 requirements.lock（含 dev 依赖）
+#                regenerate requirements.lock from pyproject.toml (with the dev extra)
+#   make clean   删除 .venv 和缓存 / remove .venv and caches
 #
-# Extra pytest arguments: make test PYTEST_ARGS="-k mqtt -x"
+# 额外的 pytest 参数 / extra pytest arguments: make test PYTEST_ARGS="-k mqtt -x"
 
 PYTHON ?= python3
 VENV := .venv
@@ -21,7 +34,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test demo bench mutation lint lock clean
+.PHONY: help venv test demo demo-report bench mutation wheels lint lock clean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -58,6 +71,9 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VPY) -m devkit.demo --site config/demo-site.yaml $(DEMO_ARGS)
 
+demo-report: $(STAMP)
+	$(VPY) -m devkit.demo --report $(DEMO_ARGS)
+
 bench: $(STAMP)
 	$(VPY) -m bench
 
@@ -78,6 +94,12 @@ lint: $(STAMP)
 	echo "mypy bench tests/services.py tests/conftest.py"; \
 	$(VENV)/bin/mypy bench tests/services.py tests/conftest.py || rc=1; \
 	exit $$rc
+
+# For the site box's machine (uname -m there), from any build machine with PyPI access.
+PLATFORM ?= $(shell uname -m)
+WHEELS ?= dist/wheels
+wheels:
+	PYTHON=$(PYTHON) scripts/build-wheels --platform $(PLATFORM) $(WHEELS)
 
 lock: | $(UV)
 	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -o requirements.lock

@@ -49,9 +49,30 @@ def fields(text: str) -> set[str]:
     return set(_FIELD.findall(text))
 
 
+def conflicts(lang: str) -> list[str]:
+    """Messages translated differently in two of the language's files (the catalogue
+    would keep whichever file sorts last: one word must read the same everywhere)."""
+    from babel.messages.pofile import read_po
+
+    seen: dict[str, tuple[str, object]] = {}
+    out: list[str] = []
+    for po in sorted((LOCALE_DIR / lang).glob("*.po")):
+        with po.open("rb") as fh:
+            cat = read_po(fh, locale=lang)
+        for msg in cat:
+            if not msg.id or msg.fuzzy or not msg.string:
+                continue
+            key = msg.id[0] if isinstance(msg.id, (tuple, list)) else msg.id
+            if key in seen and seen[key][1] != msg.string:
+                out.append(f"{po.name}: {key!r} is {msg.string!r} here but "
+                           f"{seen[key][1]!r} in {seen[key][0]}")
+            seen.setdefault(key, (po.name, msg.string))
+    return out
+
+
 def problems(lang: str) -> list[str]:
     table = catalogue(lang)
-    out: list[str] = []
+    out: list[str] = conflicts(lang)
     for m in marked():
         found = table.get(m.msgid)
         if found is None:

@@ -39,12 +39,16 @@ from gateway.uplink.publisher import Publisher
 
 if TYPE_CHECKING:
     from gateway.control.loop import ControlLoop
+    from gateway.energy.live import EnergyService
     from gateway.ev.car_park import ChargingService
+    from gateway.ev.charger_state import Session
     from gateway.ev.supervisor import RulesInForce
     from gateway.fleet.agent import FleetAgent
     from gateway.fleet.site_health import HealthFacts
 
 log = logging.getLogger("escogw")
+#: the exit status that asks systemd for a restart (EX_TEMPFAIL; the unit restarts on failure)
+RESTART_EXIT = 75
 
 
 @dataclass
@@ -83,7 +87,12 @@ class Gateway:
         #: SIGHUP reloads under way (asyncio itself keeps only weak references to tasks)
         self._reloads: set[asyncio.Task[list[str]]] = set()
         self.watchdog: systemd.Watchdog | None = None
+        #: set by a signal or a restart request; run() then stops the gateway
+        self.stop_requested = asyncio.Event()
+        self.restart_requested = False
         self.control: ControlLoop | None = None
+        #: the interval accountant, from start()
+        self.energy: EnergyService | None = None
         self.control_events: dict[str, int] = {"change": 0, "notice": 0, "alarm": 0}
         if self.rules_path is not None:
             self._start_control(self.rules_path)
@@ -100,13 +109,15 @@ class Gateway:
 
         self.fleet = FleetAgent(self.site, self.topics, self.settings.fleet, self.rules_path,
                                 Path(self.settings.outbox.path).parent, self.clock,
-                                self.health_facts, self.publisher.set_state, self.reload)
+                                self.health_facts, self.publisher.set_state, self.reload,
+                                self.request_restart)
         self.publisher.listeners[self.topics.fleet_desired] = self.fleet.on_desired
 
     def health_facts(self) -> HealthFacts:
         """The fleet health summary's facts, from what the parts already count."""
         from gateway import __version__
         from gateway.acquisition.health import DeviceState
+        from gateway.core.clock_sync import clock_sync
         from gateway.fleet.site_health import HealthFacts
         from gateway.uplink.messages import iso
 
@@ -117,6 +128,7 @@ class Gateway:
                                   for p in sched.pollers.values()))
         depth, age, dropped = self.outbox_stats
         control = self.control
+        sync = clock_sync()
         return HealthFacts(
             ts=iso(self.clock.now()), software=__version__,
             uptime_s=round(time.monotonic() - self.started_at, 1),
@@ -128,7 +140,8 @@ class Gateway:
             control_tick_failures=control.failed_ticks if control else 0,
             alarms=tuple(sorted(control.engine.active_alarms)) if control else (),
             rules_digest=control.rules.digest if control else None,
-            rules_version=self.fleet.version if self.fleet else None)
+            rules_version=self.fleet.version if self.fleet else None,
+            extra={"clock_synced": sync.synced, "clock_max_error_s": sync.max_error_s})
 
     def _start_charging(self, cfg: ChargingConfig) -> None:
         """The car park (docs/ev-charging.md): its budget is the rule file's demand window."""
@@ -145,6 +158,14 @@ class Gateway:
             topic_prefix=f"{self.settings.mqtt.prefix}/{self.site.id}",
             set_state=self.publisher.set_state, send=self._send_one, source=self.site.path,
             rules=self._charging_rules, tz=self.site.tz)
+
+    def _price_session(self, session: Session) -> dict[str, Any] | None:
+        """A finished session's kWh and cost by period, with the tariff in force now (a
+        reload may replace it); None without one."""
+        from gateway.energy.ev_sessions import session_costs
+
+        tariff = self.energy.accountant.tariff if self.energy is not None else None
+        return None if tariff is None else session_costs(session, tariff, self.site.tz)
 
     def _charging_rules(self) -> RulesInForce:
         """The rule file's charging section and the tariff's periods in force now."""
@@ -225,6 +246,12 @@ class Gateway:
             self._outbox_ticks += 1
             await asyncio.sleep(1.0)
 
+    def request_restart(self) -> None:
+        """The fleet agent installed a new site file: stop cleanly and exit with
+        RESTART_EXIT, so systemd (Restart=on-failure) starts the gateway on it."""
+        self.restart_requested = True
+        self.stop_requested.set()
+
     def request_reload(self) -> None:
         """SIGHUP: reload in a task the gateway holds on to."""
         task = asyncio.create_task(self.reload(), name="reload")
@@ -232,18 +259,25 @@ class Gateway:
         task.add_done_callback(self._reloads.discard)
 
     async def reload(self) -> list[str]:
-        """SIGHUP: re-read the rules (validated whole, swapped in atomically or refused
-        while the old set stays in force); polling goes on undisturbed."""
+        """SIGHUP: re-read the tariff and the rules (each validated whole, swapped in
+        atomically or refused while the old one stays in force); polling goes on
+        undisturbed."""
         systemd.reloading()
         problems: list[str] = []
-        if self.control is not None:
-            problems = [str(p) for p in await self.control.reload_between_ticks()]
-            self.commands.policy = self.control.rules.setpoint_policy()
+        if self.energy is not None:
+            problems += self.energy.reload_tariff()
             if problems:
-                log.error("reload: rule file rejected, previous rules stay: %s",
+                log.error("reload: tariff rejected, previous tariff stays: %s",
                           "; ".join(problems))
+        if self.control is not None:
+            refused = [str(p) for p in await self.control.reload_between_ticks()]
+            self.commands.policy = self.control.rules.setpoint_policy()
+            if refused:
+                log.error("reload: rule file rejected, previous rules stay: %s",
+                          "; ".join(refused))
             else:
                 log.info("reload: rules %s in force", self.control.rules.digest)
+            problems += refused
         systemd.notify("READY=1")
         return problems
 
@@ -266,7 +300,7 @@ class Gateway:
         self._tasks = [asyncio.create_task(self.writer.run(), name="outbox-writer"),
                        asyncio.create_task(self.publisher.run(), name="mqtt"),
                        asyncio.create_task(self._refresh_outbox_stats(), name="outbox-stats")]
-        if self.charging is not None:  # after the list above, which would drop its task
+        if self.charging is not None:  # after the list is made, so stop() cancels it too
             self._tasks.append(asyncio.create_task(self.charging.run(), name="ev"))
         # energy/interval: the interval accountant (docs/energy.md), state beside the outbox
         from gateway.energy.live import EnergyService
@@ -275,10 +309,7 @@ class Gateway:
                                              Path(self.settings.outbox.path).parent)
         self._tasks.append(asyncio.create_task(self.energy.run(), name="energy"))
         if self.charging is not None:  # each finished session priced by time-of-use period
-            from gateway.energy.ev_sessions import session_pricer
-
-            self.charging.price_session = session_pricer(self.energy.accountant.tariff,
-                                                         self.site.tz)
+            self.charging.price_session = self._price_session
         if self.control is not None:
             self._tasks.append(asyncio.create_task(self.control.run(), name="control"))
         if self.fleet is not None:
@@ -326,38 +357,47 @@ async def run(site: Site, settings: GatewaySettings, ready: asyncio.Event | None
               dry_run: bool = False) -> int:
     gateway = Gateway(site, settings, rules_path=rules_path_for(site, settings),
                       dry_run=dry_run)
-    stop = asyncio.Event()
+    stop = gateway.stop_requested
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGHUP, gateway.request_reload)
-    await gateway.start()
-    if settings.metrics.enabled:
-        from gateway.metrics import serve
-
-        try:
-            serve(gateway, settings.metrics.host, settings.metrics.port)
-        except OSError as exc:  # a port clash must not stop data collection
-            log.error("metrics not served on %s:%d: %s", settings.metrics.host,
-                      settings.metrics.port, exc.strerror)
-    log.info("gateway for site %s: %d devices on %d links, outbox %s, broker %s:%d",
-             site.id, len(site.devices), len(gateway.engine.schedulers),
-             Path(settings.outbox.path), settings.mqtt.host, settings.mqtt.port)
-    # READY once every device has been polled once: systemd's start is then real
-    first = gateway.stream.subscribe(lossy=True, maxsize=len(site.devices) + 1)
-    seen: set[str] = set()
-    while len(seen) < len(site.devices) and not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            seen.add((await asyncio.wait_for(first.get(), 1.0)).device)
-    gateway.stream.unsubscribe(first)
-    systemd.notify(f"READY=1\nSTATUS=polling {len(site.devices)} devices")
-    if ready is not None:
-        ready.set()
+    # stop() runs however start() or the wait ends: a start that fails half-way must not
+    # leave polling tasks behind for asyncio.run's shutdown to wait on
     try:
+        await gateway.start()
+        if settings.metrics.enabled:
+            from gateway.metrics import serve
+
+            try:
+                serve(gateway, settings.metrics.host, settings.metrics.port)
+            except OSError as exc:  # a port clash must not stop data collection
+                log.error("metrics not served on %s:%d: %s", settings.metrics.host,
+                          settings.metrics.port, exc.strerror)
+        log.info("gateway for site %s: %d devices on %d links, outbox %s, broker %s:%d",
+                 site.id, len(site.devices), len(gateway.engine.schedulers),
+                 Path(settings.outbox.path), settings.mqtt.host, settings.mqtt.port)
+        # READY once every device has been polled once: systemd's start is then real
+        first = gateway.stream.subscribe(lossy=True, maxsize=len(site.devices) + 1)
+        seen: set[str] = set()
+        while len(seen) < len(site.devices) and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                seen.add((await asyncio.wait_for(first.get(), 1.0)).device)
+        gateway.stream.unsubscribe(first)
+        systemd.notify(f"READY=1\nSTATUS=polling {len(site.devices)} devices")
+        if ready is not None:
+            ready.set()
         await stop.wait()
     finally:
         systemd.notify("STOPPING=1")
         await gateway.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+    if gateway.restart_requested:
+        log.warning("exiting with %d so that the service manager starts the gateway again",
+                    RESTART_EXIT)
+        return RESTART_EXIT
     return 0

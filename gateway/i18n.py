@@ -18,6 +18,7 @@ such constants with ``N_`` and translate them where they are used.
 from __future__ import annotations
 
 import os
+import unicodedata
 from functools import cache
 from pathlib import Path
 
@@ -117,3 +118,19 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:
     """Marks a constant for the catalogue without translating it (translate at use)."""
     return message
+
+
+# -- display columns: a Chinese character takes two in a terminal ------------------------
+
+
+def width(text: str) -> int:
+    """Terminal columns of ``text`` (wide and full-width characters count two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def ljust(text: str, columns: int) -> str:
+    return text + " " * max(0, columns - width(text))
+
+
+def rjust(text: str, columns: int) -> str:
+    return " " * max(0, columns - width(text)) + text

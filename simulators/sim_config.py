@@ -85,7 +85,7 @@ class DeviceSimulation(_Strict):
     """What physics object backs a device."""
 
     #: meters: which meter of the building this device shows
-    meter: Literal["main", "ac", "water"] | None = None
+    meter: Literal["main", "ac", "water", "heat"] | None = None
     #: AC units: the room they condition, and the unit's physics
     room: str | None = None
     unit_kind: Literal["fixed", "inverter"] = "inverter"
@@ -138,8 +138,9 @@ def load_simulation(site: Site) -> SiteSimulation:
         elif kind == "meter" and sim.meter not in ("main", "ac"):
             problems.append(doc.problem((*at, "meter"), "an electricity meter shows the "
                                         "'main' meter or the 'ac' sub-meter"))
-        elif kind == "water" and sim.meter != "water":
-            problems.append(doc.problem((*at, "meter"), "a water meter shows meter: water"))
+        elif kind == "water" and sim.meter not in ("water", "heat"):
+            problems.append(doc.problem((*at, "meter"), "a water meter shows meter: water, a "
+                                        "heat meter meter: heat"))
         devices[dev_id] = sim
     if problems:
         raise ConfigError(problems)

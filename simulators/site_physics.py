@@ -13,6 +13,7 @@ from datetime import datetime
 
 from gateway.core.profile import Value
 from gateway.core.semantics import FAN_CODES, MODE_CODES
+from simulators.meters.heat import HeatMeterPhysics
 from simulators.meters.memory import MeterMemory
 from simulators.physics import (
     Building,
@@ -93,6 +94,9 @@ class SitePhysics:
         self.building = build_building(sim, weather)
         #: device id → memory holding its block
         self.memories: dict[str, ProfileMemory | MeterMemory] = {}
+        #: heat meters: each on a heating loop of its own, following the weather
+        self.heat_meters = {dev_id: HeatMeterPhysics() for dev_id, dev in sim.devices.items()
+                            if dev.meter == "heat"}
 
     def bind(self, device_id: str, memory: ProfileMemory | MeterMemory) -> None:
         self.memories[device_id] = memory
@@ -100,6 +104,8 @@ class SitePhysics:
 
     def step(self, dt_s: float, local_time: datetime, day_kind: DayKind) -> None:
         self.building.step(dt_s, local_time, day_kind)
+        for heat in self.heat_meters.values():
+            heat.step(dt_s, self.building.outdoor_temp_c)
 
     def device_values(self, device_id: str) -> dict[str, Value]:
         """Standard values of one device, as its physics shows them now."""
@@ -113,6 +119,8 @@ class SitePhysics:
             w = b.water_meter
             return {"volume_m3": w.volume_m3, "flow_m3_h": w.flow_l_min * 0.06,
                     "water_temp_c": 18.0}
+        if dev.meter == "heat":
+            return dict(self.heat_meters[device_id].readings())
         unit = b.units.get(device_id)
         if unit is None:
             return {}

@@ -36,8 +36,9 @@ def modules() -> dict[str, Path]:
 
 def layer_of(module: str, path: Path, ranks: dict[str, int]) -> int:
     """The deepest folder on the page that holds the module; the package face
-    gateway/__init__.py (only the version) sits above every layer."""
-    if module == "gateway":
+    gateway/__init__.py (only the version) and the user's language gateway/i18n.py
+    (every layer shows text) sit above every layer."""
+    if module in ("gateway", "gateway.i18n"):
         return -1
     folder = path.parent.relative_to(ROOT).as_posix()
     while folder not in ranks:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.core import cjt188
 from gateway.core.profile import Point
+from gateway.core.semantics import STANDARD_POINTS
 
 _TYPE_MAX = {"u16": 0xFFFF, "u32": 0xFFFF_FFFF, "u64": 0xFFFF_FFFF_FFFF_FFFF,
              "i16": 0x7FFF, "i32": 0x7FFF_FFFF, "i64": 0x7FFF_FFFF_FFFF_FFFF}
@@ -21,10 +23,15 @@ def counter_span(point: Point) -> float | None:
     """The value at which the counter rolls over, or None (floats do not wrap).
 
     A BCD counter (DL/T 645, CJ/T 188) rolls over after its last all-nines value:
-    999999.99 kWh → 0 in XXXXXX.XX."""
+    999999.99 kWh → 0 in XXXXXX.XX. A CJ/T 188 value followed by a unit byte rolls
+    over in the meter's own unit; the span is that of a meter counting in the
+    standard unit (m³, kWh), as nearly all do (one counting in GJ reads past it,
+    and its decreases are resets: ``counter_step``)."""
     if point.dtype == "bcd":
-        nines = float(point.decode([0x99] * point.count))
-        step = float(point.decode([1] + [0] * (point.count - 1)))
+        digits = point.count - point.unit_byte
+        unit = [cjt188.UNIT_CODE[STANDARD_POINTS[point.name].unit]] if point.unit_byte else []
+        nines = float(point.decode([0x99] * digits + unit))
+        step = float(point.decode([1] + [0] * (digits - 1) + unit))
         return round(nines + step, 9)
     top = _TYPE_MAX.get(point.dtype)
     if top is None:
@@ -42,13 +49,13 @@ def counter_step(previous: float, current: float, span: float | None) -> Counter
     """The increase from ``previous`` to ``current`` and what happened in between.
 
     A decrease is a wrap when the counter has a finite span and was in the top
-    tenth of it while the new value sits in the bottom tenth; anything else is a
+    tenth of it (not past it) while the new value sits in the bottom tenth; anything else is a
     reset, whose delta is unknown and counted as the new value itself (a new
     meter starts near zero) — never as a negative number.
     """
     if current >= previous:
         return CounterStep(current - previous, None)
-    if span is not None and previous > 0.9 * span and current < 0.1 * span:
+    if span is not None and 0.9 * span < previous <= span and current < 0.1 * span:
         return CounterStep(span - previous + current, "wrap")
     return CounterStep(max(current, 0.0), "reset")
 

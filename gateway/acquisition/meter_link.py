@@ -33,7 +33,7 @@ from gateway.acquisition.link import (
 )
 from gateway.acquisition.planner import Transport
 from gateway.core import cjt188, dlt645
-from gateway.core.meterframe import WAKE, Layout, scan
+from gateway.core.meterframe import WAKE, Layout, ReplyError, scan
 from gateway.core.site import RtuLink, RtuOverTcpLink
 
 log = logging.getLogger("escogw.link")
@@ -170,7 +170,7 @@ class MeterLink:
                         break
                     try:
                         found.append(parse(scanned.frame))
-                    except (dlt645.ReplyError, cjt188.ReplyError):
+                    except ReplyError:
                         garbled = True
         except OSError as exc:
             self.close()
@@ -210,7 +210,7 @@ class MeterLink:
                         code = NO_SUCH_POINT if isinstance(exc, dlt645.ErrorReply) and \
                             exc.code & dlt645.NO_DATA else DEVICE_FAILURE
                         raise self.stats.count(MeterError(code, str(exc))) from None
-                    except (dlt645.ReplyError, cjt188.ReplyError) as exc:
+                    except ReplyError as exc:
                         passed_over.append(str(exc))
         except OSError as exc:
             self.close()

@@ -28,11 +28,12 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
+from gateway.acquisition.block_decode import BlockDecoder, block_decoder
 from gateway.acquisition.counters import CounterWatch
 from gateway.acquisition.health import DeviceHealth, DeviceState, HealthPolicy
 from gateway.acquisition.link import (
@@ -117,6 +118,8 @@ class LinkScheduler:
             poller.next_due = clock.monotonic() + i * 0.001
             self.pollers[device.id] = poller
         self._writes: deque[WriteJob] = deque()
+        #: each block's decoder, made at its first reply (blocks change when a plan learns)
+        self._decoders: dict[ReadBlock, BlockDecoder] = {}
         self._wake = asyncio.Event()
         self._last_frame_end = 0.0
         self._stopping = False
@@ -303,18 +306,32 @@ class LinkScheduler:
         return [(p.table, p.address, p.count) for b in poller.plan.blocks for p in b.points]
 
     def _decode(self, reading: Reading, block: ReadBlock, regs: list[int]) -> None:
-        for point in block.points:
+        decoder = self._decoders.get(block)
+        if decoder is None:
+            decoder = self._decoders[block] = block_decoder(block)
+        alone: Iterable[Point] = block.points
+        if decoder.unpack is not None and len(regs) == block.count:
+            alone = decoder.alone
+            for point, raw in zip(decoder.together, decoder.unpack(regs), strict=True):
+                try:
+                    self._value(reading, point, point.finish(raw))
+                except CodecError as exc:
+                    reading.failed[point.name] = f"decode: {exc}"
+        for point in alone:
             offset = point.address - block.start + point.value_at  # value_at: meters
             try:
                 value = point.decode(regs[offset:offset + point.count])
             except CodecError as exc:
                 reading.failed[point.name] = f"decode: {exc}"
                 continue
-            reading.values[point.name] = value
-            if point.counter and isinstance(value, int | float):
-                flag = self.counters.check(reading.device, point, float(value))
-                if flag is not None:
-                    reading.flags[point.name] = flag
+            self._value(reading, point, value)
+
+    def _value(self, reading: Reading, point: Point, value: Value) -> None:
+        reading.values[point.name] = value
+        if point.counter and isinstance(value, int | float):
+            flag = self.counters.check(reading.device, point, float(value))
+            if flag is not None:
+                reading.flags[point.name] = flag
 
     @staticmethod
     def _fail(reading: Reading, block: ReadBlock, reason: str) -> None:

@@ -17,10 +17,13 @@ from typing import Any
 import yaml
 
 from gateway.acquisition.address_search import SearchProgress, search
+from gateway.acquisition.link import LinkDown
 from gateway.acquisition.meter_link import MeterLink
-from gateway.cli.device import answering_units, open_link, progress_bar
+from gateway.cli.device import Silence, answering_units, open_link, progress_bar, say_silence
+from gateway.cli.library_log import library_log_captured
 from gateway.core.profile import MeterProfileSpec, ProfileLibrary
 from gateway.core.site import Site, load_site
+from gateway.i18n import _, ngettext
 
 #: CJ/T 188 meter types asked for on a meter line (the water and heat meters of a building)
 CJT188_TYPES = (0x10, 0x11, 0x12, 0x13, 0x20, 0x21)
@@ -108,23 +111,34 @@ async def discover(config: str, link_id: str, units: list[int], timeout_s: float
     if link is None:
         return 2
     show = sys.stderr.isatty() or not as_json
+    silence = Silence()
     try:
-        if isinstance(link, MeterLink):
-            found = await _meters(link, show)
-        else:
-            found = await answering_units(
-                link, units, (lambda n, ids: progress_bar(n, len(units), ids)) if show
-                else None)
+        with library_log_captured() as captured:
+            if isinstance(link, MeterLink):
+                try:
+                    found = await _meters(link, show)
+                except LinkDown as exc:
+                    found, silence.link_down = [], str(exc)
+            else:
+                found = await answering_units(
+                    link, units, (lambda n, ids: progress_bar(n, len(units), ids)) if show
+                    else None, silence)
     finally:
         link.close()
         if show:
             sys.stderr.write("\n")
+    await say_silence(silence, captured.records, site, link_id)
+    if silence.link_down is not None:
+        return 1
     entries = draft(site, link_id, found)
     if as_json:
         print(json.dumps({"link": link_id, "found": found, "draft": entries}))
     else:
-        what = "meter" if isinstance(link, MeterLink) else "unit"
-        print(f"# {len(found)} {what}{'s' * (len(found) != 1)} answered on link {link_id}; "
-              "draft site-file entries (check the profile of each):")
+        n = len(found)
+        what = ngettext("{n} meter answered on link {link}", "{n} meters answered on link {link}",
+                        n) if isinstance(link, MeterLink) else \
+            ngettext("{n} unit answered on link {link}", "{n} units answered on link {link}", n)
+        print("# " + _("{found}; draft site-file entries (check the profile of each):").format(
+            found=what.format(n=n, link=link_id)))
         print(yaml.dump(entries, Dumper=_Draft, sort_keys=False, allow_unicode=True), end="")
     return 0 if found else 1

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from gateway.core.sourcefile import ConfigError, Problem
+from gateway.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from gateway.energy.kpis import Kpis
@@ -22,90 +23,109 @@ def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-07-15") from None
+        raise argparse.ArgumentTypeError(_("{text} is not a date like 2026-07-15").format(
+            text=repr(text))) from None
 
 
 def _decimal(text: str) -> Decimal:
     try:
         return Decimal(text)
     except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(_("{text} is not a number").format(
+            text=repr(text))) from None
 
 
 def add_report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("report", help="energy, cost, demand, savings and comfort report "
-                                      "(HTML with plots, plus CSV) from InfluxDB")
-    p.add_argument("--config", "-c", required=True, help="site file (YAML)")
+    p = sub.add_parser("report", help=_("settlement-grade energy, cost, demand, savings, "
+                                        "comfort and coverage report (HTML with plots, plus "
+                                        "CSV) from InfluxDB"))
+    p.add_argument("--config", "-c", required=True, help=_("site file (YAML)"))
     p.add_argument("--from", dest="start", type=_date, required=True, metavar="DATE",
-                   help="first day (site-local), e.g. 2026-07-01")
+                   help=_("first day (site-local), e.g. 2026-07-01"))
     p.add_argument("--to", dest="end", type=_date, required=True, metavar="DATE",
-                   help="last day, inclusive")
+                   help=_("last day, inclusive"))
     p.add_argument("--influx", default="http://127.0.0.1:8086",
-                   help="InfluxDB URL (v1 /query), default %(default)s")
-    p.add_argument("--database", "--db", default="escogw", help="database (default %(default)s)")
-    p.add_argument("--username")
-    p.add_argument("--password", help="better: the ESCOGW_INFLUX_PASSWORD environment variable")
-    p.add_argument("--out", "-o", default="report", help="output folder (default %(default)s)")
-    p.add_argument("--rules", help="rule file: the demand limit is read from it")
-    p.add_argument("--demand-limit-kw", type=float, help="demand limit line (beats --rules)")
-    p.add_argument("--baseline", help="baseline model (JSON written by an earlier report)")
+                   help=_("InfluxDB URL (v1 /query), default %(default)s"))
+    p.add_argument("--database", "--db", default="escogw",
+                   help=_("database (default %(default)s)"))
+    p.add_argument("--username", help=_("InfluxDB user name"))
+    p.add_argument("--password", help=_("InfluxDB password; better: the "
+                                        "ESCOGW_INFLUX_PASSWORD environment variable"))
+    p.add_argument("--out", "-o", default="report", help=_("output folder (default "
+                                                           "%(default)s)"))
+    p.add_argument("--rules", help=_("rule file: the demand limit, the exempt zones and the "
+                                     "cooling months are read from it"))
+    p.add_argument("--demand-limit-kw", type=float, metavar="KW",
+                   help=_("demand limit, kW (beats --rules)"))
+    p.add_argument("--baseline", metavar="FILE",
+                   help=_("baseline model (baseline.json written by an earlier report)"))
     p.add_argument("--baseline-from", type=_date, metavar="DATE",
-                   help="fit the baseline on this period (with --baseline-to)")
-    p.add_argument("--baseline-to", type=_date, metavar="DATE")
-    p.add_argument("--weather", help="daily outdoor temperatures, CSV: date,mean_temp_c "
-                                     "(for the degree days of the baseline)")
+                   help=_("fit the baseline on this period (with --baseline-to)"))
+    p.add_argument("--baseline-to", type=_date, metavar="DATE",
+                   help=_("last day of the baseline period, inclusive"))
+    p.add_argument("--weather", metavar="CSV",
+                   help=_("daily outdoor temperatures, CSV: date,mean_temp_c (for the "
+                          "degree days of the baseline)"))
     p.add_argument("--outdoor", metavar="DEVICE.POINT",
-                   help="or: an outdoor temperature point stored in InfluxDB")
-    p.add_argument("--baseline-area-m2", type=float,
-                   help="floor area in the baseline period (non-routine adjustment)")
-    p.add_argument("--baseline-occupants", type=int,
-                   help="occupants in the baseline period (non-routine adjustment)")
-    p.add_argument("--fee-coefficient", type=_decimal, default=Decimal(1),
-                   help="trusteeship fee = adjusted baseline cost × this (default 1)")
-    p.add_argument("--om-cost", type=_decimal, default=Decimal(0),
-                   help="the ESCO's operation & maintenance cost over the period, CNY")
-    p.add_argument("--site-id", help="site tag in InfluxDB (default: the site file's id)")
+                   help=_("or: an outdoor temperature point stored in InfluxDB"))
+    p.add_argument("--baseline-area-m2", type=float, metavar="M2",
+                   help=_("floor area in the baseline period, m² (non-routine adjustment)"))
+    p.add_argument("--baseline-occupants", type=int, metavar="N",
+                   help=_("occupants in the baseline period (non-routine adjustment)"))
+    p.add_argument("--fee-coefficient", type=_decimal, default=Decimal(1), metavar="K",
+                   help=_("trusteeship fee = adjusted baseline cost × this (default 1)"))
+    p.add_argument("--om-cost", type=_decimal, default=Decimal(0), metavar="CNY",
+                   help=_("the ESCO's operation and maintenance cost over the period, CNY"))
+    p.add_argument("--site-id", help=_("site tag in InfluxDB (default: the site file's id)"))
+    p.add_argument("--water-price", type=_decimal, metavar="CNY_PER_M3",
+                   help=_("water price, CNY/m³ (without it the water cost is reported "
+                          "unknown)"))
     p.set_defaults(handler=cmd_report)
 
 
 def add_whatif_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("whatif", help="simulate a day or a season under rule sets (physics + "
-                                      "the real control engine) and compare their KPIs")
-    p.add_argument("--rules", required=True, help="rule file A")
-    p.add_argument("--vs", help="rule file B to compare against")
-    p.add_argument("--site", "--config", "-c", dest="site", required=True,
-                   help="site file with a simulation section")
+    p = sub.add_parser("whatif", help=_("simulate a day or a season under rule sets (physics "
+                                        "and the real control engine) and compare their KPIs"))
+    p.add_argument("--rules", required=True, metavar="FILE", help=_("rule file A"))
+    p.add_argument("--vs", metavar="FILE", help=_("rule file B to compare against"))
+    p.add_argument("--site", "--config", "-c", dest="site", required=True, metavar="FILE",
+                   help=_("site file with a simulation section"))
     when = p.add_mutually_exclusive_group(required=True)
-    when.add_argument("--day", type=_date, help="one site-local date, e.g. 2026-07-15")
+    when.add_argument("--day", type=_date, metavar="DATE",
+                      help=_("one site-local date, e.g. 2026-07-15"))
     when.add_argument("--from", dest="start", type=_date, metavar="DATE",
-                      help="a season: first day (with --to), one continuous simulation")
+                      help=_("a season: first day (with --to), one continuous simulation"))
     p.add_argument("--to", dest="end", type=_date, metavar="DATE",
-                   help="a season: last day, inclusive")
-    p.add_argument("--weather", help="one day's weather, repeated: a CSV file or a bundled "
-                                     "name such as wuhan-summer-hot (default: the site's "
-                                     "simulation.weather)")
+                   help=_("a season: last day, inclusive"))
+    p.add_argument("--weather", metavar="NAME_OR_CSV",
+                   help=_("one day's weather, repeated: a CSV file or a bundled name such as "
+                          "wuhan-summer-hot (default: the site's simulation.weather)"))
     p.add_argument("--weather-series", metavar="SERIES",
-                   help="weather day by day: generated:wuhan:SEED (Wuhan-like days drawn from "
-                        "the CMA normals) or a daily CSV date,min_temp_c,max_temp_c[,"
-                        "sunshine_pct]; default for a season: generated:wuhan:1")
+                   help=_("weather day by day: generated:wuhan:SEED (Wuhan-like days drawn "
+                          "from the CMA normals) or a daily CSV date,min_temp_c,max_temp_c[,"
+                          "sunshine_pct]; default for a season: generated:wuhan:1"))
     p.add_argument("--jobs", type=int, choices=(1, 2), default=2,
-                   help="a season: processes, the comparison set beside (default 2)")
-    p.add_argument("--step", type=float, default=60.0, help="simulation step, s (default 60)")
-    p.add_argument("--warmup-days", type=int, default=1,
-                   help="days simulated before DAY with the same rules and weather (default 1)")
+                   help=_("a season: processes, the comparison set beside (default 2)"))
+    p.add_argument("--step", type=float, default=60.0, metavar="S",
+                   help=_("simulation step, s (default 60)"))
+    p.add_argument("--warmup-days", type=int, default=1, metavar="N",
+                   help=_("days simulated before DAY with the same rules and weather "
+                          "(default 1)"))
     p.add_argument("--limits", choices=("national", "rules"), default="national",
-                   help="national (default): the 26/20 °C limits hold for every rule set, "
-                        "commands beyond them are clamped and counted; rules: each file's own")
+                   help=_("national (default): the 26/20 °C limits hold for every rule set, "
+                          "commands beyond them are clamped and counted; rules: each file's "
+                          "own"))
     p.add_argument("--seed", type=int, default=None,
-                   help="simulation seed: who comes in when, sensor noise (default: the "
-                        "site's simulation.seed); try several before trusting a difference")
+                   help=_("simulation seed: who comes in when, sensor noise (default: the "
+                          "site's simulation.seed); try several before trusting a "
+                          "difference"))
     p.add_argument("--write-failure", type=float, default=0.0, metavar="FRACTION",
-                   help="share of writes that fail (seeded), to exercise retries")
-    p.add_argument("--out", "-o", help="HTML page (default whatif-DAY.html or "
-                                       "whatif-FROM-TO.html)")
-    p.add_argument("--json", action="store_true", help="KPIs as JSON on stdout")
+                   help=_("share of writes that fail (seeded), to exercise retries"))
+    p.add_argument("--out", "-o", metavar="FILE",
+                   help=_("HTML page (default whatif-DAY.html or whatif-FROM-TO.html)"))
+    p.add_argument("--json", action="store_true", help=_("KPIs as JSON on stdout"))
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: when stderr is a terminal)")
+                   help=_("progress bar on stderr (default: when stderr is a terminal)"))
     p.set_defaults(handler=cmd_whatif)
 
 
@@ -129,22 +149,51 @@ class ProgressBar:
         self.stream.flush()
 
 
+def _weather_problem(name: str) -> None:
+    """A bad ``--weather`` is the flag's fault, said as such (not the rule file's)."""
+    from simulators.physics.building import resolve_weather
+    from simulators.physics.weather import WeatherFileError
+
+    try:
+        resolve_weather(name)
+    except WeatherFileError as exc:
+        raise ConfigError([Problem(exc.file, exc.line, exc.field, exc.message)]) from None
+    except OSError as exc:
+        raise ConfigError([Problem("command line", None, "--weather", _(
+            "cannot read {file}: {error}").format(file=name, error=exc.strerror))]) from None
+    except ValueError as exc:
+        raise ConfigError([Problem("command line", None, "--weather", _(
+            "{value}: not a bundled weather name nor a weather CSV file ({error})").format(
+                value=name, error=exc))]) from None
+
+
+def seed_text(seed: int | None) -> str:
+    return "" if seed is None else _(", seed {seed}").format(seed=seed)
+
+
+def limits_text(limits: str) -> str:
+    return _("national limits") if limits == "national" else _("each rule file's own limits")
+
+
 def cmd_whatif(args: argparse.Namespace) -> int:
     from gateway.core.site import load_site
+    from gateway.energy.comfort import band_text
     from gateway.energy.whatif import Comparison, RunResult, comparison_html, run_day
     from simulators.physics.weather_series import weather_day
 
     if not 0.0 <= args.write_failure < 1.0:
         raise ConfigError([Problem("command line", None, "--write-failure",
-                                   "a fraction in [0, 1)")])
+                                   _("a fraction in [0, 1)"))])
     if not 1.0 <= args.step <= 900.0 or 900.0 % args.step:
-        raise ConfigError([Problem("command line", None, "--step",
-                                   "seconds that divide 15 minutes (1..900), e.g. 60, 100, 150")])
+        raise ConfigError([Problem("command line", None, "--step", _(
+            "seconds that divide 15 minutes (1..900), e.g. 60, 100, 150"))])
     if args.weather and args.weather_series:
-        raise ConfigError([Problem("command line", None, "--weather-series",
-                                   "give --weather (one day) or --weather-series, not both")])
+        raise ConfigError([Problem("command line", None, "--weather-series", _(
+            "give --weather (one day) or --weather-series, not both"))])
     if args.start is not None or args.end is not None:
         return cmd_season(args)
+    if args.weather:
+        _weather_problem(args.weather)
     site = load_site(args.site)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     weather_for = None
@@ -161,22 +210,30 @@ def cmd_whatif(args: argparse.Namespace) -> int:
                                    warmup_days=args.warmup_days, limits=args.limits,
                                    write_failure=args.write_failure, progress=bar,
                                    sim_seed=args.seed, weather_for=weather_for))
-        except ValueError as exc:  # weather files and simulation settings
+        except ValueError as exc:  # the rule file and the site's simulation settings
             raise ConfigError([Problem(str(path), None, "", str(exc))]) from None
         except OSError as exc:
-            raise ConfigError([Problem(str(exc.filename or path), None, "",
-                                       f"cannot read: {exc.strerror}")]) from None
+            raise ConfigError([Problem(str(exc.filename or path), None, "", _(
+                "cannot read: {error}").format(error=exc.strerror))]) from None
     cmp = Comparison(results[0], results[1] if len(results) > 1 else None)
-    weather = args.weather or args.weather_series or "the site's simulation.weather"
-    notes = [f"Site {site.id} ({args.site}), {args.day}, weather {weather}, step {args.step:g} s, "
-             f"{args.warmup_days} warm-up day(s), limits: {args.limits}"
-             + (f", seed {args.seed}." if args.seed is not None else "."),
-             "Discomfort: BOPTEST tdis over each zone's occupied time (people present), band "
-             f"{results[0].trace.band[0]:g}-{results[0].trace.band[1]:g} °C. Short cycles: a unit "
-             "on or off for less than 300 s. Clamp hits and regulatory violations: requests "
-             "beyond the national 26 °C / 20 °C limits (docs/energy.md)."]
+    weather = args.weather or args.weather_series or _("the site's simulation.weather")
+    lo, hi = results[0].trace.band
+    notes = [_("Site {site} ({file}), {day}, weather {weather}, step {step} s, {warmup}, "
+               "{limits}{seed}.").format(site=site.id, file=args.site, day=args.day,
+                                         weather=weather, step=f"{args.step:g}",
+                                         warmup=ngettext("{n} warm-up day", "{n} warm-up days",
+                                                         args.warmup_days).format(
+                                             n=args.warmup_days),
+                                         limits=limits_text(args.limits),
+                                         seed=seed_text(args.seed)),
+             _("Discomfort: as in the report (BOPTEST tdis), over each zone's occupied time "
+               "(people present), band {lo}–{hi} °C ({band}). Short cycles: a unit on or off "
+               "for less than 300 s. Clamp hits and regulatory violations: requests beyond "
+               "the national 26 °C / 20 °C limits (docs/energy.md).").format(
+                   lo=f"{lo:g}", hi=f"{hi:g}", band=band_text())]
     out = Path(args.out or f"whatif-{args.day}.html")
-    out.write_text(comparison_html(cmp, f"What if — {args.day}", notes), encoding="utf-8")
+    out.write_text(comparison_html(cmp, _("What if — {day}").format(day=args.day), notes),
+                   encoding="utf-8")
     if args.json:
         print(json.dumps({"day": str(args.day), "limits": args.limits,
                           "runs": [kpis_json(r.kpis) for r in results],
@@ -184,7 +241,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
                          indent=2))
     else:
         print(cmp.text())
-        print(f"\nplot: {out}")
+        print("\n" + _("plot: {file}").format(file=out))
     return 0
 
 
@@ -205,27 +262,27 @@ def _series(spec: str, start: date, end: date) -> list[DailyWeather]:
         raise ConfigError([Problem("command line", None, "--weather-series", str(exc))]
                           ) from None
     except OSError as exc:
-        raise ConfigError([Problem(str(exc.filename or spec), None, "--weather-series",
-                                   f"cannot read: {exc.strerror}")]) from None
+        raise ConfigError([Problem(str(exc.filename or spec), None, "--weather-series", _(
+            "cannot read: {error}").format(error=exc.strerror))]) from None
 
 
 def cmd_season(args: argparse.Namespace) -> int:
     """``whatif --from --to``: a season over a weather series (docs/energy.md)."""
     from gateway.core.site import load_site
-    from gateway.energy.season import TOTALS, season_html, season_json
+    from gateway.energy.season import TOTALS, season_html, season_json, target_name
     from gateway.energy.season_run import run_season
 
     if args.start is None or args.end is None:
         raise ConfigError([Problem("command line", None, "--to" if args.end is None
-                                   else "--from", "a season needs both --from and --to")])
+                                   else "--from", _("a season needs both --from and --to"))])
     if args.end < args.start:
-        raise ConfigError([Problem("command line", None, "--to", "is before --from")])
+        raise ConfigError([Problem("command line", None, "--to", _("is before --from"))])
     if (args.end - args.start).days + 1 > MAX_SEASON_DAYS:
-        raise ConfigError([Problem("command line", None, "--to",
-                                   f"a season is at most {MAX_SEASON_DAYS} days")])
+        raise ConfigError([Problem("command line", None, "--to", _(
+            "a season is at most {n} days").format(n=MAX_SEASON_DAYS))])
     if args.weather:
         raise ConfigError([Problem("command line", None, "--weather",
-                                   "a season takes --weather-series (day by day)")])
+                                   _("a season takes --weather-series (day by day)"))])
     spec = args.weather_series or "generated:wuhan:1"
     days = _series(spec, args.start, args.end)
     site = load_site(args.site)
@@ -240,23 +297,31 @@ def cmd_season(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError([Problem(str(args.rules), None, "", str(exc))]) from None
     except OSError as exc:
-        raise ConfigError([Problem(str(exc.filename or args.rules), None, "",
-                                   f"cannot read: {exc.strerror}")]) from None
-    notes = [f"Site {site.id} ({args.site}), {label} ({len(days)} days), weather {spec}, "
-             f"one continuous simulation per rule set after {args.warmup_days} warm-up "
-             f"day(s), step {args.step:g} s, limits: {args.limits}"
-             + (f", seed {args.seed}." if args.seed is not None else "."),
-             "AC cost: the AC sub-meter under the site's tariff. Discomfort: BOPTEST tdis over "
-             "each zone's occupied time, band 26-28 °C in the cooling months, 18-20 °C "
-             "otherwise. Demand windows over the limit: 15-minute windows above "
-             f"{args.rules}'s demand limit plus its deadband, for both sets (docs/energy.md)."]
+        raise ConfigError([Problem(str(exc.filename or args.rules), None, "", _(
+            "cannot read: {error}").format(error=exc.strerror))]) from None
+    from gateway.energy.comfort import band_text
+
+    notes = [_("Site {site} ({file}), {label} ({days}), weather {weather}, one continuous "
+               "simulation per rule set after {warmup}, step {step} s, {limits}{seed}.").format(
+                   site=site.id, file=args.site, label=label,
+                   days=ngettext("{n} day", "{n} days", len(days)).format(n=len(days)),
+                   weather=spec, warmup=ngettext("{n} warm-up day", "{n} warm-up days",
+                                                 args.warmup_days).format(n=args.warmup_days),
+                   step=f"{args.step:g}", limits=limits_text(args.limits),
+                   seed=seed_text(args.seed)),
+             _("AC cost: the AC sub-meter under the site's tariff. Discomfort: as in the "
+               "report, BOPTEST tdis over each zone's occupied time, band {band}. Demand "
+               "windows over the limit: 15-minute windows above {rules}'s demand limit plus "
+               "its deadband, for both sets (docs/energy.md).").format(band=band_text(),
+                                                                       rules=args.rules)]
     out = Path(args.out or f"whatif-{args.start}-{args.end}.html")
     replay = " ".join(["escogw whatif --rules", str(args.rules)]
                       + (["--vs", str(args.vs)] if args.vs else [])
                       + ["--site", str(args.site), "--day {day} --weather-series", spec,
                          "--limits", args.limits]
                       + (["--seed", str(args.seed)] if args.seed is not None else []))
-    out.write_text(season_html(cmp, f"Season what-if — {label}", notes, replay),
+    out.write_text(season_html(cmp, _("Season what-if — {label}").format(label=label), notes,
+                               replay),
                    encoding="utf-8")
     if args.json:
         doc = season_json(cmp, kpis_json)
@@ -265,27 +330,35 @@ def cmd_season(args: argparse.Namespace) -> int:
         return 0
     ta = cmp.totals(cmp.a)
     tb = cmp.totals(cmp.b) if cmp.b else None
-    rows = [("season", cmp.a.label, cmp.b.label if cmp.b else "")]
-    rows += [(name, format(ta[name], fmt), format(tb[name], fmt) if tb else "")
-             for name, (_, _, fmt) in TOTALS.items()]
+    rows = [(_("season"), cmp.a.label, cmp.b.label if cmp.b else "")]
+    # season.TOTALS names are translated where the catalogue has them (report.po)
+    rows += [(_(name), format(ta[name], fmt), format(tb[name], fmt) if tb else "")
+             for name, (_fa, _fb, fmt) in TOTALS.items()]
     print(_columns(rows))
     print()
     print(_columns([tuple(cmp.monthly_headers()), *map(tuple, cmp.monthly_rows())]))
     w = cmp.worst_day()
-    print(f"\nworst day: {cmp.a.days[w].day} (discomfort "
-          f"{cmp.a.days[w].discomfort_kh_per_zone:.3f} K·h per zone)")
+    print("\n" + _("worst day: {day} (discomfort {kh} K·h per zone)").format(
+        day=cmp.a.days[w].day, kh=f"{cmp.a.days[w].discomfort_kh_per_zone:.3f}"))
     for target, missed in cmp.misses().items():
         if missed:
-            print(f"{len(missed)} day(s) with {target}: "
-                  + ", ".join(str(d) for d in missed[:8]) + (" …" if len(missed) > 8 else ""))
-    print(f"figures: {json.dumps(cmp.figures())}")
-    print(f"{len(days)} days in {cmp.wall_s:.1f} s\nplot: {out}")
+            print(ngettext("{n} day with {target}: {days}", "{n} days with {target}: {days}",
+                           len(missed)).format(
+                n=len(missed), target=target_name(target),
+                days=", ".join(str(d) for d in missed[:8]) + (" …" if len(missed) > 8 else "")))
+    print(_("figures: {json}").format(json=json.dumps(cmp.figures())))
+    print(_("{days} in {seconds} s").format(
+        days=ngettext("{n} day", "{n} days", len(days)).format(n=len(days)),
+        seconds=f"{cmp.wall_s:.1f}"))
+    print(_("plot: {file}").format(file=out))
     return 0
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+    from gateway.i18n import ljust, rjust, width
+
+    widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(ljust(c, widths[0]) if i == 0 else rjust(c, widths[i])
                                for i, c in enumerate(r)).rstrip() for r in rows)
 
 
@@ -320,10 +393,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from gateway.energy.report import ReportOptions, write_report
 
     if args.end < args.start:
-        raise ConfigError([Problem("command line", None, "--to", "is before --from")])
+        raise ConfigError([Problem("command line", None, "--to", _("is before --from"))])
     if (args.baseline_from is None) != (args.baseline_to is None):
         raise ConfigError([Problem("command line", None, "--baseline-from",
-                                   "give both --baseline-from and --baseline-to")])
+                                   _("give both --baseline-from and --baseline-to"))])
     import os
 
     opts = ReportOptions(
@@ -336,15 +409,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         baseline_from=args.baseline_from, baseline_to=args.baseline_to,
         weather_csv=Path(args.weather) if args.weather else None, outdoor=args.outdoor,
         baseline_area_m2=args.baseline_area_m2, baseline_occupants=args.baseline_occupants,
-        fee_coefficient=args.fee_coefficient, om_cost=args.om_cost, site_id=args.site_id)
+        fee_coefficient=args.fee_coefficient, om_cost=args.om_cost, site_id=args.site_id,
+        water_price=args.water_price)
     from gateway.energy.influx import InfluxError
+    from gateway.energy.report import NoReadings
 
     try:
         result = write_report(opts)
-    except InfluxError as exc:
-        print(f"report: {exc}", file=sys.stderr)
+    except (InfluxError, NoReadings) as exc:
+        print(_("report: {error}").format(error=exc), file=sys.stderr)
         return 1
     for line in result.summary:
         print(line)
-    print(f"report: {result.html}")
+    print(_("report: {file}").format(file=result.html))
     return 0

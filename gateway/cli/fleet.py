@@ -18,43 +18,59 @@ from gateway.fleet.bundle import BundleError, BundleFile, make_bundle
 from gateway.fleet.inventory import Fleet, load_fleet
 from gateway.fleet.operator import BrokerUnreachable, FleetClient
 from gateway.fleet.rollout import outcome, stages, status_rows
+from gateway.i18n import N_, _, ngettext
 from gateway.uplink.messages import iso, parse_iso
+
+#: a push's outcome per site, as the table says it (the audit file keeps the key)
+OUTCOMES = {"applied": N_("applied"), "refused": N_("refused"), "rolled-back": N_("rolled-back"),
+            "no answer": N_("no answer")}
 
 
 def add_fleet_commands(sub: Any) -> None:
-    p = sub.add_parser("fleet", help="many sites: push rules, see health, diff (docs/fleet.md)")
-    verbs = p.add_subparsers(dest="fleet_command", required=True, metavar="VERB")
+    from gateway.cli.parser_text import add_json, command
 
-    push = verbs.add_parser("push", help="push a versioned bundle to a site or a group "
-                                         "(one site first, then the rest)")
+    p = command(sub, "fleet", _("many sites: push rules, see health, diff (docs/fleet.md)"))
+    verbs = p.add_subparsers(dest="fleet_command", required=True, metavar="VERB",
+                             title=_("subcommands"))
+
+    push = command(verbs, "push", _("push a versioned bundle to a site or a group (one site "
+                                    "first, then the rest)"))
     _common(push)
     where = push.add_mutually_exclusive_group(required=True)
-    where.add_argument("--site")
-    where.add_argument("--group")
-    push.add_argument("--rules", required=True, type=Path, help="the rule file to run")
-    push.add_argument("--version", required=True, help="the bundle's version, e.g. 2026-12-06.1")
-    push.add_argument("--by", help="who pushes (default: the fleet file's operator, or $USER)")
+    where.add_argument("--site", help=_("one site, by its id in the fleet file"))
+    where.add_argument("--group", help=_("a group of sites, by its name in the fleet file"))
+    push.add_argument("--rules", type=Path, help=_("the rule file to run"))
+    push.add_argument("--tariff", type=Path,
+                      help=_("the tariff to price with, named <the site's tariff id>.yaml "
+                             "(with --rules: both applied together or neither)"))
+    push.add_argument("--site-file", type=Path,
+                      help=_("the site file (same site id and rule file place); the gateway "
+                             "restarts to apply it and rolls back if its health fails"))
+    push.add_argument("--version", required=True,
+                      help=_("the bundle's version, e.g. 2026-12-06.1"))
+    push.add_argument("--by", help=_("who pushes (default: the fleet file's operator, or "
+                                     "$USER)"))
     push.add_argument("--wait", type=float, default=900.0,
-                      help="seconds to wait for each stage's reports (default 900)")
+                      help=_("seconds to wait for each stage's reports (default 900)"))
     push.set_defaults(handler=fleet_main, fleet_handler=_push)
 
-    status = verbs.add_parser("status", help="every site's health and rules version")
+    status = command(verbs, "status", _("every site's health and rules version"))
     _common(status)
-    status.add_argument("--json", action="store_true")
+    add_json(status)
     status.set_defaults(handler=fleet_main, fleet_handler=_status)
 
-    diff = verbs.add_parser("diff", help="a site's running rule file against a local one, "
-                                         "or every site whose report differs from its push")
+    diff = command(verbs, "diff", _("a site's running rule file against a local one, or "
+                                    "every site whose report differs from its push"))
     _common(diff)
-    diff.add_argument("--site")
-    diff.add_argument("--rules", type=Path, help="the rule file you mean to push")
+    diff.add_argument("--site", help=_("the site to compare (default: every site)"))
+    diff.add_argument("--rules", type=Path, help=_("the rule file you mean to push"))
     diff.set_defaults(handler=fleet_main, fleet_handler=_diff)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fleet", "-f", required=True, type=Path, help="the fleet file (YAML)")
+    p.add_argument("--fleet", "-f", required=True, type=Path, help=_("the fleet file (YAML)"))
     p.add_argument("--timeout", type=float, default=5.0,
-                   help="seconds to collect the sites' retained states (default 5)")
+                   help=_("seconds to collect the sites' retained states (default 5)"))
 
 
 def fleet_main(args: argparse.Namespace) -> int:
@@ -79,12 +95,18 @@ def _audit(fleet: Fleet, record: dict[str, Any]) -> None:
 def _push(args: argparse.Namespace, fleet: Fleet, client: FleetClient) -> int:
     try:
         sites = fleet.targets(args.site, args.group)
-        text = args.rules.read_text(encoding="utf-8")
+        chosen = {kind: path for kind, path in (("rules", args.rules), ("tariff", args.tariff),
+                                                ("site", args.site_file)) if path is not None}
+        if not chosen:
+            print(_("fleet push: nothing to push: give --rules, --tariff, --site-file or "
+                    "several"), file=sys.stderr)
+            return 2
+        files = {kind: BundleFile(path.name, path.read_text(encoding="utf-8"))
+                 for kind, path in chosen.items()}
         by = args.by or fleet.spec.operator or getpass.getuser()
-        bundle = make_bundle(args.version, by, datetime.now(UTC),
-                             {"rules": BundleFile(args.rules.name, text)})
+        bundle = make_bundle(args.version, by, datetime.now(UTC), files)
     except (ValueError, OSError) as exc:  # BundleError is a ValueError
-        where = "bundle" if isinstance(exc, BundleError) else str(args.rules)
+        where = "bundle" if isinstance(exc, BundleError) else getattr(exc, "filename", "")
         print(f"{where}: {exc}", file=sys.stderr)
         return 2
     payload = bundle.payload()
@@ -97,13 +119,15 @@ def _push(args: argparse.Namespace, fleet: Fleet, client: FleetClient) -> int:
             client.push(site, payload)
         _audit(fleet, {"event": "pushed", "by": by, "version": bundle.version,
                        "digest": bundle.digest, "sites": stage, "stage": n,
-                       "rules": args.rules.name})
+                       **{kind: f.name for kind, f in bundle.files.items()}})
         client.wait(_answered(client, stage, bundle.digest), args.wait)
         results = {s: outcome(client.reported.get(s), bundle.digest) or "no answer"
                    for s in stage}
         for site, result in results.items():
             reasons = (client.reported.get(site) or {}).get("reasons") or []
-            print(f"{site}: {result} ({bundle.version}, {time.monotonic() - started:.1f} s)")
+            print(_("{site}: {result} ({version}, {seconds:.1f} s)").format(
+                site=site, result=_(OUTCOMES.get(result, result)), version=bundle.version,
+                seconds=time.monotonic() - started))
             for reason in reasons:
                 print(f"  {reason}")
         _audit(fleet, {"event": "outcome", "by": by, "version": bundle.version,
@@ -112,7 +136,8 @@ def _push(args: argparse.Namespace, fleet: Fleet, client: FleetClient) -> int:
             failed = True
             rest = [s for later in stages(sites)[n:] for s in later]
             if rest:
-                print(f"rollout stopped: {', '.join(rest)} not pushed", file=sys.stderr)
+                print(_("rollout stopped: {sites} not pushed").format(sites=", ".join(rest)),
+                      file=sys.stderr)
             break
     return 1 if failed else 0
 
@@ -134,15 +159,27 @@ def _status(args: argparse.Namespace, fleet: Fleet, client: FleetClient) -> int:
         return 0
     from gateway.cli.table import print_table
 
-    headers = ["site", "gateway", "rules", "state", "links", "failing", "outbox",
-               "outbox age s", "ticks", "alarms", "software", "health age s"]
-    print_table(headers, [[r["site"], r["gateway"], r["rules_version"] or "(installed)",
+    headers = [_("site"), _("gateway"), _("rules"), _("state"), _("links"), _("failing"),
+               _("outbox"), _("outbox age s"), _("ticks"), _("alarms"), _("clock"),
+               _("software"), _("health age s")]
+    print_table(headers, [[r["site"], r["gateway"], r["rules_version"] or _("(installed)"),
                            r["state"], r["links"],
                            None if r["devices"] is None else
                            f"{r['devices_failing']}/{r['devices']}",
                            r["outbox_depth"], r["outbox_age_s"], r["control_ticks"],
-                           r["alarms"], r["software"], r["health_age_s"]] for r in rows])
+                           r["alarms"], _clock(r), r["software"], r["health_age_s"]]
+                          for r in rows])
     return 0
+
+
+def _clock(row: dict[str, Any]) -> str:
+    """The site clock as the kernel sees it: synchronised (with its error bound) or not."""
+    if row.get("clock_synced") is None:
+        return ""
+    if not row["clock_synced"]:
+        return _("NOT synced")
+    err = row.get("clock_max_error_s")
+    return _("synced") if err is None else _("synced ±{s} s").format(s=f"{err:.3g}")
 
 
 def _diff(args: argparse.Namespace, fleet: Fleet, client: FleetClient) -> int:
@@ -150,11 +187,12 @@ def _diff(args: argparse.Namespace, fleet: Fleet, client: FleetClient) -> int:
     client.settle(sites, args.timeout)
     if args.rules is not None:
         if args.site is None:
-            print("--rules needs --site", file=sys.stderr)
+            print(_("--rules needs --site"), file=sys.stderr)
             return 2
         report = client.reported.get(args.site)
         if report is None or report.get("rules_text") is None:
-            print(f"{args.site}: no report with its rule file yet", file=sys.stderr)
+            print(_("{site}: no report with its rule file yet").format(site=args.site),
+                  file=sys.stderr)
             return 1
         running = str(report["rules_text"]).splitlines(keepends=True)
         new = args.rules.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -166,12 +204,14 @@ def _diff(args: argparse.Namespace, fleet: Fleet, client: FleetClient) -> int:
     for site in sites:
         r = client.reported.get(site)
         if r is None:
-            print(f"{site}: no report")
+            print(_("{site}: no report").format(site=site))
             drift += 1
         elif r.get("desired_digest") and r.get("desired_digest") != r.get("digest"):
-            print(f"{site}: runs {r.get('version') or '(installed)'}, desired "
-                  f"{r.get('desired_version')} is {r.get('state')}")
+            print(_("{site}: runs {version}, desired {desired} is {state}").format(
+                site=site, version=r.get("version") or _("(installed)"),
+                desired=r.get("desired_version"), state=r.get("state")))
             drift += 1
     if not drift:
-        print(f"{len(sites)} site(s) run what was pushed to them")
+        print(ngettext("{n} site runs what was pushed to it",
+                       "{n} sites run what was pushed to them", len(sites)).format(n=len(sites)))
     return 1 if drift else 0

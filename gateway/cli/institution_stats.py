@@ -16,25 +16,29 @@ from gateway.energy.influx import InfluxError
 from gateway.energy.institution_sheets import write_csv, write_xlsx
 from gateway.energy.institution_sources import load_sources
 from gateway.energy.institutions import institution_periods
+from gateway.i18n import _
 
 
 def add_stats_command(sub: Any) -> None:
-    p = sub.add_parser("stats", help="institution statistics for the public-institution "
-                                     "platform: kgce/m², kgce/person, water/person")
+    from gateway.cli.parser_text import command
+
+    p = command(sub, "stats", _("institution statistics for the public-institution platform: "
+                                "kgce/m², kgce/person, water/person"))
     p.add_argument("--institutions", "-i", required=True, type=Path,
-                   help="the institutions file (YAML): sites, meter readings, database")
-    p.add_argument("--from", dest="start", required=True, help="first month, YYYY-MM")
-    p.add_argument("--to", dest="end", required=True, help="last month, YYYY-MM")
-    p.add_argument("--by", choices=("month", "quarter", "year"), default="year")
-    p.add_argument("--csv", type=Path, help="write the statistics as CSV")
-    p.add_argument("--xlsx", type=Path, help="write the platform-style spreadsheet")
+                   help=_("the institutions file (YAML): sites, meter readings, database"))
+    p.add_argument("--from", dest="start", required=True, help=_("first month, YYYY-MM"))
+    p.add_argument("--to", dest="end", required=True, help=_("last month, YYYY-MM"))
+    p.add_argument("--by", choices=("month", "quarter", "year"), default="year",
+                   help=_("one row per month, quarter or year (default: year)"))
+    p.add_argument("--csv", type=Path, help=_("write the statistics as CSV"))
+    p.add_argument("--xlsx", type=Path, help=_("write the platform-style spreadsheet"))
     p.set_defaults(handler=cmd_stats)
 
 
 def _month(text: str, flag: str) -> date:
     m = re.fullmatch(r"(\d{4})-(\d{2})", text)
     if m is None or not 1 <= int(m.group(2)) <= 12:
-        raise ValueError(f"{flag} {text!r}: expected YYYY-MM")
+        raise ValueError(_("{flag} {text!r}: expected YYYY-MM").format(flag=flag, text=text))
     return date(int(m.group(1)), int(m.group(2)), 1)
 
 
@@ -45,13 +49,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     if end < start:
-        print("--to is before --from", file=sys.stderr)
+        print(_("--to is before --from"), file=sys.stderr)
         return 2
     sources = load_sources(args.institutions)
     try:
         collected = sources.collect(start, end)
     except InfluxError as exc:
-        print(f"database: {exc}", file=sys.stderr)
+        print(_("database: {error}").format(error=exc), file=sys.stderr)
         return 1
     stats = [s for inst, months in collected
              for s in institution_periods(inst, months, args.by, start, end,
@@ -61,9 +65,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     def pct(v: float | None) -> str:
         return "" if v is None else f"{v:+.2f} %"
 
-    print_table(["institution", "period", "kWh", "water m³", "kgce", "kgce/m²", "kgce/person",
-                 "m³/person", f"Δ kgce/m² vs {base}", f"Δ kgce/person vs {base}",
-                 f"Δ m³/person vs {base}"],
+    print_table([_("institution"), _("period"), "kWh", _("water m³"), "kgce", "kgce/m²",
+                 _("kgce/person"), _("m³/person"), _("Δ kgce/m² vs {year}").format(year=base),
+                 _("Δ kgce/person vs {year}").format(year=base),
+                 _("Δ m³/person vs {year}").format(year=base)],
                 [[s.institution.id, s.label, f"{s.quantity.get('electricity_kwh', 0):.1f}",
                   f"{s.quantity.get('water_m3', 0):.1f}", f"{s.kgce:.1f}",
                   f"{s.kgce_per_m2:.3f}", f"{s.kgce_per_person:.2f}",
@@ -72,8 +77,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
                   pct(s.change_pct.get("water_m3_per_person"))] for s in stats])
     if args.csv is not None:
         write_csv(stats, args.csv)
-        print(f"csv: {args.csv}")
+        print(_("csv: {path}").format(path=args.csv))
     if args.xlsx is not None:
         write_xlsx(stats, args.xlsx, base, sources.factors)
-        print(f"xlsx: {args.xlsx}")
+        print(_("xlsx: {path}").format(path=args.xlsx))
     return 0

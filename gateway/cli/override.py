@@ -21,6 +21,7 @@ from paho.mqtt.properties import Properties
 
 from gateway.core.settings import GatewaySettings
 from gateway.core.site import Site
+from gateway.i18n import _
 from gateway.uplink.messages import Topics, iso
 
 
@@ -72,19 +73,26 @@ def send_override(site: Site, settings: GatewaySettings, device: str, point: str
     try:
         client.connect(m.host, m.port, keepalive=30)
     except OSError as exc:
-        print(f"cannot reach the broker at {m.host}:{m.port}: {exc.strerror}", file=sys.stderr)
+        print(_("cannot reach the broker at {host}:{port}: {error}").format(
+            host=m.host, port=m.port, error=exc.strerror), file=sys.stderr)
         return 1
     client.loop_start()
     answered = done.wait(timeout_s)
     client.loop_stop()
     client.disconnect()
     if not answered:
-        print(f"no result from the gateway within {timeout_s:g} s (is it running and "
-              f"connected to {m.host}:{m.port}?)", file=sys.stderr)
+        print(_("no result from the gateway within {seconds:g} s (is it running and "
+                "connected to {host}:{port}?)").format(seconds=timeout_s, host=m.host,
+                                                       port=m.port), file=sys.stderr)
         return 1
     if result.get("ok"):
-        print(f"{device}.{point} = {result.get('applied')} (override {command_id}; "
-              "it expires by itself and the schedule resumes)")
+        from gateway.cli.device import display
+
+        applied = result.get("applied")
+        shown = display(point, applied) if isinstance(applied, int | float | str) else applied
+        print(_("{device}.{point} = {value} (override {id}; it expires by itself and the "
+                "schedule resumes)").format(device=device, point=point, value=shown,
+                                            id=command_id))
         return 0
     print(f"{device}.{point}: {result.get('error')}", file=sys.stderr)
     return 1

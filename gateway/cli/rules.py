@@ -14,34 +14,39 @@ from pathlib import Path
 from typing import Any
 
 from gateway.core.sourcefile import ConfigError, Problem
+from gateway.i18n import _, ngettext
 
 
 def add_rules_commands(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
+    from gateway.cli.parser_text import add_json, command
+
+    sub = parser.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND",
+                                title=_("subcommands"))
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", "-c", required=True, help="site file (YAML)")
-        p.add_argument("--rules", "-r", help="rule file (default: the site's gateway.rules, "
-                                             "else rules/<site id>.yaml)")
-        p.add_argument("--json", action="store_true")
+        p.add_argument("--config", "-c", required=True, help=_("site file (YAML)"))
+        p.add_argument("--rules", "-r", help=_("rule file (default: the site's gateway.rules, "
+                                               "else rules/<site id>.yaml)"))
+        add_json(p)
 
-    p = sub.add_parser("check", help="validate a rule file against the site")
+    p = command(sub, "check", _("validate a rule file against the site"))
     common(p)
     p.set_defaults(handler=rules_check)
 
-    p = sub.add_parser("explain", help="which rule decides a unit's state, and why")
+    p = command(sub, "explain", _("which rule decides a unit's state, and why"))
     common(p)
-    p.add_argument("device")
-    p.add_argument("--at", help="site-local time: 2026-07-15T16:30, or 16:30 today "
-                               "(default: now)")
-    p.add_argument("--outdoor", type=float, help="assume this outdoor temperature, °C")
+    p.add_argument("device", help=_("AC unit id, as in the site file"))
+    p.add_argument("--at", help=_("site-local time: 2026-07-15T16:30, or 16:30 today "
+                                  "(default: now)"))
+    p.add_argument("--outdoor", type=float, help=_("assume this outdoor temperature, °C"))
     p.set_defaults(handler=rules_explain)
 
-    p = sub.add_parser("plan", help="every unit's command timeline for a day")
+    p = command(sub, "plan", _("every unit's command timeline for a day"))
     common(p)
-    p.add_argument("--date", required=True, help="site-local date, e.g. 2026-07-15")
-    p.add_argument("--device", action="append", help="only these units (repeatable)")
-    p.add_argument("--outdoor", type=float, help="assume this outdoor temperature, °C")
+    p.add_argument("--date", required=True, help=_("site-local date, e.g. 2026-07-15"))
+    p.add_argument("--device", action="append",
+                   help=_("only this unit (repeat the flag for more)"))
+    p.add_argument("--outdoor", type=float, help=_("assume this outdoor temperature, °C"))
     p.set_defaults(handler=rules_plan)
 
 
@@ -57,8 +62,8 @@ def rules_path(args: argparse.Namespace, site: Any) -> Path:
         candidate = folder / f"{site.id}.yaml"
         if candidate.is_file():
             return candidate
-    raise ConfigError([Problem(site.path, None, "gateway.rules",
-                               f"no rule file given and no rules/{site.id}.yaml: use --rules")])
+    raise ConfigError([Problem(site.path, None, "gateway.rules", _(
+        "no rule file given and no rules/{site}.yaml: use --rules").format(site=site.id))])
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -89,19 +94,29 @@ def rules_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
         return 0
-    print(f"{rules.path}: ok — {len(rules.units)} AC units, "
-          f"{len(summary['schedules'])} schedules, {len(summary['sweeps'])} sweeps, "
-          f"{len(summary['precool'])} pre-cooling, {len(summary['optimal_start'])} "
-          f"optimal-start and {len(summary['comfort_guard'])} comfort-guard rules, demand "
-          f"limit {_kw(summary['demand_limit_kw'])}")
-    print(f"  groups: {', '.join(f'{g} ({n})' for g, n in summary['groups'].items())}")
+    n = {key: len(summary[key]) for key in ("schedules", "sweeps", "precool",
+                                             "optimal_start", "comfort_guard")}
+    counts = [ngettext("{n} schedule", "{n} schedules", n["schedules"]),
+              ngettext("{n} sweep", "{n} sweeps", n["sweeps"]),
+              ngettext("{n} pre-cooling rule", "{n} pre-cooling rules", n["precool"]),
+              ngettext("{n} optimal-start rule", "{n} optimal-start rules", n["optimal_start"]),
+              ngettext("{n} comfort-guard rule", "{n} comfort-guard rules",
+                       n["comfort_guard"])]
+    counts = [c.format(n=n[key]) for c, key in zip(counts, n, strict=True)]
+    print(_("{path}: ok — {units}, {rules}; {demand}").format(
+        path=rules.path, rules=_(", ").join(counts), demand=_demand(summary["demand_limit_kw"]),
+        units=ngettext("{n} AC unit", "{n} AC units", len(rules.units)).format(
+            n=len(rules.units))))
+    print(_("  groups: {groups}").format(groups=", ".join(
+        f"{g} ({n})" for g, n in summary["groups"].items())))
     for zone, reason in rules.policy.exemptions.items():
-        print(f"  exempt zone {zone}: {reason}")
-    print(f"  holiday data: {summary['holiday_data']}")
+        print(_("  exempt zone {zone}: {reason}").format(zone=zone, reason=reason))
+    print(_("  holiday data: {years}").format(years=summary["holiday_data"]))
     if summary["tariff"]:
-        print(f"  tariff: {summary['tariff']}")
+        print(_("  tariff: {tariff}").format(tariff=summary["tariff"]))
     if alarm:
-        print(f"warning: {alarm}", file=sys.stderr)
+        print(_("warning: {message}").format(
+            message=rules.calendar.coverage_alarm(today, for_people=True)), file=sys.stderr)
     return 0
 
 
@@ -115,7 +130,8 @@ def parse_at(text: str | None, tz: Any) -> datetime:
             return datetime.combine(datetime.now(tz).date(), t, tz)
         dt = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"--at {text!r}: use 2026-07-15T16:30 or 16:30") from None
+        raise ValueError(_("--at {text!r}: use 2026-07-15T16:30 or 16:30").format(
+            text=text)) from None
     return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
 
 
@@ -130,13 +146,18 @@ def rules_explain(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     if args.device not in rules.units:
-        print(f"no AC unit '{args.device}' (have: {', '.join(rules.units)})", file=sys.stderr)
+        print(_("no AC unit '{device}' (have: {units})").format(
+            device=args.device, units=", ".join(rules.units)), file=sys.stderr)
         return 2
     info = explain_at(rules, args.device, at, args.outdoor)
     if args.json:
         print(json.dumps(info, ensure_ascii=False, default=str))
     else:
-        print(explain_text(info))
+        from gateway.core.calendar import day_label
+
+        groups = rules.units[args.device].cal_groups
+        label = day_label(rules.calendar.day(at.date(), groups), rules.calendar.country)
+        print(explain_text(info, label))
     return 0
 
 
@@ -148,11 +169,12 @@ def rules_plan(args: argparse.Namespace) -> int:
     try:
         day = date.fromisoformat(args.date)
     except ValueError:
-        print(f"--date {args.date!r}: use 2026-07-15", file=sys.stderr)
+        print(_("--date {text!r}: use 2026-07-15").format(text=args.date), file=sys.stderr)
         return 2
     unknown = [d for d in args.device or [] if d not in rules.units]
     if unknown:
-        print(f"no AC unit {', '.join(unknown)}", file=sys.stderr)
+        print(_("no AC unit {units} (have: {known})").format(
+            units=", ".join(unknown), known=", ".join(rules.units)), file=sys.stderr)
         return 2
     plan = plan_day(rules, day, devices=args.device, outdoor_c=args.outdoor)
     rows = plan.rows
@@ -166,13 +188,17 @@ def rules_plan(args: argparse.Namespace) -> int:
                                "reason": r.reason} for r in rows],
                           "start": plan.start}, ensure_ascii=False))
         return 0
-    why = f" ({info.reason})" if info.reason != info.type.value else ""
-    print(f"{day.isoformat()}: {info.type.value}{why}")
+    from gateway.core.calendar import date_label, day_label
+
+    print(_("{date}: {day}").format(date=date_label(day),
+                                    day=day_label(info, rules.calendar.country)))
     if not info.covered:
-        print("  ! outside the holiday data: day type is a fallback", file=sys.stderr)
+        print(_("  ! outside the holiday data: day type is a fallback"), file=sys.stderr)
     print(plan_text(rows, str(rules.tz), plan.start))
     return 0
 
 
-def _kw(value: object) -> str:
-    return f"{value:g} kW" if isinstance(value, float | int) else "none"
+def _demand(value: object) -> str:
+    if isinstance(value, float | int):
+        return _("demand limit {kw:.1f} kW").format(kw=value)
+    return _("no demand limit")

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from gateway.core.sourcefile import ConfigError, Problem
+from gateway.i18n import _
 
 
 def load_settings(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -22,6 +23,6 @@ def load_settings(args: argparse.Namespace) -> tuple[Any, Any]:
     try:
         flags = flag_overrides(assignments)
     except ValueError as exc:
-        raise ConfigError([Problem("command line", None, "--set", str(exc))]) from None
+        raise ConfigError([Problem(_("command line"), None, "--set", str(exc))]) from None
     file_section = site.doc.data.get("gateway") or {}
     return site, layered(file_section, env_overrides(), flags)

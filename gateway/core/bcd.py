@@ -6,6 +6,8 @@ print them (DL/T 645-2007 appendix A: XXXXXX.XX kWh, XXX.X V, XXX.XXX A,
 XX.XXXX kW, X.XXX power factor). In a signed format the top bit of the most
 significant byte is the sign and the rest of that byte's high nibble is the
 top digit (0-7). Meter and device addresses are BCD too, low byte first.
+Status words beside the values (CJ/T 188 ST) are plain binary, low byte first;
+``bit_field_decoder`` reads a field of their bits.
 """
 
 from __future__ import annotations
@@ -116,6 +118,34 @@ def bcd_encoder(fmt: BcdFormat) -> Callable[[Number | str], list[int]]:
     return encode
 
 
+@cache
+def bit_field_decoder(nbytes: int, first: int, width: int) -> Callable[[Sequence[int]], int]:
+    """A function reading bits ``first`` … ``first + width - 1`` of a binary word of
+    ``nbytes`` bytes sent low byte first (bit 0: the first byte's lowest)."""
+    mask = (1 << width) - 1
+
+    def decode(data: Sequence[int]) -> int:
+        return int.from_bytes(bytes(data[:nbytes]), "little") >> first & mask
+    return decode
+
+
+@cache
+def bit_field_encoder(nbytes: int, first: int, width: int) -> Callable[[Number | str], list[int]]:
+    """The word (low byte first) with only that field set to a value; the other bits
+    are 0, for the caller to merge under ``bit_field_mask``. Raises CodecError for a
+    value the field cannot hold."""
+    def encode(value: Number | str) -> list[int]:
+        if isinstance(value, str) or value != int(value) or not 0 <= value < 1 << width:
+            raise CodecError(f"{value!r} does not fit in {width} bit{'s' * (width > 1)}")
+        return list((int(value) << first).to_bytes(nbytes, "little"))
+    return encode
+
+
+def bit_field_mask(nbytes: int, first: int, width: int) -> bytes:
+    """The bytes of the word that the field occupies, as a mask."""
+    return (((1 << width) - 1) << first).to_bytes(nbytes, "little")
+
+
 def address_bytes(digits: str, nbytes: int) -> bytes:
     """A meter address of ``2 * nbytes`` decimal digits → BCD, low byte first.
 
@@ -124,6 +154,11 @@ def address_bytes(digits: str, nbytes: int) -> bytes:
         raise ValueError(f"address '{digits}' is not {2 * nbytes} decimal digits")
     pairs = [int(digits[i:i + 2], 16) for i in range(0, len(digits), 2)]
     return bytes(reversed(pairs))
+
+
+def unit_address(unit: int, nbytes: int) -> str:
+    """The address of ``2 * nbytes`` digits of the meter a link knows by its number."""
+    return f"{unit:0{2 * nbytes}d}"
 
 
 def address_digits(data: bytes) -> str:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.core.bcd import address_bytes, address_digits
+from gateway.core.bcd import address_bytes, address_digits, unit_address
 from gateway.core.codec import CodecError
-from gateway.core.meterframe import START, Layout, frame
+from gateway.core.meterframe import START, Layout, address_field, frame
+from gateway.core.meterframe import ReplyError as ReplyError  # shared with cjt188
 
 ADDRESS_BYTES = 6
 #: FE bytes sent before a frame; replies are assumed to carry as many (wire budgets)
@@ -41,12 +42,6 @@ ERROR_BITS = {0: "other error", 1: "no data requested (unknown DI)", 2: "passwor
               "authority error", 3: "baud rate cannot change", 4: "annual time zones exceed",
               5: "daily time periods exceed", 6: "tariffs exceed"}
 NO_DATA = 0x02
-
-
-class ReplyError(Exception):
-    """A frame that does not answer the request; ``kind`` says how."""
-
-    kind = "bad_reply"
 
 
 class ErrorReply(ReplyError):
@@ -88,10 +83,7 @@ def decode(raw: bytes) -> Frame:
 
     Raises ReplyError when the address is not BCD (a wildcard is kept as A digits).
     """
-    address = bytes(reversed(raw[1:7])).hex().upper()
-    if not all(c in "0123456789A" for c in address):
-        raise ReplyError(f"address {address} is not BCD")
-    return Frame(address, raw[8], shift(raw[10:-2], -OFFSET))
+    return Frame(address_field(raw[1:7]), raw[8], shift(raw[10:-2], -OFFSET))
 
 
 def read_data(address: str, di: int, *, wake: int = WAKE) -> bytes:
@@ -192,4 +184,4 @@ def address_reply_bytes() -> int:
 
 def digits(unit: int) -> str:
     """The 12-digit address of the meter a link knows by its number."""
-    return f"{unit:012d}"
+    return unit_address(unit, ADDRESS_BYTES)

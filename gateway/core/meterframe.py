@@ -46,6 +46,22 @@ class Scan:
     skipped: tuple[str, ...] = ()
 
 
+class ReplyError(Exception):
+    """A frame that does not answer the request; ``kind`` says how (link.LinkError kinds).
+    Both protocols raise it; each has its own ErrorReply for the meter's error replies."""
+
+    kind = "bad_reply"
+
+
+def address_field(data: bytes) -> str:
+    """A frame's address field (BCD, low byte first) → its digits, a wildcard byte AA kept
+    as ``AA``; raises ReplyError for anything else."""
+    address = bytes(reversed(data)).hex().upper()
+    if not all(c in "0123456789A" for c in address):
+        raise ReplyError(f"address {address} is not BCD")
+    return address
+
+
 def checksum(data: bytes) -> int:
     return sum(data) & 0xFF
 

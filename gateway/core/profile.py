@@ -17,8 +17,16 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict, JsonValue
 
+from gateway.core import cjt188 as cjt188_codec
 from gateway.core import dlt645
-from gateway.core.bcd import FORMAT_PATTERN, BcdFormat, bcd_decoder, bcd_encoder
+from gateway.core.bcd import (
+    FORMAT_PATTERN,
+    BcdFormat,
+    bcd_decoder,
+    bcd_encoder,
+    bit_field_decoder,
+    bit_field_encoder,
+)
 from gateway.core.codec import (
     INTEGER_TYPES,
     CodecError,
@@ -26,6 +34,7 @@ from gateway.core.codec import (
     Decoder,
     Encoder,
     Order,
+    Raw,
     decoder,
     encoder,
     register_count,
@@ -43,6 +52,9 @@ PointTable = Table | MeterTable
 #: What a profile's device speaks; meter protocols name their edition (1997 meters differ).
 Protocol = Literal["modbus", "dlt645-2007", "cjt188-2004"]
 METER_TABLE: dict[str, MeterTable] = {"dlt645-2007": "dlt645", "cjt188-2004": "cjt188"}
+#: Binary status words a meter profile may read beside BCD values: bytes of each.
+STATUS_WORDS = {"u8": 1, "u16": 2}
+METER_FORMAT_PATTERN = "^(u8|u16|" + FORMAT_PATTERN.removeprefix("^").removesuffix("$") + ")$"
 BIT_TABLES = frozenset({"coil", "discrete"})
 #: Modbus read function code per table.
 READ_FUNCTION: dict[str, int] = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
@@ -190,10 +202,18 @@ class MeterPointSpec(_Strict):
     #: data identifier: DI3..DI0 as printed (DL/T 645-2007: 0x02010100 phase A voltage),
     #: or the two bytes of CJ/T 188 (0x901F current data)
     di: int = Field(ge=0, le=0xFFFFFFFF)
-    #: BCD digits as the standard prints them: XXXXXX.XX, XXX.X, XX.XXXX …
-    format: str = Field(json_schema_extra={"pattern": FORMAT_PATTERN})
+    #: BCD digits as the standard prints them: XXXXXX.XX, XXX.X, XX.XXXX …; or a
+    #: binary status word of one or two bytes sent low byte first (u8, u16: CJ/T 188 ST)
+    format: str = Field(json_schema_extra={"pattern": METER_FORMAT_PATTERN})
     #: the top bit of the most significant byte is the sign (currents, powers, PF)
     signed: bool = False
+    #: a status word's field: its lowest bit (0 = the first byte's lowest) …
+    bit: int | None = Field(None, ge=0, le=15)
+    #: … and how many bits it has (CJ/T 188 valve: bit 0, 2 bits)
+    bits: int = Field(1, ge=1, le=16)
+    #: a CJ/T 188 unit byte follows the value; it is read and the value converted to
+    #: the point's standard unit (a heat meter counting in GJ or MWh reads in kWh)
+    unit_code: bool = False
     #: byte offset of the value in the DI's reply (CJ/T 188 901F: several values)
     at: int = Field(0, ge=0, le=200)
     scale: float = 1.0
@@ -248,6 +268,9 @@ class Point:
     _encode: Encoder
     #: byte offset of a meter point's value in its DI's reply (0 for registers)
     value_at: int = 0
+    #: a CJ/T 188 unit byte follows the value (counted in ``count``): the value is in the
+    #: point's standard unit whatever the meter counts in
+    unit_byte: bool = False
 
     @property
     def end(self) -> int:
@@ -266,7 +289,11 @@ class Point:
         Raises CodecError for a value the profile cannot stand behind: an enum
         value outside the map, NaN or infinity.
         """
-        raw = self._decode(regs)
+        return self.finish(self._decode(regs))
+
+    def finish(self, raw: Raw) -> Value:
+        """The raw value the registers hold → the standard value (``decode`` after the
+        registers are unpacked; a block's values may be unpacked together)."""
         if self.bit is not None:
             raw = (int(raw) >> self.bit) & 1
         if self.codes is not None:
@@ -564,7 +591,7 @@ def _check_meter(spec: MeterProfileSpec, doc: SourceDoc) -> list[Problem]:
                              "0x11 hot water, 0x20 heat …)")
     if not cjt188 and spec.meter_type is not None:
         bad(("meter_type",), "meter_type is CJ/T 188's; a DL/T 645 meter has none")
-    replies: dict[int, list[tuple[str, int, int]]] = {}
+    replies: dict[int, list[tuple[str, int, int, int]]] = {}
     for name, p in spec.points.items():
         where: Loc = ("points", name)
         std = STANDARD_POINTS.get(name)
@@ -591,15 +618,39 @@ def _check_meter(spec: MeterProfileSpec, doc: SourceDoc) -> list[Problem]:
         if not cjt188 and p.at:
             bad((*where, "at"), "'at' picks a value out of a CJ/T 188 reply; a DL/T 645 DI "
                              "holds one value")
-        try:
-            fmt = BcdFormat.parse(p.format, signed=p.signed)
-        except ValueError as exc:
-            bad((*where, "format"), str(exc))
-            continue
-        for other, start, end in replies.get(p.di, []):
-            if p.at < end and start < p.at + fmt.nbytes:
+        word = STATUS_WORDS.get(p.format)
+        if word is not None:
+            if p.signed or p.unit_code:
+                bad((*where, "format"), f"a {p.format} status word is neither signed nor "
+                                        "followed by a unit byte")
+            first = p.bit or 0
+            if first + p.bits > 8 * word:
+                bad((*where, "bits"), f"bits {first}-{first + p.bits - 1} do not fit in "
+                                      f"{p.format} ({8 * word} bits)")
+            nbytes, field = word, ((1 << p.bits) - 1) << first
+        else:
+            if p.bit is not None or p.bits != 1:
+                bad((*where, "bit"), "'bit' and 'bits' pick a field of a status word "
+                                     "(format: u8 or u16), not of a BCD value")
+            try:
+                fmt = BcdFormat.parse(p.format, signed=p.signed)
+            except ValueError as exc:
+                bad((*where, "format"), str(exc))
+                continue
+            nbytes, field = fmt.nbytes + p.unit_code, -1
+            if p.unit_code and not cjt188:
+                bad((*where, "unit_code"), "unit bytes are CJ/T 188's; a DL/T 645 value's "
+                                           "unit is fixed by its DI")
+            elif p.unit_code and std.unit not in cjt188_codec.UNIT_CODE:
+                bad((*where, "unit_code"), f"'{name}' is in '{std.unit or 'no unit'}'; CJ/T 188 "
+                                           "unit bytes give kWh, kW, m³ or m³/h")
+        for other, start, end, bits in replies.get(p.di, []):
+            if start == p.at and end == p.at + nbytes and field != -1 and bits != -1:
+                if bits & field:  # two fields of one status word: their bits must differ
+                    bad((*where, "bit"), f"shares bits of the status word with '{other}'")
+            elif p.at < end and start < p.at + nbytes:
                 bad((*where, "at"), f"overlaps '{other}' in the reply to DI {p.di:#x}")
-        replies.setdefault(p.di, []).append((name, p.at, p.at + fmt.nbytes))
+        replies.setdefault(p.di, []).append((name, p.at, p.at + nbytes, field))
     for i, block in enumerate(spec.blocks):
         where = ("blocks", i, "di")
         if cjt188 or dlt645.block_byte(block.di) is None:
@@ -614,15 +665,30 @@ def _check_meter(spec: MeterProfileSpec, doc: SourceDoc) -> list[Problem]:
     return problems
 
 
-def _compile_meter_point(name: str, p: MeterPointSpec, spec: MeterProfileSpec) -> Point:
+def _meter_codec(name: str, p: MeterPointSpec) -> tuple[int, Decoder, Encoder]:
+    """Bytes of a meter point's value in its reply, and its decoder and encoder."""
+    word = STATUS_WORDS.get(p.format)
+    if word is not None:
+        field = (word, p.bit or 0, p.bits)
+        return word, bit_field_decoder(*field), bit_field_encoder(*field)
     fmt = BcdFormat.parse(p.format, signed=p.signed)
+    if p.unit_code:
+        unit = STANDARD_POINTS[name].unit
+        return (fmt.nbytes + 1, cjt188_codec.unit_value_decoder(fmt, unit),
+                cjt188_codec.unit_value_encoder(fmt, unit))
+    return fmt.nbytes, bcd_decoder(fmt), bcd_encoder(fmt)
+
+
+def _compile_meter_point(name: str, p: MeterPointSpec, spec: MeterProfileSpec) -> Point:
     table = METER_TABLE[spec.protocol]
     address = p.di if spec.meter_type is None else spec.meter_type << 16 | p.di
+    count, decode, encode = _meter_codec(name, p)
     return Point(
-        name=name, table=table, address=address, count=fmt.nbytes, dtype="bcd", order="ABCD",
+        name=name, table=table, address=address, count=count,
+        dtype="bits" if p.format in STATUS_WORDS else "bcd", order="ABCD",
         scale=p.scale, offset=0.0, unit=p.unit, writable=False, min=None, max=None, bit=None,
         counter=STANDARD_POINTS[name].counter, codes=None, raws=None, names=None,
-        _decode=bcd_decoder(fmt), _encode=bcd_encoder(fmt), value_at=p.at)
+        _decode=decode, _encode=encode, value_at=p.at, unit_byte=p.unit_code)
 
 
 def _load_meter_profile(path: str | Path, doc: SourceDoc) -> Profile:

@@ -187,3 +187,27 @@ def load_tariff(path: str | Path) -> TouPeriods:
 
 def tariff_path(tariff_id: str, tariffs_dir: Path | None = None) -> Path:
     return (tariffs_dir or TARIFFS_DIR) / f"{tariff_id}.yaml"
+
+
+def site_tariffs_dir(site_path: str | Path) -> Path:
+    """Where a site's own tariffs live: ``tariffs/`` beside its site file (a fleet bundle
+    installs a pushed tariff there)."""
+    return Path(site_path).resolve().parent / "tariffs"
+
+
+def tariff_candidates(tariff_id: str, site_path: str | Path | None,
+                      tariffs_dir: Path | None = None) -> list[Path]:
+    """Where the tariff a site uses is looked for, first match wins — the same list for the
+    control rules and the energy accounting, so both price with the same file.
+
+    ``tariffs_dir`` given: only there. Otherwise ``tariffs/`` beside the site file, then
+    beside the site file's folder (the repository layout), then the gateway's own.
+    """
+    if tariffs_dir is not None:
+        return [tariff_path(tariff_id, tariffs_dir)]
+    out: list[Path] = []
+    if site_path is not None:
+        here = site_tariffs_dir(site_path)
+        out += [here / f"{tariff_id}.yaml", here.parent.parent / "tariffs" / f"{tariff_id}.yaml"]
+    out.append(tariff_path(tariff_id))
+    return out

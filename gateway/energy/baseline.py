@@ -44,6 +44,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from gateway.i18n import N_, _
+
 CDD_BASE_C = 26.0
 HDD_BASE_C = 18.0
 NAMES = ("intercept", "cdd26", "hdd18", "workday")
@@ -57,8 +59,8 @@ class Limits:
 
 
 #: ASHRAE Guideline 14 (research §d)
-G14_MONTHLY = Limits(15.0, 5.0, "ASHRAE Guideline 14, monthly")
-G14_HOURLY = Limits(30.0, 10.0, "ASHRAE Guideline 14, hourly (data finer than monthly)")
+G14_MONTHLY = Limits(15.0, 5.0, N_("ASHRAE Guideline 14, monthly"))
+G14_HOURLY = Limits(30.0, 10.0, N_("ASHRAE Guideline 14, hourly (data finer than monthly)"))
 
 
 def degree_days(mean_temp_c: float) -> tuple[float, float]:
@@ -138,6 +140,9 @@ class BaselineModel:
     #: conditions of the baseline period, for non-routine adjustments
     floor_area_m2: float | None = None
     occupants: int | None = None
+    #: mean (CDD26, HDD18) per day of the baseline period: the weather the routine
+    #: adjustment is measured from (None: a model saved before it was kept)
+    baseline_weather: tuple[float, float] | None = None
 
     @property
     def accepted(self) -> bool:
@@ -152,14 +157,20 @@ class BaselineModel:
                 "workday": self.workday}
 
     def summary(self) -> str:
+        """One line, in the current language (gateway.i18n)."""
         f = self.fit
-        verdict = "accepted" if self.accepted else "NOT accepted"
-        return (f"E = {self.intercept:.2f} + {self.cdd26:.2f}·CDD26 + {self.hdd18:.2f}·HDD18 + "
-                f"{self.workday:.2f}·workday (kWh/day), n={f.n} days {self.start}..{self.end}; "
-                f"CV(RMSE) {f.cv_rmse_pct:.1f} % (limit {f.limits.cv_rmse_pct:g} %), NMBE "
-                f"{f.nmbe_pct:+.2f} % (limit ±{f.limits.nmbe_pct:g} %), R² {f.r2:.3f} — "
-                f"{verdict} ({f.limits.name})"
-                + (f"; not fitted (constant): {', '.join(self.dropped)}" if self.dropped else ""))
+        verdict = _("accepted") if self.accepted else _("NOT accepted")
+        text = _("E = {b0} + {bc}·CDD26 + {bh}·HDD18 + {bw}·W (kWh/day; W = 1 on working "
+                 "days), n = {n} days {start} to {end}; CV(RMSE) {cv} % (limit {cv_limit} %), "
+                 "NMBE {nmbe} % (limit ±{nmbe_limit} %), R² {r2} — {verdict} ({limits})").format(
+            b0=f"{self.intercept:.2f}", bc=f"{self.cdd26:.2f}", bh=f"{self.hdd18:.2f}",
+            bw=f"{self.workday:.2f}", n=f.n, start=self.start, end=self.end,
+            cv=f"{f.cv_rmse_pct:.1f}", cv_limit=f"{f.limits.cv_rmse_pct:g}",
+            nmbe=f"{f.nmbe_pct:+.2f}", nmbe_limit=f"{f.limits.nmbe_pct:g}", r2=f"{f.r2:.3f}",
+            verdict=verdict, limits=_(f.limits.name))
+        if self.dropped:
+            text += _("; not fitted (constant): {names}").format(names=", ".join(self.dropped))
+        return text
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -176,7 +187,15 @@ class BaselineModel:
         return cls(float(doc["intercept"]), float(doc["cdd26"]), float(doc["hdd18"]),
                    float(doc["workday"]), fit, date.fromisoformat(doc["start"]),
                    date.fromisoformat(doc["end"]), tuple(doc.get("dropped", ())),
-                   doc.get("floor_area_m2"), doc.get("occupants"))
+                   doc.get("floor_area_m2"), doc.get("occupants"),
+                   _weather(doc.get("baseline_weather")))
+
+
+def _weather(value: Any) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    cdd, hdd = value
+    return float(cdd), float(hdd)
 
 
 def goodness(pairs: Iterable[tuple[float, float]], p: int, limits: Limits) -> FitStats:
@@ -185,12 +204,12 @@ def goodness(pairs: Iterable[tuple[float, float]], p: int, limits: Limits) -> Fi
     n = len(items)
     if n <= p:
         raise ValueError(f"{n} observations cannot judge a model of {p} parameters")
-    mean = sum(y for _, y in items) / n
+    mean = sum(y for _yh, y in items) / n
     if mean <= 0:
         raise ValueError("mean consumption is not positive: CV(RMSE) is undefined")
     sse = sum((yh - y) ** 2 for yh, y in items)
     bias = sum(yh - y for yh, y in items)
-    sst = sum((y - mean) ** 2 for _, y in items)
+    sst = sum((y - mean) ** 2 for _yh, y in items)
     cv = math.sqrt(sse / (n - p)) / mean * 100.0
     nmbe = bias / ((n - p) * mean) * 100.0
     r2 = 1.0 - sse / sst if sst > 0 else 1.0
@@ -214,7 +233,7 @@ def fit_baseline(days: Sequence[DayObs], limits: Limits = G14_HOURLY, *,
     p = len(cols)
     if len(days) <= p:
         raise ValueError(f"{len(days)} days cannot fit {p} parameters")
-    xtx = [[0.0] * p for _ in range(p)]
+    xtx = [[0.0] * p for _row in range(p)]
     xty = [0.0] * p
     for d in days:
         x = d.x()
@@ -232,8 +251,10 @@ def fit_baseline(days: Sequence[DayObs], limits: Limits = G14_HOURLY, *,
                           min(d.day for d in days), max(d.day for d in days), tuple(dropped),
                           floor_area_m2, occupants)
     fit = goodness(((model.predict(d.cdd, d.hdd, d.workday), d.kwh) for d in days), p, limits)
+    weather = (sum(d.cdd for d in days) / len(days), sum(d.hdd for d in days) / len(days))
     return BaselineModel(model.intercept, model.cdd26, model.hdd18, model.workday, fit,
-                         model.start, model.end, model.dropped, floor_area_m2, occupants)
+                         model.start, model.end, model.dropped, floor_area_m2, occupants,
+                         weather)
 
 
 def evaluate(model: BaselineModel, days: Sequence[DayObs],

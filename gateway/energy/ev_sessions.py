@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -76,11 +76,3 @@ def session_costs(session: Session, tariff: Tariff, tz: ZoneInfo) -> dict[str, A
         "currency": tariff.spec.pricing.currency,
         "tariff_version": ",".join(sorted(split.versions)) or None,
     }
-
-
-def session_pricer(tariff: Tariff | None, tz: ZoneInfo
-                   ) -> Callable[[Session], dict[str, Any]] | None:
-    """What the car park calls at each session's end; None when the site has no tariff."""
-    if tariff is None:
-        return None
-    return lambda session: session_costs(session, tariff, tz)

@@ -23,7 +23,7 @@ from gateway.core.policy import SetpointPolicy
 from gateway.core.semantics import MODE_CODES
 from gateway.core.site import Site
 from gateway.energy.accounting import Interval, IntervalAccountant, main_meters, site_meters
-from gateway.energy.comfort import Band, comfort_band, outside_band
+from gateway.energy.comfort import Band, DiscomfortTally, comfort_band
 from gateway.energy.tariff import Tariff
 from simulators.physics import AcUnit, Building, SimRoom
 
@@ -220,11 +220,12 @@ class DemandThreshold:
 
 
 class Discomfort:
-    """Thermal discomfort ``tdis`` (BOPTEST), K·h: per zone, ∫ the room air temperature's
-    distance outside the comfort band (``comfort.outside_band``: 26–28 °C in the rule set's
-    cooling months, 18–20 °C otherwise) dt over the zone's occupied time. A zone is a room
-    with occupants; it is occupied while the simulation has people in it. The headline
-    figure is the sum over the zones / zones (``Kpis.discomfort_kh_per_zone``)."""
+    """Thermal discomfort ``tdis`` (BOPTEST), K·h, as ``comfort.DiscomfortTally`` defines it
+    (the report's definition too): per zone, the room air temperature's distance outside the
+    comfort band (26–28 °C in the rule set's cooling months, 18–20 °C otherwise) over the
+    zone's occupied time. A zone is a room with occupants; it is occupied while the
+    simulation has people in it. The headline figure is the sum over the zones / zones
+    (``Kpis.discomfort_kh_per_zone``)."""
 
     def __init__(self, kp: Kpis, rooms: Mapping[str, SimRoom], band: Band):
         self.zones = {rid: r for rid, r in rooms.items() if r.occupancy.occupants > 0}
@@ -233,25 +234,24 @@ class Discomfort:
     def bind(self, kp: Kpis, band: Band) -> None:
         self.kp = kp
         self.band = band
+        self.tally = DiscomfortTally()
+        for rid in self.zones:
+            self.tally.zone(rid)
         kp.zones = len(self.zones)
-        kp.discomfort_by_zone = dict.fromkeys(self.zones, 0.0)
 
     def stepped(self, hour: int, dt_s: float) -> None:
         """The building has just advanced ``dt_s`` within site-local ``hour``."""
-        kp, by_zone, by_hour = self.kp, self.kp.discomfort_by_zone, self.kp.discomfort_by_hour
         h = dt_s / 3600.0
         for rid, room in self.zones.items():
-            if room.occupancy.people_present > 0:
-                off = outside_band(room.t_air_c, self.band)
-                if off:
-                    by_zone[rid] += off * h
-                    by_hour[hour] = by_hour.get(hour, 0.0) + off * h
-                kp.occupied_zone_hours += h
+            self.tally.add(rid, room.t_air_c, self.band, h, room.occupancy.people_present > 0,
+                           hour=hour)
 
     def finish(self) -> None:
-        kp = self.kp
-        kp.discomfort_by_hour = dict(sorted(kp.discomfort_by_hour.items()))
-        kp.discomfort_kh = sum(kp.discomfort_by_zone.values())
+        kp, tally = self.kp, self.tally
+        kp.discomfort_by_zone = dict(tally.kh)
+        kp.discomfort_by_hour = dict(sorted(tally.by_hour.items()))
+        kp.discomfort_kh = tally.total_kh
+        kp.occupied_zone_hours = tally.hours
 
 
 class ShortCycles:

@@ -87,6 +87,20 @@ class EnergyService:
         state = None if state_dir is None else state_dir / "energy-state.json"
         return cls(site, stream, outbox, topics, state, tariff)
 
+    def reload_tariff(self) -> list[str]:
+        """SIGHUP or a fleet bundle: the site's tariff read again. An invalid file leaves
+        the tariff in force and is returned as problems. Intervals still open are priced
+        at the new rates when they close."""
+        if self.site.spec.site.tariff is None:
+            return []
+        try:
+            tariff = load_site_tariff(self.site.spec.site.tariff, site_path=self.site.path)
+        except ConfigError as exc:
+            return [str(p) for p in exc.problems]
+        self.accountant.tariff = tariff
+        log.info("reload: tariff %s version %s in force", tariff.id, tariff.current.version)
+        return []
+
     def _load(self, path: Path) -> list[str]:
         try:
             state: Any = json.loads(path.read_text("utf-8"))

@@ -1,129 +1,77 @@
-"""``escogw report``: energy, cost, demand, savings, comfort and the public-institution
-statistics of a date range, from the historian's InfluxDB, as one self-contained HTML
-page with SVG plots plus CSV files.
+"""``escogw report``: a settlement-grade report of a date range, from the historian's
+InfluxDB: energy, cost, demand, the AC sub-meter, coverage, savings and the monthly
+settlement, comfort, water, register readings and what the control loop did — as one
+self-contained HTML page (``report_html``) plus CSV files (``report_csv``).
+
+Absence is never passed off as data: a period without a single main-meter interval is an
+error (``NoReadings``); a day with some quarter-hours missing is *partial*, shown with its
+coverage and its missing intervals; what the database does not hold (control events, a
+demand price, a water price) is said to be unavailable, not printed as 0.
 
 Sources (docs/mqtt.md schema):
 
-- ``energy_interval`` (the accountant's 15-minute intervals): kWh, cost, tariff
-  period and demand of every meter; the site's energy is the sum of its main meters
-  (site-file tag ``role: main``, else every electricity meter);
-- water: ``m3`` of the water meters' intervals when the historian stores it, else
-  the water meters' ``volume_m3`` counter readings (measurement ``water``) run
-  through the same accountant;
-- comfort: 5-minute means of ``room_temp_c`` (measurement ``hvac``) of every unit
-  with a ``zone`` tag (zones exempted by the rule file left out), against the band
-  (26–28 °C in the cooling months, 18–20 °C otherwise) during occupied hours —
-  08:00–18:00 on working days of the national calendar (no occupancy data is stored);
-- degree days for the baseline: a CSV of daily mean outdoor temperatures, or an
-  outdoor temperature point in InfluxDB (hourly means).
+- ``energy_interval`` (the accountant's 15-minute intervals): kWh, cost, tariff period and
+  demand of every meter; the site's energy is the sum of its main meters (site-file tag
+  ``role: main``, else every electricity meter); the AC sub-meter is ``role: ac``;
+- water: ``m3`` of the water meters' intervals when the historian stores it, else the water
+  meters' ``volume_m3`` counter readings (measurement ``water``) through the accountant;
+- register readings: the first and last stored counter reading of every meter in the
+  period (measurements ``meter`` and ``water``);
+- comfort: 5-minute means of ``room_temp_c`` (and ``occupied`` where a unit has an
+  occupancy sensor) of every unit with a ``zone`` tag, judged as ``comfort`` defines it;
+- control: ``control_event`` (``audit_summary``);
+- degree days for the baseline: a CSV of daily mean outdoor temperatures, or an outdoor
+  temperature point in InfluxDB (hourly means).
 
-Days are site-local. Output folder: ``report.html``, ``daily.csv``,
-``intervals.csv``, ``statistics_{day,month,year}.csv``, ``comfort.csv``,
-``savings.csv`` and ``baseline.json`` (when there is a baseline).
+Days are site-local.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from html import escape
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.acquisition.reading import Reading
 from gateway.core.calendar import WORKING, SiteCalendar
 from gateway.core.site import Site, load_site
 from gateway.core.sourcefile import ConfigError, Problem
-from gateway.energy import svg
-from gateway.energy.accounting import IntervalAccountant, main_meters, site_meters
+from gateway.energy.accounting import ENERGY_POINT, IntervalAccountant, main_meters, site_meters
+from gateway.energy.audit_summary import summarise
 from gateway.energy.baseline import (
     BaselineModel,
     DayObs,
     NonRoutine,
-    Savings,
-    Trusteeship,
     degree_days,
     fit_baseline,
     savings,
     trusteeship,
 )
-from gateway.energy.comfort import BAND_TEXT, comfort_band, outside_band
+from gateway.energy.comfort import DiscomfortTally, comfort_band, scheduled_occupied
+from gateway.energy.coverage import QUARTER, coverage
 from gateway.energy.influx import InfluxReader, Row, quote_ident, quote_str, rfc3339
-from gateway.energy.stats import KGCE_PER_KWH, DayTotals, InstitutionStats, site_stats
-from gateway.energy.tariff import Tariff, load_site_tariff, money
+from gateway.energy.report_csv import write_csvs
+from gateway.energy.report_data import (
+    AcDay,
+    NoReadings,
+    Register,
+    ReportData,
+    ReportOptions,
+    ReportResult,
+    WaterBaseline,
+)
+from gateway.energy.report_html import render_html
+from gateway.energy.report_text import summary
+from gateway.energy.settlement import month_key, settle
+from gateway.energy.stats import DayTotals, site_stats
+from gateway.energy.tariff import Tariff, load_site_tariff
+from gateway.i18n import _
 
-PERIOD_ORDER = ("valley", "flat", "peak", "sharp")
-OCCUPIED = (time(8, 0), time(18, 0))
-
-
-@dataclass
-class ReportOptions:
-    site_path: Path
-    start: date
-    end: date
-    influx_url: str
-    database: str
-    out: Path
-    username: str | None = None
-    password: str | None = None
-    rules_path: Path | None = None
-    demand_limit_kw: float | None = None
-    baseline_path: Path | None = None
-    baseline_from: date | None = None
-    baseline_to: date | None = None
-    weather_csv: Path | None = None
-    outdoor: str | None = None
-    baseline_area_m2: float | None = None
-    baseline_occupants: int | None = None
-    fee_coefficient: Decimal = Decimal(1)
-    om_cost: Decimal = Decimal(0)
-    site_id: str | None = None
-
-
-@dataclass
-class Comfort:
-    """Per zone: K·h outside the band in occupied hours, and those hours."""
-
-    kh: dict[str, float] = field(default_factory=dict)
-    hours: dict[str, float] = field(default_factory=dict)
-    by_day: dict[date, dict[str, float]] = field(default_factory=dict)
-    band_note: str = ""
-
-    @property
-    def kh_per_zone(self) -> float:
-        return sum(self.kh.values()) / len(self.kh) if self.kh else 0.0
-
-
-@dataclass
-class ReportData:
-    site: Site
-    days: dict[date, DayTotals]
-    #: (local start, kW) of the site's 15-minute demand (main meters summed)
-    demand: list[tuple[datetime, float]]
-    comfort: Comfort
-    stats: dict[str, list[InstitutionStats]]
-    demand_limit_kw: float | None
-    tariff: Tariff | None
-    baseline: BaselineModel | None = None
-    savings: Savings | None = None
-    trustee: Trusteeship | None = None
-    notes: list[str] = field(default_factory=list)
-    intervals: list[Row] = field(default_factory=list)
-    month_peaks: dict[str, float] = field(default_factory=dict)
-    demand_charge: Decimal | None = None
-
-
-@dataclass
-class ReportResult:
-    html: Path
-    files: list[Path]
-    summary: list[str]
-    data: ReportData
+__all__ = ["Collector", "NoReadings", "ReportData", "ReportOptions", "ReportResult", "collect",
+           "read_weather_csv", "write_report"]
 
 
 def _local_range(tz: ZoneInfo, start: date, end: date) -> tuple[datetime, datetime]:
@@ -137,7 +85,8 @@ def _where(site_id: str, a: datetime, b: datetime) -> str:
 
 
 class Collector:
-    """Turns InfluxDB rows into daily totals, demand, comfort and degree days."""
+    """Reads the period's rows from InfluxDB and turns them into daily totals, demand,
+    comfort, register readings and degree days."""
 
     def __init__(self, site: Site, reader: InfluxReader, site_id: str | None = None):
         self.site = site
@@ -145,9 +94,14 @@ class Collector:
         self.site_id = site_id or site.id
         self.tz = site.tz
         meters = site_meters(site)
+        self.meters = meters
         self.main = set(main_meters(meters))
+        self.ac = {m.device for m in meters if m.unit == "kwh" and m.tags.get("role") == "ac"}
         self.water = set(main_meters(meters, "m3"))
         self.calendar = SiteCalendar()
+
+    def workday(self, day: date) -> bool:
+        return self.calendar.day(day).type in WORKING
 
     def intervals(self, start: date, end: date) -> list[Row]:
         a, b = _local_range(self.tz, start, end)
@@ -192,12 +146,39 @@ class Collector:
             self._water_from_counters(start, end, days)
         return days, sorted(demand.items())
 
+    def seen(self, rows: Sequence[Row]) -> dict[str, set[datetime]]:
+        """Electricity meter → the starts of its stored intervals."""
+        out: dict[str, set[datetime]] = {}
+        for r in rows:
+            if r.num("kwh") is not None:
+                out.setdefault(r.tags.get("device", ""), set()).add(r.time)
+        return out
+
+    def ac_daily(self, start: date, end: date, rows: Sequence[Row]) -> dict[date, AcDay]:
+        days = {start + timedelta(days=i): AcDay() for i in range((end - start).days + 1)}
+        demand: dict[datetime, float] = {}
+        for r in rows:
+            if r.tags.get("device", "") not in self.ac or r.num("kwh") is None:
+                continue
+            local = r.time.astimezone(self.tz)
+            d = days.get(local.date())
+            if d is None:
+                continue
+            kwh = r.num("kwh") or 0.0
+            d.kwh += kwh
+            d.cost += Decimal(str(r.num("cost") or 0.0))
+            d.intervals += 1
+            demand[local] = demand.get(local, 0.0) + (r.num("demand_kw") or kwh * 4)
+        for t, kw in demand.items():
+            days[t.date()].peak_kw = max(days[t.date()].peak_kw, kw)
+        return days
+
     def _water_from_counters(self, start: date, end: date, days: dict[date, DayTotals]) -> None:
         a, b = _local_range(self.tz, start, end)
         rows = self.reader.query(
             f"SELECT volume_m3 FROM water WHERE {_where(self.site_id, a - timedelta(hours=1), b)}"
             " GROUP BY device")
-        meters = [m for m in site_meters(self.site) if m.unit == "m3"]
+        meters = [m for m in self.meters if m.unit == "m3"]
         acc = IntervalAccountant(meters, self.tz)
         for seq, r in enumerate(sorted(rows, key=lambda r: r.time)):
             v = r.num("volume_m3")
@@ -208,40 +189,85 @@ class Collector:
                 if d is not None and iv.quality != "partial":
                     d.water_m3 += iv.amount
 
+    def registers(self, start: date, end: date) -> list[Register]:
+        """First and last stored counter reading of every meter of the site in the period."""
+        a, b = _local_range(self.tz, start, end)
+        out = []
+        for m in self.meters:
+            dev = self.site.devices[m.device]
+            measurement = "meter" if m.point == ENERGY_POINT else "water"
+            got: dict[str, tuple[datetime | None, float | None]] = {}
+            for fn in ("first", "last"):
+                rows = self.reader.query(
+                    f"SELECT {fn}({quote_ident(m.point)}) AS v FROM {quote_ident(measurement)} "
+                    f"WHERE {_where(self.site_id, a, b)} AND device = {quote_str(m.device)}")
+                got[fn] = (rows[0].time.astimezone(self.tz), rows[0].num("v")) if rows \
+                    else (None, None)
+            out.append(Register(m.device, dev.config.address, m.tags.get("role", ""),
+                                "kWh" if m.point == ENERGY_POINT else "m³",
+                                got["first"][0], got["first"][1], got["last"][0], got["last"][1]))
+        return out
+
     def comfort(self, start: date, end: date, exempt: set[str],
-                cooling_months: frozenset[int]) -> Comfort:
+                cooling_months: frozenset[int]) -> tuple[DiscomfortTally, str]:
+        """The zones' discomfort (``comfort.DiscomfortTally``) from 5-minute means; occupied:
+        the unit's ``occupied`` sensor where it reports one, else the zone's scheduled
+        occupancy (``comfort.scheduled_occupied``). Also says which occupancy was used
+        ("sensor", "schedule" or "both")."""
         a, b = _local_range(self.tz, start, end)
         rows = self.reader.query(
-            f"SELECT mean(room_temp_c) AS t FROM hvac WHERE {_where(self.site_id, a, b)} "
-            "GROUP BY time(5m), device fill(none)")
+            f"SELECT mean(room_temp_c) AS t, mean(occupied) AS occ FROM hvac WHERE "
+            f"{_where(self.site_id, a, b)} GROUP BY time(5m), device fill(none)")
         zone_of = {d.id: d.config.tags.get("zone") for d in self.site.devices.values()
                    if d.profile.kind == "hvac"}
-        out = Comfort(band_note=f"{BAND_TEXT}; occupied 08:00–18:00 on working days")
+        use_of = {d.config.tags.get("zone"): d.config.tags.get("use")
+                  for d in self.site.devices.values() if d.profile.kind == "hvac"}
+        #: (zone, local slot) → unit temperatures, occupancy readings
+        slots: dict[tuple[str, datetime], tuple[list[float], list[float]]] = {}
         for r in rows:
             zone = zone_of.get(r.tags.get("device", ""))
             t = r.num("t")
             if zone is None or zone in exempt or t is None:
                 continue
-            local = r.time.astimezone(self.tz)
-            day = local.date()
-            if self.calendar.day(day).type not in WORKING:
-                continue
-            if not OCCUPIED[0] <= local.time() < OCCUPIED[1]:
-                continue
-            dev = outside_band(t, comfort_band(local.month in cooling_months))
-            h = 5 / 60
-            out.kh[zone] = out.kh.get(zone, 0.0) + dev * h
-            out.hours[zone] = out.hours.get(zone, 0.0) + h
-            per = out.by_day.setdefault(day, {})
-            per[zone] = per.get(zone, 0.0) + dev * h
-        return out
+            temps, occ = slots.setdefault((zone, r.time.astimezone(self.tz)), ([], []))
+            temps.append(t)
+            o = r.num("occ")
+            if o is not None:
+                occ.append(o)
+        tally = DiscomfortTally()
+        sources: set[str] = set()
+        for (zone, local), (temps, occ) in sorted(slots.items(), key=lambda kv: kv[0][1]):
+            if occ:
+                occupied = max(occ) > 0
+                sources.add("sensor")
+            else:
+                occupied = scheduled_occupied(use_of.get(zone), self.workday(local.date()),
+                                              local.time())
+                sources.add("schedule")
+            band = comfort_band(local.month in cooling_months)
+            tally.add(zone, sum(temps) / len(temps), band, 5 / 60, occupied, local.date(),
+                      local.hour)
+        source = "both" if len(sources) == 2 else next(iter(sources), "schedule")
+        return tally, source
+
+    def control_events(self, start: date, end: date) -> tuple[list[Row], bool]:
+        """The period's control events, and whether the database holds any of the site's."""
+        a, b = _local_range(self.tz, start, end)
+        rows = self.reader.query(f"SELECT * FROM control_event WHERE {_where(self.site_id, a, b)}"
+                                 " GROUP BY *")
+        if rows:
+            return rows, True
+        ever = self.reader.query(f"SELECT count(reason) FROM control_event WHERE site = "
+                                 f"{quote_str(self.site_id)}")
+        return [], bool(ever and (ever[0].num("count") or 0) > 0)
 
     def outdoor_days(self, start: date, end: date, ref: str) -> dict[date, float]:
         """Daily mean outdoor temperature from hourly means of DEVICE.POINT (any measurement)."""
-        device, _, point = ref.partition(".")
+        device, _sep, point = ref.partition(".")
         if not device or not point:
             raise ConfigError([Problem("command line", None, "--outdoor",
-                                       "expected DEVICE.POINT, e.g. weather-1.outdoor_temp_c")])
+                                       _("expected DEVICE.POINT, e.g. "
+                                         "weather-1.outdoor_temp_c"))])
         a, b = _local_range(self.tz, start, end)
         rows = self.reader.query(
             f"SELECT mean({quote_ident(point)}) AS t FROM /.*/ WHERE "
@@ -254,15 +280,17 @@ class Collector:
                 hourly.setdefault(r.time.astimezone(self.tz).date(), []).append(t)
         return {d: sum(v) / len(v) for d, v in hourly.items()}
 
-    def observations(self, days: dict[date, DayTotals],
-                     temps: dict[date, float]) -> list[DayObs]:
+    def observations(self, days: dict[date, DayTotals], temps: dict[date, float],
+                     complete: set[date] | None = None) -> list[DayObs]:
+        """Days with an outdoor temperature and data (only ``complete`` ones, if given)."""
         out = []
         for d, totals in sorted(days.items()):
             if d not in temps or totals.intervals == 0:
                 continue
+            if complete is not None and d not in complete:
+                continue
             cdd, hdd = degree_days(temps[d])
-            out.append(DayObs(d, totals.kwh, cdd, hdd,
-                              self.calendar.day(d).type in WORKING))
+            out.append(DayObs(d, totals.kwh, cdd, hdd, self.workday(d)))
         return out
 
 
@@ -272,7 +300,8 @@ def read_weather_csv(path: Path) -> dict[date, float]:
     try:
         lines = path.read_text("utf-8").splitlines()
     except OSError as exc:
-        raise ConfigError([Problem(str(path), None, "", f"cannot read: {exc.strerror}")]) from None
+        raise ConfigError([Problem(str(path), None, "", _("cannot read: {error}").format(
+            error=exc.strerror))]) from None
     header_seen = False
     for n, raw in enumerate(lines, 1):
         line = raw.strip()
@@ -282,14 +311,30 @@ def read_weather_csv(path: Path) -> dict[date, float]:
         if not header_seen:
             if cells[:2] != ["date", "mean_temp_c"]:
                 raise ConfigError([Problem(str(path), n, "header",
-                                           "expected the header date,mean_temp_c")])
+                                           _("expected the header date,mean_temp_c"))])
             header_seen = True
             continue
         try:
             out[date.fromisoformat(cells[0])] = float(cells[1])
         except (ValueError, IndexError):
-            raise ConfigError([Problem(str(path), n, "row", f"not a date,number row: {line!r}")
-                               ]) from None
+            raise ConfigError([Problem(str(path), n, "row", _(
+                "not a date,number row: {line}").format(line=repr(line)))]) from None
+    return out
+
+
+def demand_series(tz: ZoneInfo, start: date, rows_demand: Sequence[tuple[datetime, float]],
+                  complete: set[datetime]) -> list[tuple[datetime, float | None]]:
+    """Every quarter-hour from ``start`` to the last window with data: its demand where every
+    main meter has an interval for it (``complete``), else None — lines stop where data do."""
+    if not rows_demand:
+        return []
+    by_start = {t: kw for t, kw in rows_demand}
+    last = max(by_start)
+    t = datetime.combine(start, time(0), tz).astimezone(UTC)
+    out: list[tuple[datetime, float | None]] = []
+    while t <= last:
+        out.append((t.astimezone(tz), by_start.get(t) if t in complete else None))
+        t += QUARTER
     return out
 
 
@@ -303,7 +348,7 @@ def collect(opts: ReportOptions) -> ReportData:
         tariff = load_site_tariff(site.spec.site.tariff, where=str(opts.site_path),
                                   site_path=opts.site_path)
     except ConfigError as exc:
-        notes.append(f"tariff not loaded: {exc}")
+        notes.append(_("tariff not loaded: {error}").format(error=exc))
     limit = opts.demand_limit_kw
     exempt: set[str] = set()
     cooling_months = frozenset(range(5, 11))
@@ -316,26 +361,43 @@ def collect(opts: ReportOptions) -> ReportData:
         if limit is None and rules.demand is not None:
             limit = rules.demand.limit_kw
     rows = col.intervals(opts.start, opts.end)
+    main = sorted(col.main)
+    seen = col.seen(rows)
+    if not any(seen.get(m) for m in main):
+        raise NoReadings(_(
+            "no readings: site {site} has no interval of its main meters ({meters}) from "
+            "{start} to {end} in InfluxDB {url}, database {db}. Nothing to report: check "
+            "the dates, --site-id and --db, and that the historian is storing "
+            "energy/interval.").format(site=col.site_id, meters=", ".join(main),
+                                       start=opts.start, end=opts.end, url=opts.influx_url,
+                                       db=opts.database))
     days, demand = col.daily(opts.start, opts.end, rows)
-    comfort = col.comfort(opts.start, opts.end, exempt, cooling_months)
+    cov = coverage(sorted(days), col.tz, seen, main)
+    complete_windows = set.intersection(*(seen.get(m, set()) for m in main))
+    tally, source = col.comfort(opts.start, opts.end, exempt, cooling_months)
+    events, stored = col.control_events(opts.start, opts.end)
+    series = demand_series(col.tz, opts.start, demand, complete_windows)
     info = site.spec.site
-    data = ReportData(site, days, [(t, kw) for t, kw in demand], comfort,
-                      {str(g): v for g, v in site_stats(days, info.floor_area_m2,
-                                                        info.occupants).items()}, limit, tariff,
-                      notes=notes, intervals=rows)
+    data = ReportData(
+        site, days, series, tally,
+        {str(g): v for g, v in site_stats(days, info.floor_area_m2, info.occupants).items()},
+        limit, tariff, cov, main, sorted(col.ac), col.ac_daily(opts.start, opts.end, rows),
+        col.registers(opts.start, opts.end), summarise(events, stored, series, limit),
+        source, notes=notes, intervals=rows, water_price=opts.water_price,
+        workdays={d: col.workday(d) for d in days})
     for t, kw in demand:
-        key = f"{t.year:04d}-{t.month:02d}"
+        key = month_key(t.date())
         data.month_peaks[key] = max(data.month_peaks.get(key, 0.0), kw)
     if tariff is not None:
-        total = Decimal(0)
         known = False
+        total = Decimal(0)
         for month, kw in data.month_peaks.items():
             charge = tariff.demand_charge(date.fromisoformat(month + "-01"))
-            if charge is not None:
-                value = charge.monthly(Decimal(f"{kw:.3f}"))
-                if value is not None:
-                    total += value
-                    known = True
+            value = charge.monthly(Decimal(f"{kw:.3f}")) if charge is not None else None
+            data.month_demand_charges[month] = value
+            if value is not None:
+                total += value
+                known = True
         data.demand_charge = total if known else None
     _baseline(opts, col, data)
     return data
@@ -349,6 +411,16 @@ def _temps(opts: ReportOptions, col: Collector, start: date, end: date) -> dict[
     return {}
 
 
+def _water_baseline(col: Collector, days: dict[date, DayTotals], start: date,
+                    end: date) -> WaterBaseline | None:
+    work = [t.water_m3 for d, t in days.items() if t.water_m3 > 0 and col.workday(d)]
+    off = [t.water_m3 for d, t in days.items() if t.water_m3 > 0 and not col.workday(d)]
+    if not work and not off:
+        return None
+    return WaterBaseline(start, end, sum(work) / len(work) if work else None,
+                         sum(off) / len(off) if off else None)
+
+
 def _baseline(opts: ReportOptions, col: Collector, data: ReportData) -> None:
     info = data.site.spec.site
     model: BaselineModel | None = None
@@ -356,267 +428,59 @@ def _baseline(opts: ReportOptions, col: Collector, data: ReportData) -> None:
         try:
             model = BaselineModel.from_json(json.loads(opts.baseline_path.read_text("utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError([Problem(str(opts.baseline_path), None, "",
-                                       f"not a baseline model: {exc}")]) from None
+            raise ConfigError([Problem(str(opts.baseline_path), None, "", _(
+                "not a baseline model: {error}").format(error=exc))]) from None
     elif opts.baseline_from is not None and opts.baseline_to is not None:
+        base_days, _demand = col.daily(opts.baseline_from, opts.baseline_to)
+        data.water_baseline = _water_baseline(col, base_days, opts.baseline_from,
+                                              opts.baseline_to)
+        data.water_baseline_read = True
         temps = _temps(opts, col, opts.baseline_from, opts.baseline_to)
         if not temps:
-            data.notes.append("baseline not fitted: no outdoor temperatures (--weather or "
-                              "--outdoor)")
+            data.notes.append(_("baseline not fitted: no outdoor temperatures (--weather or "
+                                "--outdoor)"))
             return
-        base_days, _ = col.daily(opts.baseline_from, opts.baseline_to)
         obs = col.observations(base_days, temps)
         try:
             model = fit_baseline(obs, floor_area_m2=opts.baseline_area_m2 or info.floor_area_m2,
                                  occupants=opts.baseline_occupants or info.occupants)
         except ValueError as exc:
-            data.notes.append(f"baseline not fitted: {exc}")
+            data.notes.append(_("baseline not fitted: {error}").format(error=exc))
             return
     if model is None:
         return
     data.baseline = model
     temps = _temps(opts, col, opts.start, opts.end)
-    obs = col.observations(data.days, temps)
+    complete = {d for d, c in data.coverage.items() if c.complete}
+    obs = col.observations(data.days, temps, complete)
+    skipped = sorted(d for d in data.days if d in temps and d not in complete
+                     and data.days[d].intervals)
+    if skipped:
+        data.notes.append(_("savings leave out the partial days {days}: a partial day's "
+                            "energy is not a day's").format(
+                                days=", ".join(d.isoformat() for d in skipped)))
     if not obs:
-        data.notes.append("savings not computed: no outdoor temperatures for the report days")
+        data.notes.append(_("savings not computed: no outdoor temperatures for the complete "
+                            "report days"))
         return
     adjust = NonRoutine(floor_area_m2=info.floor_area_m2, occupants=info.occupants)
     data.savings = savings(model, [(o, data.days[o.day].cost) for o in obs], adjust)
     data.trustee = trusteeship(data.savings, opts.fee_coefficient,
                                data.demand_charge or Decimal(0), opts.om_cost)
-
-
-# -- output --------------------------------------------------------------------------------------
-
-
-def _csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
+    data.settlement = settle(model, data.savings.days, col.workday, opts.fee_coefficient,
+                             data.month_demand_charges)
 
 
 def write_report(opts: ReportOptions) -> ReportResult:
     data = collect(opts)
     out = opts.out
     out.mkdir(parents=True, exist_ok=True)
-    files = _write_csvs(data, out)
+    files = write_csvs(data, out)
     if data.baseline is not None:
         path = out / "baseline.json"
         path.write_text(json.dumps(data.baseline.to_json(), indent=2), encoding="utf-8")
         files.append(path)
     html = out / "report.html"
     html.write_text(render_html(data, opts), encoding="utf-8")
-    return ReportResult(html, files, summary(data), data)
+    return ReportResult(html, files, summary(data, opts), data)
 
-
-def _periods(data: ReportData) -> list[str]:
-    seen = {p for d in data.days.values() for p in d.kwh_by_period}
-    return [p for p in PERIOD_ORDER if p in seen] + sorted(seen - set(PERIOD_ORDER))
-
-
-def _write_csvs(data: ReportData, out: Path) -> list[Path]:
-    periods = _periods(data)
-    files = []
-    rows = []
-    for d in sorted(data.days):
-        t = data.days[d]
-        rows.append([d.isoformat(), f"{t.kwh:.3f}", f"{money(t.cost)}",
-                     *[f"{t.kwh_by_period.get(p, 0.0):.3f}" for p in periods],
-                     *[f"{money(t.cost_by_period.get(p, Decimal(0)))}" for p in periods],
-                     f"{t.peak_kw:.3f}", f"{t.water_m3:.3f}", t.intervals, t.flagged])
-    files.append(_csv(out / "daily.csv", ["date", "kwh", "cost_cny",
-                                          *[f"kwh_{p}" for p in periods],
-                                          *[f"cost_{p}_cny" for p in periods],
-                                          "peak_15min_kw", "water_m3", "intervals",
-                                          "intervals_flagged"], rows))
-    ivs = [[r.time.astimezone(data.site.tz).isoformat(), r.tags.get("device", ""),
-            r.tags.get("period", ""), r.fields.get("kwh"), r.fields.get("m3"),
-            r.fields.get("price"), r.fields.get("cost"), r.fields.get("demand_kw"),
-            r.fields.get("quality")] for r in sorted(data.intervals, key=lambda r: r.time)]
-    files.append(_csv(out / "intervals.csv", ["start", "device", "period", "kwh", "m3",
-                                              "price_cny_kwh", "cost_cny", "demand_kw",
-                                              "quality"], ivs))
-    for g, items in data.stats.items():
-        if items:
-            header = list(items[0].row())
-            files.append(_csv(out / f"statistics_{g}.csv", header,
-                              [list(i.row().values()) for i in items]))
-    zones = sorted(data.comfort.kh)
-    files.append(_csv(out / "comfort.csv", ["date", *zones],
-                      [[d.isoformat(), *[f"{v.get(z, 0.0):.3f}" for z in zones]]
-                       for d, v in sorted(data.comfort.by_day.items())]))
-    if data.savings is not None:
-        files.append(_csv(out / "savings.csv",
-                          ["date", "baseline_kwh", "adjusted_baseline_kwh", "actual_kwh",
-                           "avoided_kwh", "price_cny_kwh", "adjusted_cost_cny",
-                           "actual_cost_cny", "avoided_cost_cny"],
-                          [[s.day.isoformat(), f"{s.baseline_kwh:.3f}", f"{s.adjusted_kwh:.3f}",
-                            f"{s.actual_kwh:.3f}", f"{s.avoided_kwh:.3f}", f"{s.price:.6f}",
-                            f"{money(s.adjusted_cost)}", f"{money(s.actual_cost)}",
-                            f"{money(s.avoided_cost)}"] for s in data.savings.days]))
-    return files
-
-
-def summary(data: ReportData) -> list[str]:
-    days = list(data.days.values())
-    kwh = sum(d.kwh for d in days)
-    cost = sum((d.cost for d in days), Decimal(0))
-    peak = max((d.peak_kw for d in days), default=0.0)
-    out = [f"{data.site.id}: {len(days)} days, {kwh:.1f} kWh, {money(cost)} CNY, peak 15-min "
-           f"demand {peak:.1f} kW"
-           + (f" (limit {data.demand_limit_kw:g} kW)" if data.demand_limit_kw else "")]
-    if data.baseline is not None:
-        out.append(f"baseline: {data.baseline.summary()}")
-    if data.savings is not None:
-        s = data.savings
-        out.append(f"savings: {s.avoided_kwh:.1f} kWh ({s.avoided_pct:.1f} %), "
-                   f"{money(s.avoided_cost)} CNY against the adjusted baseline")
-    out.append(f"comfort: {data.comfort.kh_per_zone:.2f} K·h per zone outside the band")
-    out += data.notes
-    return out
-
-
-def _date_fmt(days: list[date]) -> svg.Formatter:
-    def fmt(v: float) -> str:
-        i = round(v)
-        return days[i].strftime("%m-%d") if 0 <= i < len(days) else ""
-    return fmt
-
-
-def render_html(data: ReportData, opts: ReportOptions) -> str:
-    site = data.site
-    info = site.spec.site
-    days = sorted(data.days)
-    cats = [d.strftime("%m-%d") for d in days]
-    periods = _periods(data)
-    total_kwh = sum(d.kwh for d in data.days.values())
-    total_cost = sum((d.cost for d in data.days.values()), Decimal(0))
-    peak = max((d.peak_kw for d in data.days.values()), default=0.0)
-    parts = [f"<h1>Energy report — {escape(info.name or site.id)}</h1>",
-             f'<p class="note">Site {escape(site.id)}, {opts.start} to {opts.end} (site-local '
-             f"days, {escape(info.timezone)}); floor area {info.floor_area_m2:g} m², "
-             f"{info.occupants} occupants. Source: InfluxDB {escape(opts.influx_url)} database "
-             f"{escape(opts.database)}.</p>"]
-    if data.tariff is not None:
-        parts.append(f'<p class="note">Tariff: {escape(data.tariff.describe())}</p>')
-    parts.append(svg.table(["", "value"], [
-        ["energy (main meters)", f"{total_kwh:,.1f} kWh"],
-        ["energy cost", f"{money(total_cost)} CNY"],
-        ["peak 15-minute demand", f"{peak:.1f} kW" + (
-            f" (limit {data.demand_limit_kw:g} kW)" if data.demand_limit_kw else "")],
-        ["demand charge", "unknown (the tariff has no price per kW)"
-         if data.demand_charge is None else f"{money(data.demand_charge)} CNY"],
-        ["comfort", f"{data.comfort.kh_per_zone:.2f} K·h per zone outside the band"],
-    ]))
-    parts.append("<h2>Daily energy and cost by tariff period</h2>")
-    parts.append(svg.BarChart("Energy by tariff period", cats, [
-        svg.Stack(p, [data.days[d].kwh_by_period.get(p, 0.0) for d in days],
-                  svg.PERIOD_BAR_COLOURS.get(p)) for p in periods], y_label="kWh").render())
-    parts.append(svg.BarChart("Cost by tariff period", cats, [
-        svg.Stack(p, [float(data.days[d].cost_by_period.get(p, Decimal(0))) for d in days],
-                  svg.PERIOD_BAR_COLOURS.get(p)) for p in periods], y_label="CNY").render())
-    parts.append("<h2>Demand</h2>")
-    hl = [svg.HLine(data.demand_limit_kw, f"limit {data.demand_limit_kw:g} kW")] \
-        if data.demand_limit_kw else []
-    parts.append(svg.BarChart("Daily peak 15-minute demand", cats, [
-        svg.Stack("peak 15-min demand", [data.days[d].peak_kw for d in days], "#0072B2")],
-        y_label="kW", hlines=list(hl)).render())
-    if data.demand and len(days) <= 14:
-        t0 = datetime.combine(days[0], time(0), site.tz)
-        pts = [((t - t0).total_seconds() / 86400, kw) for t, kw in data.demand]
-        chart = svg.LineChart("15-minute demand", y_label="kW", x_label="day",
-                              series=[svg.Series("demand", pts, "#0072B2", step=True)],
-                              hlines=list(hl), x_range=(0.0, float(len(days))),
-                              x_ticks=[float(i) for i in range(len(days) + 1)],
-                              x_format=_date_fmt([*days, days[-1] + timedelta(days=1)]))
-        if data.tariff is not None and len(days) <= 3:
-            spans = []
-            for i, d in enumerate(days):
-                for k in range(96):
-                    at = datetime.combine(d, time(0)) + timedelta(minutes=15 * k)
-                    spans.append((i + k / 96, i + (k + 1) / 96,
-                                  data.tariff.rate_at(at).period))
-            chart.bands = svg.period_bands(spans)
-        parts.append(chart.render())
-    if data.month_peaks:
-        parts.append(svg.table(["month", "peak 15-min demand (kW)"],
-                               [[m, f"{kw:.2f}"] for m, kw in sorted(data.month_peaks.items())]))
-    parts.append("<h2>Savings against the baseline</h2>")
-    if data.baseline is not None:
-        verdict = "good" if data.baseline.accepted else "bad"
-        parts.append(f'<p class="{verdict}">{escape(data.baseline.summary())}</p>')
-    if data.savings is not None:
-        s = data.savings
-        sdays = [x.day for x in s.days]
-        parts.append(svg.BarChart("Actual energy against the adjusted baseline",
-                                  [d.strftime("%m-%d") for d in sdays],
-                                  [svg.Stack("actual", [x.actual_kwh for x in s.days],
-                                             "#0072B2")],
-                                  y_label="kWh", markers=[svg.Series(
-                                      "adjusted baseline",
-                                      [(float(i), x.adjusted_kwh) for i, x in enumerate(s.days)],
-                                      "#D55E00")]).render())
-        run = Decimal(0)
-        cum = []
-        for i, x in enumerate(s.days):
-            run += x.avoided_cost
-            cum.append((float(i), float(run)))
-        parts.append(svg.LineChart("Cumulative avoided cost", y_label="CNY", series=[
-            svg.Series("avoided cost", cum, "#009E73")], x_ticks=[float(i) for i in
-                                                                 range(len(sdays))],
-            x_format=_date_fmt(sdays)).render())
-        rows = [["adjusted baseline", f"{s.adjusted_kwh:,.1f} kWh", f"{money(s.adjusted_cost)}"],
-                ["actual", f"{s.actual_kwh:,.1f} kWh", f"{money(s.actual_cost)}"],
-                ["avoided", f"{s.avoided_kwh:,.1f} kWh ({s.avoided_pct:.1f} %)",
-                 f"{money(s.avoided_cost)}"]]
-        parts.append(svg.table(["", "energy", "cost (CNY)"], rows))
-        if data.trustee is not None:
-            t = data.trustee
-            parts.append("<h2>Trusteeship view (能源费用托管)</h2>")
-            parts.append(svg.table(["", "CNY"], [
-                ["contract fee (adjusted baseline cost × "
-                 f"{t.fee_coefficient})", f"{money(t.contract_fee)}"],
-                ["actual bill (energy + demand charge)", f"{money(t.actual_bill)}"],
-                ["O&M", f"{money(t.om_cost)}"],
-                ["ESCO margin", f"{money(t.margin)}"],
-                ["client's saving against the baseline bill", f"{money(t.client_saving)}"]]))
-    else:
-        parts.append('<p class="note">No savings: give a baseline (--baseline FILE, or '
-                     "--baseline-from/--baseline-to) and outdoor temperatures (--weather or "
-                     "--outdoor).</p>")
-    parts.append("<h2>Comfort</h2>")
-    parts.append(f'<p class="note">K·h outside the band per zone ({escape(data.comfort.band_note)}'
-                 ").</p>")
-    if data.comfort.kh:
-        zones = sorted(data.comfort.kh)
-        parts.append(svg.BarChart("Discomfort per zone over the period", zones, [
-            svg.Stack("K·h", [data.comfort.kh[z] for z in zones], "#CC79A7")],
-            y_label="K·h").render())
-    parts.append("<h2>Public-institution statistics</h2>")
-    parts.append(f'<p class="note">Electricity at {KGCE_PER_KWH} kgce/kWh (equivalent value, '
-                 f"GB/T 2589); floor area {info.floor_area_m2:g} m², {info.occupants} "
-                 "occupants (site file).</p>")
-    for g in ("year", "month", "day"):
-        items = data.stats.get(g, [])
-        if not items:
-            continue
-        parts.append(f"<h3>by {g}</h3>")
-        parts.append(svg.table(
-            ["period", "kWh", "kgce", "kWh/m²", "kgce/m²", "kWh/person", "kgce/person",
-             "water m³", "m³/person", "cost CNY"],
-            [[i.label, f"{i.kwh:,.1f}", f"{i.kgce:,.2f}", f"{i.kwh_per_m2:.3f}",
-              f"{i.kgce_per_m2:.4f}", f"{i.kwh_per_person:.2f}", f"{i.kgce_per_person:.3f}",
-              f"{i.water_m3:.2f}", f"{i.water_m3_per_person:.4f}", f"{money(i.cost)}"]
-             for i in items]))
-    flagged = sum(d.flagged for d in data.days.values())
-    n = sum(d.intervals for d in data.days.values())
-    parts.append("<h2>Data quality</h2>")
-    parts.append(f'<p class="note">{n} main-meter intervals, {flagged} not "good" '
-                 "(interpolated over a gap, partial after a cold start, or a meter reset).</p>")
-    for note in data.notes:
-        parts.append(f'<p class="bad">{escape(note)}</p>')
-    parts.append(f'<p class="note">Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by escogw '
-                 "report.</p>")
-    return svg.page(f"Energy report {site.id} {opts.start}..{opts.end}", "\n".join(parts))

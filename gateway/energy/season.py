@@ -17,6 +17,7 @@ from html import escape
 
 from gateway.energy.kpis import Kpis
 from gateway.energy.whatif import change_pct
+from gateway.i18n import N_, _
 from simulators.physics.weather_series import DailyWeather
 
 
@@ -46,18 +47,18 @@ def discomfort(k: Kpis) -> float:
 
 #: season totals: name → (per-day KPI, how days combine: sum or max, format)
 TOTALS: dict[str, tuple[Callable[[Kpis], float], Callable[[Sequence[float]], float], str]] = {
-    "energy, air conditioning (kWh)": (lambda k: k.ac_energy_kwh, sum, ".0f"),
-    "cost, air conditioning (CNY)": (ac_cost, sum, ".2f"),
-    "cost, site (CNY)": (site_cost, sum, ".2f"),
-    "highest 15-min demand, site (kW)": (lambda k: k.peak_kw, max, ".2f"),
-    "demand windows over the limit": (lambda k: k.demand_windows_over_limit, sum, ".0f"),
-    "… of them with no demand alarm before": (
+    N_("energy, air conditioning (kWh)"): (lambda k: k.ac_energy_kwh, sum, ".0f"),
+    N_("cost, air conditioning (CNY)"): (ac_cost, sum, ".2f"),
+    N_("cost, site (CNY)"): (site_cost, sum, ".2f"),
+    N_("highest 15-min demand, site (kW)"): (lambda k: k.peak_kw, max, ".2f"),
+    N_("demand windows over the limit"): (lambda k: k.demand_windows_over_limit, sum, ".0f"),
+    N_("… of them with no demand alarm before"): (
         lambda k: k.demand_windows_over_limit_unannounced, sum, ".0f"),
-    "discomfort (K·h per zone)": (discomfort, sum, ".2f"),
-    "worst day's discomfort (K·h per zone)": (discomfort, max, ".3f"),
-    "occupants switching a unit on": (lambda k: k.occupant_switch_ons, sum, ".0f"),
-    "regulatory violations": (lambda k: k.violations, sum, ".0f"),
-    "short cycles": (lambda k: k.short_cycles, sum, ".0f"),
+    N_("discomfort (K·h per zone)"): (discomfort, sum, ".2f"),
+    N_("worst day's discomfort (K·h per zone)"): (discomfort, max, ".3f"),
+    N_("occupants switching a unit on"): (lambda k: k.occupant_switch_ons, sum, ".0f"),
+    N_("regulatory violations"): (lambda k: k.violations, sum, ".0f"),
+    N_("short cycles"): (lambda k: k.short_cycles, sum, ".0f"),
 }
 
 
@@ -73,17 +74,25 @@ def _more_remote(k: Kpis, vs: Kpis | None) -> bool:
 DAILY_SAVING_PCT = 20.0
 SEASON_SAVING_PCT = 25.0
 MAX_DISCOMFORT_KH_PER_ZONE = 0.5
-#: target → does a day (and B's same day) miss it
+#: the figures the targets' names are written with
+TARGET_FIELDS = {"pct": DAILY_SAVING_PCT, "kh": MAX_DISCOMFORT_KH_PER_ZONE}
+#: target (a name template: ``target_name``) → does a day (and B's same day) miss it
 DAILY_TARGETS: dict[str, Callable[[Kpis, Kpis | None], bool]] = {
-    f"AC cost less than {DAILY_SAVING_PCT:g} % below the comparison set": _saving_short,
-    f"discomfort above {MAX_DISCOMFORT_KH_PER_ZONE:g} K·h per zone":
+    N_("AC cost less than {pct:g} % below the comparison set"): _saving_short,
+    N_("discomfort above {kh:g} K·h per zone"):
         lambda k, _: discomfort(k) > MAX_DISCOMFORT_KH_PER_ZONE,
-    "a demand window over the limit that no alarm announced":
+    N_("a demand window over the limit that no alarm announced"):
         lambda k, _: k.demand_windows_over_limit_unannounced > 0,
-    "a regulatory violation": lambda k, _: k.violations > 0,
-    "a short cycle": lambda k, _: k.short_cycles > 0,
-    "occupants took the remote more often than under the comparison set": _more_remote,
+    N_("a regulatory violation"): lambda k, _: k.violations > 0,
+    N_("a short cycle"): lambda k, _: k.short_cycles > 0,
+    N_("occupants took the remote more often than under the comparison set"): _more_remote,
 }
+
+
+def target_name(template: str, translate: bool = True) -> str:
+    """A target's name with its figures, in the user's language (``translate``) or in
+    English (the JSON's keys)."""
+    return (_(template) if translate else template).format(**TARGET_FIELDS)
 
 
 @dataclass
@@ -139,15 +148,16 @@ class SeasonComparison:
 
     def monthly_headers(self) -> list[str]:
         a, b = self.a.label, self.b.label if self.b else None
-        h = ["month", "days", f"AC cost {a} (CNY)"]
+        h = [_("month"), _("days"), _("AC cost {label} (CNY)").format(label=a)]
         if b:
-            h += [f"AC cost {b} (CNY)", "saving (CNY)", "saving"]
-        h.append(f"peak {a} (kW)")
+            h += [_("AC cost {label} (CNY)").format(label=b), _("saving (CNY)"), _("saving")]
+        h.append(_("peak {label} (kW)").format(label=a))
         if b:
-            h.append(f"peak {b} (kW)")
-        h += [f"windows over limit, {a}", f"discomfort {a} (K·h/zone)"]
+            h.append(_("peak {label} (kW)").format(label=b))
+        h += [_("windows over limit, {label}").format(label=a),
+              _("discomfort {label} (K·h/zone)").format(label=a)]
         if b:
-            h.append(f"discomfort {b} (K·h/zone)")
+            h.append(_("discomfort {label} (K·h/zone)").format(label=b))
         return h
 
     def misses(self) -> dict[str, list[date]]:
@@ -199,14 +209,14 @@ def season_html(cmp: SeasonComparison, title: str, notes: Sequence[str] = (),
     blue, orange = "#0072B2", "#D55E00"
     ta, tb = cmp.totals(a), cmp.totals(b) if b else None
     rows = []
-    for name, (_, _, fmt) in TOTALS.items():
-        row = [name, format(ta[name], fmt)]
+    for name, (_kpi, _how, fmt) in TOTALS.items():
+        row = [_(name), format(ta[name], fmt)]
         if tb is not None:
             row += [format(tb[name], fmt),
                     f"{change_pct(ta[name], tb[name]):+.1f} %" if "cost" in name and tb[name]
                     else ""]
         rows.append(row)
-    headers = ["season", a.label] + ([b.label, "A vs B"] if b else [])
+    headers = [_("season"), a.label] + ([b.label, _("A vs B")] if b else [])
     months = cmp.months()
     cats = [m for m, _ in months]
 
@@ -221,67 +231,77 @@ def season_html(cmp: SeasonComparison, title: str, notes: Sequence[str] = (),
         return [Series(b.label, [(float(i), v) for i, v in enumerate(monthly(b, kpi, how))],
                        orange)]
 
-    limit = [HLine(cmp.threshold_kw, f"limit + deadband {cmp.threshold_kw:g} kW")] \
+    limit = [HLine(cmp.threshold_kw, _("limit + deadband {kw} kW").format(
+        kw=f"{cmp.threshold_kw:g}"))] \
         if cmp.threshold_kw is not None else []
     charts = [
-        BarChart(f"AC cost per month: {a.label} (bars)" + (f", {b.label} (markers)" if b
-                                                           else ""),
-                 cats, [Stack(a.label, monthly(a, ac_cost, sum), blue)], y_label="CNY",
+        BarChart(_("AC cost per month: {a} (bars), {b} (markers)").format(a=a.label, b=b.label)
+                 if b else _("AC cost per month: {a}").format(a=a.label),
+                 cats, [Stack(a.label, monthly(a, ac_cost, sum), blue)], y_label=_("CNY"),
                  markers=vs_markers(ac_cost, sum)),
-        BarChart(f"Highest 15-minute demand per month: {a.label}", cats,
+        BarChart(_("Highest 15-minute demand per month: {a}").format(a=a.label), cats,
                  [Stack(a.label, monthly(a, lambda k: k.peak_kw, max), blue)], y_label="kW",
                  hlines=limit, markers=vs_markers(lambda k: k.peak_kw, max)),
-        BarChart(f"Discomfort per month, K·h per zone: {a.label}", cats,
+        BarChart(_("Discomfort per month, K·h per zone: {a}").format(a=a.label), cats,
                  [Stack(a.label, monthly(a, discomfort, sum), blue)], y_label="K·h",
                  markers=vs_markers(discomfort, sum)),
     ]
     if b is not None:
-        charts.insert(1, BarChart(f"Saving per month against {b.label}", cats, [Stack(
-            "saving", [vb - va for va, vb in zip(monthly(a, ac_cost, sum),
+        charts.insert(1, BarChart(_("Saving per month against {b}").format(b=b.label), cats, [Stack(
+            _("saving"), [vb - va for va, vb in zip(monthly(a, ac_cost, sum),
                                                   monthly(b, ac_cost, sum), strict=True)],
-            "#009E73")], y_label="CNY"))
-    daily = LineChart("AC cost per day, and the day's outdoor temperatures", y_label="CNY / °C",
-                      x_label="day of the run")
-    daily.series.append(Series(f"AC cost {a.label}", [(float(i), ac_cost(k))
+            "#009E73")], y_label=_("CNY")))
+    daily = LineChart(_("AC cost per day, and the day's outdoor temperatures"),
+                      y_label=_("CNY / °C"), x_label=_("day of the run"))
+    daily.series.append(Series(_("AC cost {label}").format(label=a.label), [(float(i), ac_cost(k))
                                                        for i, k in enumerate(a.days)], blue, 1.8))
     if b is not None:
-        daily.series.append(Series(f"AC cost {b.label}", [(float(i), ac_cost(k)) for i, k
-                                                           in enumerate(b.days)], orange, 1.8))
+        daily.series.append(Series(_("AC cost {label}").format(label=b.label),
+                                   [(float(i), ac_cost(k)) for i, k in enumerate(b.days)],
+                                   orange, 1.8))
     daily.series += [
-        Series("outdoor max °C", [(float(i), d.max_c) for i, d in enumerate(cmp.weather)],
+        Series(_("outdoor max °C"), [(float(i), d.max_c) for i, d in enumerate(cmp.weather)],
                "#999999", 1.0, dashed=True),
-        Series("outdoor min °C", [(float(i), d.min_c) for i, d in enumerate(cmp.weather)],
+        Series(_("outdoor min °C"), [(float(i), d.min_c) for i, d in enumerate(cmp.weather)],
                "#56B4E9", 1.0, dashed=True)]
     w = cmp.worst_day()
     wk, wd = a.days[w], cmp.weather[w]
-    worst = [f"<h2>The worst day: {wk.day} (outdoor {wd.min_c:.1f}–{wd.max_c:.1f} °C)</h2>",
-             table(["KPI", a.label] + ([b.label] if b else []), [
-                 [name, format(kpi(wk), fmt)] + ([format(kpi(b.days[w]), fmt)] if b else [])
+    worst = ["<h2>" + escape(_("The worst day: {day} (outdoor {low}–{high} °C)").format(
+                 day=wk.day, low=f"{wd.min_c:.1f}", high=f"{wd.max_c:.1f}")) + "</h2>",
+             table([_("KPI"), a.label] + ([b.label] if b else []), [
+                 [_(name), format(kpi(wk), fmt)] + ([format(kpi(b.days[w]), fmt)] if b else [])
                  for name, (kpi, how, fmt) in TOTALS.items() if how is sum])]
     if replay is not None:
-        worst.append('<p class="note">Its power, demand and room temperatures hour by hour: '
-                     f"<code>{escape(replay.format(day=wk.day))}</code></p>")
+        worst.append('<p class="note">' + escape(_(
+            "Its power, demand and room temperatures hour by hour:")) +
+            f" <code>{escape(replay.format(day=wk.day))}</code></p>")
     day_rows = [[str(k.day), f"{cmp.weather[i].min_c:.1f}", f"{cmp.weather[i].max_c:.1f}",
                  f"{ac_cost(k):.2f}"] + ([f"{ac_cost(b.days[i]):.2f}"] if b else []) +
                 [f"{k.peak_kw:.1f}", str(k.demand_windows_over_limit), f"{discomfort(k):.3f}",
                  str(k.occupant_switch_ons), str(k.violations)]
                 for i, k in enumerate(a.days)]
-    day_headers = ["day", "min °C", "max °C", f"AC cost {a.label}"] + \
-        ([f"AC cost {b.label}"] if b else []) + \
-        ["peak kW", "windows over limit", "discomfort K·h/zone", "remote", "violations"]
+    day_headers = [_("day"), _("min °C"), _("max °C"),
+                   _("AC cost {label}").format(label=a.label)] + \
+        ([_("AC cost {label}").format(label=b.label)] if b else []) + \
+        [_("peak kW"), _("windows over limit"), _("discomfort K·h/zone"), _("remote"),
+         _("violations")]
     season_miss = b is not None and \
         change_pct(a.total(ac_cost), b.total(ac_cost)) > -SEASON_SAVING_PCT
-    targets = [[f"AC cost over the season less than {SEASON_SAVING_PCT:g} % below the "
-                "comparison set", "missed" if season_miss else "met" if b else "", ""]]
-    targets += [[name, str(len(days)), ", ".join(d.strftime("%m-%d") for d in days[:12])
+    targets = [[_("AC cost over the season less than {pct} % below the comparison set").format(
+                    pct=f"{SEASON_SAVING_PCT:g}"),
+                 _("missed") if season_miss else _("met") if b else "", ""]]
+    targets += [[target_name(name), str(len(days)),
+                 ", ".join(d.strftime("%m-%d") for d in days[:12])
                  + (" …" if len(days) > 12 else "")] for name, days in cmp.misses().items()]
     body = [f"<h1>{escape(title)}</h1>",
             "".join(f'<p class="note">{escape(n)}</p>' for n in notes),
-            table(headers, rows), "<h2>Issue 15's targets: days that miss them</h2>",
-            table(["target", "days", "which"], targets), "<h2>Month by month</h2>",
+            table(headers, rows),
+            "<h2>" + escape(_("The targets: days that miss them")) + "</h2>",
+            table([_("target"), _("days"), _("which")], targets),
+            "<h2>" + escape(_("Month by month")) + "</h2>",
             table(cmp.monthly_headers(), cmp.monthly_rows()),
             *(c.render() for c in charts), daily.render(), *worst,
-            "<h2>Day by day</h2>", table(day_headers, day_rows)]
+            "<h2>" + escape(_("Day by day")) + "</h2>", table(day_headers, day_rows)]
     return page(title, "\n".join(body))
 
 
@@ -297,7 +317,8 @@ def season_json(cmp: SeasonComparison, kpis_json: Callable[[Kpis], dict[str, obj
                          "sunshine": d.sunshine} for d in cmp.weather],
             "demand_threshold_kw": cmp.threshold_kw,
             "worst_day": str(cmp.a.days[cmp.worst_day()].day),
-            "misses": {name: [str(d) for d in days] for name, days in cmp.misses().items()},
+            "misses": {target_name(name, translate=False): [str(d) for d in days]
+                       for name, days in cmp.misses().items()},
             "runs": [one(s) for s in (cmp.a, cmp.b) if s is not None],
             "figures": cmp.figures(), "wall_s": round(cmp.wall_s, 2)}
 

@@ -61,6 +61,9 @@ class Series:
     dashed: bool = False
     #: step: hold each value until the next x (powers, setpoints); else straight segments
     step: bool = False
+    #: a step series: how long the last value of each run holds (e.g. one 15-minute window);
+    #: None: to the end of the x axis
+    hold: float | None = None
 
 
 @dataclass
@@ -162,7 +165,7 @@ class LineChart:
         for i, s in enumerate(self.series):
             colour = s.colour or PALETTE[i % len(PALETTE)]
             legend.append((s.name, colour, s.dashed))
-            for run in _runs(s.points, s.step, x1):
+            for run in _runs(s.points, s.step, x1, s.hold):
                 pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in run)
                 dash = ' stroke-dasharray="5 3"' if s.dashed else ""
                 out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" '
@@ -265,30 +268,38 @@ class BarChart:
 
 
 def _runs(points: Sequence[tuple[float, float | None]], step: bool,
-          x_end: float) -> list[list[tuple[float, float]]]:
+          x_end: float, hold: float | None = None) -> list[list[tuple[float, float]]]:
+    """The polylines of a series: broken at None; a step series holds each value until the
+    next x, and the last of a run for ``hold`` (None: the last point's to ``x_end``)."""
     runs: list[list[tuple[float, float]]] = []
     cur: list[tuple[float, float]] = []
     pts = sorted(points, key=lambda p: p[0])
+
+    def close() -> None:
+        if cur and step and hold is not None:
+            x, y = cur[-1]
+            cur.append((min(x + hold, x_end), y))
+        if cur:
+            runs.append(list(cur))
+        cur.clear()
+
     for i, (x, y) in enumerate(pts):
         if y is None:
-            if cur:
-                runs.append(cur)
-            cur = []
+            close()
             continue
         if step and cur:
             cur.append((x, cur[-1][1]))
         cur.append((x, y))
-        if step and i == len(pts) - 1 and x < x_end:
+        if step and hold is None and i == len(pts) - 1 and x < x_end:
             cur.append((x_end, y))
-    if cur:
-        runs.append(cur)
+    close()
     return runs
 
 
 def _open(f: Frame, title: str, extra: int = 0) -> str:
     h = f.height + extra
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{f.width}" height="{h}" '
-            f'viewBox="0 0 {f.width} {h}" font-family="sans-serif" role="img">'
+            f'viewBox="0 0 {f.width} {h}" font-family=\'{FONT_STACK}\' role="img">'
             f'<title>{escape(title)}</title>'
             f'<rect width="{f.width}" height="{h}" fill="white"/>'
             f'<text x="{f.left}" y="20" font-size="14" font-weight="bold">{escape(title)}</text>')
@@ -384,12 +395,23 @@ def hours_format(v: float) -> str:
     return f"{h:02d}:{m:02d}"
 
 
-def page(title: str, body: str, style: str = "") -> str:
-    """A self-contained HTML page."""
+#: a font stack that has Chinese glyphs on Linux, macOS and Windows
+FONT_STACK = ('"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", '
+              '"WenQuanYi Micro Hei", sans-serif')
+
+
+def page(title: str, body: str, style: str = "", lang: str | None = None) -> str:
+    """A self-contained HTML page; ``lang``: its language tag (default: gateway.i18n's
+    current language, ``zh-CN`` or ``en``)."""
+    if lang is None:
+        from gateway.i18n import CHINESE, language
+
+        lang = "zh-CN" if language() == CHINESE else "en"
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{escape(title)}</title>
 <style>
-body {{ font-family: sans-serif; margin: 24px; color: #222; max-width: 1100px; }}
+body {{ font-family: {FONT_STACK}; margin: 24px; color: #222; max-width: 1100px; }}
+svg text {{ font-family: {FONT_STACK}; }}
 h1 {{ font-size: 22px; }} h2 {{ font-size: 17px; margin-top: 28px; }}
 table {{ border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; }}
 th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}

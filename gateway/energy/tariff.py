@@ -44,7 +44,7 @@ from gateway.core.tou import (
     TouPeriods,
     check_tariff,
     parse_span,
-    tariff_path,
+    tariff_candidates,
 )
 
 #: accounting interval, minutes; every period boundary must be a multiple
@@ -413,15 +413,7 @@ def load_site_tariff(tariff_id: str | None, tariffs_dir: Path | None = None,
     if tariff_id is None:
         raise ConfigError([Problem(where, None, "tariff", "the site names no tariff (site.tariff)"
                                                           ": energy cannot be priced")])
-    if tariffs_dir is not None:
-        candidates = [tariff_path(tariff_id, tariffs_dir)]
-    else:
-        candidates = []
-        if site_path is not None:
-            here = Path(site_path).resolve().parent
-            candidates += [here / "tariffs" / f"{tariff_id}.yaml",
-                           here.parent / "tariffs" / f"{tariff_id}.yaml"]
-        candidates.append(tariff_path(tariff_id))
+    candidates = tariff_candidates(tariff_id, site_path, tariffs_dir)
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
         raise ConfigError([Problem(where, None, "tariff", f"no tariff file {tariff_id}.yaml "

@@ -40,8 +40,10 @@ from gateway.core.policy import SetpointPolicy
 from gateway.core.site import Site
 from gateway.energy.comfort import COOLING_BAND
 from gateway.energy.kpis import DayKpis, DemandThreshold, Kpis
+from gateway.energy.report_text import period_name
 from gateway.energy.tariff import Tariff, load_site_tariff
 from gateway.energy.virtual_site import VirtualSite
+from gateway.i18n import _, ljust, rjust, width
 from simulators.physics import Building, SimRoom, WeatherDay
 from simulators.sim_config import SiteSimulation, load_simulation
 
@@ -268,7 +270,7 @@ def run_days(site: Site, rules_path: str | Path, first: date, last: date, *,
                     close_day()
                     kpis.next_day(*_day_and_bounds(len(done)))
             writes = await vsite.control(t, latest)
-            kpis.actuated(ts, (outcome for _, outcome in writes.outcomes), writes.alarms,
+            kpis.actuated(ts, (outcome for _write, outcome in writes.outcomes), writes.alarms,
                           writes.tick_alarms)
             vsite.advance(t, step_s)
             kpis.stepped(t.astimezone(tz).hour, step_s)
@@ -324,32 +326,35 @@ class Comparison:
             return name, format(va, fmt), format(vb, fmt), ch
 
         return [
-            row("energy, site (kWh)", lambda k: k.energy_kwh, ".1f"),
-            row("energy per m² (kWh/m²)", lambda k: k.energy_kwh_per_m2, ".3f"),
-            row("energy, air conditioning (kWh)", lambda k: k.ac_energy_kwh, ".1f"),
-            row("cost, site (CNY)", lambda k: float(k.cost), ".2f"),
-            row("cost, air conditioning (CNY)", lambda k: float(k.ac_cost), ".2f"),
-            row("peak 15-min demand, site (kW)", lambda k: k.peak_kw, ".2f"),
-            row("peak 15-min demand, AC (kW)", lambda k: k.ac_peak_kw, ".2f"),
-            row("discomfort (K·h per zone)", lambda k: k.discomfort_kh_per_zone, ".3f", False),
-            row("occupants switching a unit on", lambda k: k.occupant_switch_ons, ".0f", False),
-            row("compressor starts per unit", lambda k: k.starts_per_unit, ".1f", False),
-            row("short cycles", lambda k: k.short_cycles, ".0f", False),
-            row("clamp hits", lambda k: k.clamp_hits, ".0f", False),
-            row("regulatory violations", lambda k: k.violations, ".0f", False),
-            row("commands", lambda k: k.commands, ".0f", False),
-            row("unmet commands", lambda k: k.unmet_commands, ".0f", False),
+            row(_("energy, site (kWh)"), lambda k: k.energy_kwh, ".1f"),
+            row(_("energy per m² (kWh/m²)"), lambda k: k.energy_kwh_per_m2, ".3f"),
+            row(_("energy, air conditioning (kWh)"), lambda k: k.ac_energy_kwh, ".1f"),
+            row(_("cost, site (CNY)"), lambda k: float(k.cost), ".2f"),
+            row(_("cost, air conditioning (CNY)"), lambda k: float(k.ac_cost), ".2f"),
+            row(_("peak 15-min demand, site (kW)"), lambda k: k.peak_kw, ".2f"),
+            row(_("peak 15-min demand, AC (kW)"), lambda k: k.ac_peak_kw, ".2f"),
+            row(_("discomfort (K·h per zone)"), lambda k: k.discomfort_kh_per_zone, ".3f",
+                False),
+            row(_("occupants switching a unit on"), lambda k: k.occupant_switch_ons, ".0f",
+                False),
+            row(_("compressor starts per unit"), lambda k: k.starts_per_unit, ".1f", False),
+            row(_("short cycles"), lambda k: k.short_cycles, ".0f", False),
+            row(_("clamp hits"), lambda k: k.clamp_hits, ".0f", False),
+            row(_("regulatory violations"), lambda k: k.violations, ".0f", False),
+            row(_("commands written"), lambda k: k.commands, ".0f", False),
+            row(_("unmet commands"), lambda k: k.unmet_commands, ".0f", False),
         ]
 
     def text(self) -> str:
         a = self.a.kpis
         cols = 4 if self.b else 2
-        headers = ("KPI", a.label, self.b.kpis.label if self.b else "", "A vs B")[:cols]
+        headers = (_("KPI"), a.label, self.b.kpis.label if self.b else "",
+                   _("A vs B"))[:cols]
         rows = [headers, *(r[:cols] for r in self.rows())]
-        widths = [max(len(r[i]) for r in rows) for i in range(cols)]
+        widths = [max(width(r[i]) for r in rows) for i in range(cols)]
         lines = []
         for n, r in enumerate(rows):
-            lines.append("  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+            lines.append("  ".join(ljust(c, widths[0]) if i == 0 else rjust(c, widths[i])
                                    for i, c in enumerate(r)).rstrip())
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))
@@ -396,33 +401,41 @@ def comparison_html(cmp: Comparison, title: str, notes: list[str] | None = None)
     a = cmp.a
     bands = period_bands(a.trace.periods)
     hour_ticks = [float(h) for h in range(0, 25, 2)]
-    power = LineChart("Site power (main meter) and 15-minute demand", y_label="kW",
-                      x_label="site-local time", bands=bands, x_range=(0.0, 24.0),
+    for band in bands:
+        if band.label:
+            band.label = period_name(band.label)
+    local_time = _("site-local time")
+    power = LineChart(_("Site power (main meter) and 15-minute demand"), y_label="kW",
+                      x_label=local_time, bands=bands, x_range=(0.0, 24.0),
                       x_ticks=hour_ticks, x_format=hours_format)
     colours = ("#0072B2", "#D55E00")
     for r, colour in zip(runs, colours, strict=False):
-        power.series.append(Series(f"{r.kpis.label} power", list(zip(
+        power.series.append(Series(_("{label} power").format(label=r.kpis.label), list(zip(
             r.trace.hours, r.trace.power_kw, strict=True)), colour, 1.2))
-        power.series.append(Series(f"{r.kpis.label} 15-min demand", r.trace.demand, colour, 2.2,
-                                   dashed=True, step=True))
+        power.series.append(Series(_("{label} 15-min demand").format(label=r.kpis.label),
+                                   list(r.trace.demand), colour, 2.2, dashed=True, step=True,
+                                   hold=0.25))
     if a.trace.demand_limit_kw is not None:
-        power.hlines.append(HLine(a.trace.demand_limit_kw,
-                                  f"{a.kpis.label} demand limit {a.trace.demand_limit_kw:g} kW"))
-    temps = LineChart("Room air temperature of the occupied zones (mean, and the warmest)",
-                      y_label="°C", x_label="site-local time", bands=bands,
+        power.hlines.append(HLine(a.trace.demand_limit_kw, _(
+            "{label} demand limit {limit} kW").format(label=a.kpis.label,
+                                                      limit=f"{a.trace.demand_limit_kw:g}")))
+    temps = LineChart(_("Room air temperature of the occupied zones (mean, and the warmest)"),
+                      y_label="°C", x_label=local_time, bands=bands,
                       x_range=(0.0, 24.0), x_ticks=hour_ticks, x_format=hours_format)
     lo, hi = a.trace.band
-    temps.hlines += [HLine(lo, f"comfort band {lo:g}-{hi:g} °C", "#009E73"),
+    temps.hlines += [HLine(lo, _("comfort band {lo}–{hi} °C").format(lo=f"{lo:g}",
+                                                                       hi=f"{hi:g}"),
+                           "#009E73"),
                      HLine(hi, "", "#009E73")]
     for r, colour in zip(runs, colours, strict=False):
         mean, top = _mean_max(r.trace)
-        temps.series.append(Series(f"{r.kpis.label} mean", list(zip(r.trace.hours, mean,
-                                                                     strict=True)), colour, 2))
-        temps.series.append(Series(f"{r.kpis.label} warmest", list(zip(r.trace.hours, top,
-                                                                       strict=True)),
+        temps.series.append(Series(_("{label} mean").format(label=r.kpis.label),
+                                   list(zip(r.trace.hours, mean, strict=True)), colour, 2))
+        temps.series.append(Series(_("{label} warmest").format(label=r.kpis.label),
+                                   list(zip(r.trace.hours, top, strict=True)),
                                    colour, 1.0, dashed=True))
-    zones = LineChart(f"Every occupied zone under {a.kpis.label}", y_label="°C",
-                      x_label="site-local time", bands=bands, x_range=(0.0, 24.0),
+    zones = LineChart(_("Every occupied zone under {label}").format(label=a.kpis.label),
+                      y_label="°C", x_label=local_time, bands=bands, x_range=(0.0, 24.0),
                       x_ticks=hour_ticks, x_format=hours_format, legend=False)
     zones.hlines += [HLine(lo, "", "#009E73"), HLine(hi, "", "#009E73")]
     for zone, values in a.trace.temps.items():
@@ -430,7 +443,7 @@ def comparison_html(cmp: Comparison, title: str, notes: list[str] | None = None)
                                    None, 0.8))
     zones.frame.height = 340
     rows = cmp.rows()
-    headers = ["KPI", a.kpis.label] + ([cmp.b.kpis.label, "A vs B"] if cmp.b else [])
+    headers = [_("KPI"), a.kpis.label] + ([cmp.b.kpis.label, _("A vs B")] if cmp.b else [])
     body = [f"<h1>{escape(title)}</h1>",
             html_table(headers, [r[:len(headers)] for r in rows]),
             "".join(f'<p class="note">{escape(n)}</p>' for n in notes or []),

@@ -26,7 +26,7 @@ log = logging.getLogger("escogw.ev")
 Publish = Callable[[str, bytes], Awaitable[None]]
 #: a finished session's energy and cost by time-of-use period (gateway/energy/ev_sessions.py,
 #: handed in by the daemon: the energy layer sits below this one)
-PriceSession = Callable[[Session], dict[str, Any]]
+PriceSession = Callable[[Session], dict[str, Any] | None]
 
 
 class ChargingService:

@@ -2,16 +2,18 @@
 at all, reports, watches the site's health and rolls back by itself; publishes the
 retained health summary.
 
-A bundle goes through four gates, and the running rule set changes only past the last:
+A bundle carries a rule file, a tariff or both. It goes through four gates, and what
+runs changes only past the last:
 
 1. the payload is a bundle (``bundle.parse_bundle``: format, version, digest);
-2. its rule file, staged beside the live one, passes exactly what ``escogw check``
-   runs (``site_check.check_site``), off the event loop;
-3. the staged file replaces the live one in one ``os.replace`` and the daemon's own
-   reload (the SIGHUP path: validated whole, swapped between ticks) takes it; should
-   that reload refuse it, the previous file is put back;
+2. its files, staged beside their live places (the tariff in ``tariffs/`` beside the
+   site file, where both the rules and the accounting look first), pass exactly what
+   ``escogw check`` runs (``site_check.check_site``) together, off the event loop;
+3. each staged file replaces its live one with ``os.replace`` (undone if one fails)
+   and the daemon's own reload (the SIGHUP path: validated whole, swapped between
+   ticks) takes them; should that reload refuse, the previous files are put back;
 4. for ``rollback_window_s`` the health is compared with the facts before the apply
-   (``health.verdict``); a failure puts the previous file back the same way.
+   (``health.verdict``); a failure puts the previous files back the same way.
 
 The desired state is retained on the broker, so a gateway that was offline gets it
 when it connects again. What runs is kept in ``fleet-state.json`` beside the outbox;
@@ -26,6 +28,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +36,10 @@ from gateway.core.clock import Clock
 from gateway.core.settings import FleetSettings
 from gateway.core.site import Site
 from gateway.core.sourcefile import Problem
+from gateway.core.tou import site_tariffs_dir
 from gateway.fleet.bundle import Bundle, BundleError, parse_bundle
 from gateway.fleet.reported import Report
-from gateway.fleet.site_check import check_site
+from gateway.fleet.site_check import check_bundle
 from gateway.fleet.site_health import HealthFacts, verdict
 from gateway.uplink.messages import Topics, iso
 
@@ -43,6 +47,8 @@ log = logging.getLogger("escogw.fleet")
 
 Publish = Callable[[str, bytes], Awaitable[None]]
 Reload = Callable[[], Awaitable[list[str]]]
+#: asks the daemon to exit so that systemd starts it again on the new site file
+Restart = Callable[[], None]
 #: a refused or rolled-back digest is remembered, so a retained desired state that keeps
 #: arriving (every reconnect) is not applied again and again; the newest few are kept
 MAX_REMEMBERED = 50
@@ -51,7 +57,8 @@ MAX_REMEMBERED = 50
 class FleetAgent:
     def __init__(self, site: Site, topics: Topics, settings: FleetSettings,
                  rules_path: Path | None, state_dir: Path, clock: Clock,
-                 facts: Callable[[], HealthFacts], publish: Publish, reload: Reload):
+                 facts: Callable[[], HealthFacts], publish: Publish, reload: Reload,
+                 restart: Restart | None = None):
         self.site = site
         self.topics = topics
         self.settings = settings
@@ -62,7 +69,14 @@ class FleetAgent:
         self.facts = facts
         self.publish = publish
         self.reload = reload
+        self.restart = restart
         self.state = self._load_state()
+        #: set once a health watch carried over a restart (a pushed site file) has ended;
+        #: desired states wait for it, so the retained one is not applied a second time
+        self._resumed = asyncio.Event()
+        self._resume_task: asyncio.Task[None] | None = None
+        if not self.state.get("pending"):
+            self._resumed.set()
         self._started = clock.monotonic()
         #: one bundle at a time, from arrival to the end of its health watch: a newer one
         #: waits for the verdict on the one before it
@@ -113,8 +127,64 @@ class FleetAgent:
         await self.publish(self.topics.fleet_reported, report.payload())
 
     async def start(self) -> None:
-        """The first report: what runs, before any desired state arrives."""
+        """The first report: what runs, before any desired state arrives; then the health
+        watch of a site file applied just before this start, if there is one."""
         await self._report(self.state.get("last_state") or "running")
+        if self.state.get("pending"):  # beside the health summaries, which go on
+            self._resume_task = asyncio.create_task(self._resume(), name="fleet-resume")
+
+    async def _resume(self) -> None:
+        """The health watch of a pushed site file, after the restart that applied it."""
+        pending: dict[str, Any] = self.state["pending"]
+        bundle = Bundle(pending["version"], pending["pushed_by"], pending["pushed_at"], {},
+                        pending["digest"])
+        swaps = [_Swap(w["kind"], Path(w["live"]), Path(w["live"]),
+                       Path(w["previous"]) if w["previous"] else None)
+                 for w in pending["swaps"]]
+        try:
+            async with self._lock:
+                if pending.get("rolled_back"):  # the restart after a rollback: say so
+                    del self.state["pending"]
+                    await self._refuse("rolled-back", bundle, pending["reasons"])
+                    return
+                log.info("fleet: bundle %s: the site file is in force; watching health for "
+                         "%.0f s after %.0f s to settle", bundle.version,
+                         self.settings.rollback_window_s, self.settings.settle_s)
+                await self._set_state("watching", bundle)
+                await self.clock.sleep(self.settings.settle_s)
+                before = HealthFacts(**{**pending["before"],
+                                        "failing_devices": tuple(pending["before"]
+                                                                 ["failing_devices"]),
+                                        "alarms": tuple(pending["before"]["alarms"])})
+                reasons = await self._health_during_window(before, need_broker=True)
+                if reasons:
+                    _swap_back(swaps)
+                    said = [f"health check failed after restart: {r}" for r in reasons]
+                    pending.update(rolled_back=True, reasons=said)
+                    old = self.state.get("previous") or {}
+                    self.state.update(version=old.get("version"), digest=old.get("digest"),
+                                      rules_name=old.get("rules_name"))
+                    # remembered now: the retained desired state, waiting for the lock, must
+                    # not install the file again before this process exits
+                    self.state.setdefault("failed", {})[bundle.digest] = {
+                        "version": bundle.version, "state": "rolled-back", "reasons": said}
+                    self._save_state()
+                    log.error("fleet: bundle %s rolled back (%s); restarting on the previous "
+                              "site file", bundle.version, "; ".join(reasons))
+                    self._request_restart()
+                    return
+                del self.state["pending"]
+                self._audit("applied", version=bundle.version, digest=bundle.digest,
+                            pushed_by=bundle.pushed_by, files=["site"])
+                await self._set_state("applied", bundle)
+        finally:
+            self._resumed.set()
+
+    def _request_restart(self) -> None:
+        if self.restart is None:  # not under the daemon (tests of the pure parts)
+            log.error("fleet: a restart is needed and nobody can do it")
+            return
+        self.restart()
 
     # -- the desired state -------------------------------------------------------
 
@@ -122,6 +192,7 @@ class FleetAgent:
         """The platform's desired state arrived (live or retained after a reconnect)."""
         if not payload:
             return  # the platform cleared it: nothing is desired, what runs stays
+        await self._resumed.wait()
         async with self._lock:
             try:
                 bundle = parse_bundle(payload)
@@ -170,73 +241,155 @@ class FleetAgent:
         log.error("fleet: bundle %s %s: %s", bundle.version, state, "; ".join(reasons[:5]))
         await self._set_state(state, bundle, reasons)
 
-    async def _apply(self, bundle: Bundle) -> None:
-        if self.rules_path is None:
-            await self._refuse("refused", bundle, [
-                "this gateway runs no rule file (gateway.rules is not set): nothing to replace"])
-            return
-        live = self.rules_path
-        new = bundle.files["rules"]
-        staged = live.with_name(f".{live.name}.fleet-new")
-        previous = live.with_name(f".{live.name}.fleet-previous")
+    async def _reload(self) -> list[str]:
+        """The daemon's reload; a failure inside it is a refusal, never a half-applied
+        bundle or a dead agent."""
         try:
-            staged.write_text(new.text, encoding="utf-8")
-            outcome = await asyncio.to_thread(check_site, self.site, staged)
+            return await self.reload()
+        except Exception as exc:
+            log.exception("fleet: reload failed")
+            return [f"reload failed: {type(exc).__name__}: {exc}"]
+
+    def _targets(self, bundle: Bundle) -> tuple[list[_Swap], list[str]]:
+        """Where each file of ``bundle`` goes, or why it cannot go anywhere."""
+        swaps: list[_Swap] = []
+        reasons: list[str] = []
+        if "rules" in bundle.files:
+            if self.rules_path is None:
+                reasons.append("this gateway runs no rule file (gateway.rules is not set): "
+                               "nothing to replace")
+            else:
+                live = self.rules_path
+                swaps.append(_Swap("rules", live, live.with_name(f".{live.name}.fleet-new")))
+        if "site" in bundle.files:
+            live = Path(self.site.path)
+            swaps.append(_Swap("site", live, live.with_name(f".{live.name}.fleet-new")))
+        if "tariff" in bundle.files:
+            tariff_id = self.site.spec.site.tariff
+            name = bundle.files["tariff"].name
+            if tariff_id is None:
+                reasons.append("files.tariff: the site file names no tariff (site.tariff), so "
+                               "no tariff can be replaced")
+            elif name != f"{tariff_id}.yaml":
+                reasons.append(f"files.tariff.name: {name!r}, but this site prices with "
+                               f"{tariff_id!r}: the file must be named {tariff_id}.yaml")
+            else:
+                live = site_tariffs_dir(self.site.path) / name
+                # staged in a folder of its own, so the check finds it and nothing else
+                swaps.append(_Swap("tariff", live, live.parent / ".fleet-new" / name))
+        return swaps, reasons
+
+    async def _apply(self, bundle: Bundle) -> None:
+        swaps, reasons = self._targets(bundle)
+        if reasons:
+            await self._refuse("refused", bundle, reasons)
+            return
+        try:
+            for swap in swaps:
+                swap.staged.parent.mkdir(parents=True, exist_ok=True)
+                swap.staged.write_text(bundle.files[swap.kind].text, encoding="utf-8")
+            rules = next((w.staged for w in swaps if w.kind == "rules"), self.rules_path)
+            tariffs = next((w.staged.parent for w in swaps if w.kind == "tariff"), None)
+            site_file = next((w.staged for w in swaps if w.kind == "site"), None)
+            outcome = await asyncio.to_thread(check_bundle, self.site, site_file, rules,
+                                              tariffs)
         except OSError as exc:
-            await self._refuse("refused", bundle, [f"{live}: could not stage: {exc.strerror}"])
+            _discard(swaps)
+            await self._refuse("refused", bundle, [f"{exc.filename}: could not stage: "
+                                                   f"{exc.strerror}"])
             return
         if outcome.problems:
-            staged.unlink(missing_ok=True)
-            await self._refuse("refused", bundle,
-                               [str(_as_named(p, staged, new.name)) for p in outcome.problems])
+            named = {str(w.staged): bundle.files[w.kind].name for w in swaps}
+            _discard(swaps)
+            await self._refuse("refused", bundle, [str(_as_named(p, named))
+                                                   for p in outcome.problems])
             return
         before = self.facts()
         old_state = {k: self.state.get(k) for k in ("version", "digest", "rules_name")}
         try:
-            _copy(live, previous)
-            _replace(staged, live)
+            _swap_in(swaps)
         except OSError as exc:
-            staged.unlink(missing_ok=True)
-            await self._refuse("refused", bundle, [f"{live}: could not replace: {exc.strerror}"])
+            _discard(swaps)
+            await self._refuse("refused", bundle, [f"{exc.filename}: could not replace: "
+                                                   f"{exc.strerror}"])
             return
-        problems = await self.reload()
-        if problems:  # the daemon's reload refused it after all: put the old file back
-            _replace(previous, live)
-            await self.reload()
+        if "site" in bundle.files:
+            await self._restart_into(bundle, before, old_state, swaps)
+            return
+        problems = await self._reload()
+        if problems:  # the daemon's reload refused it after all: put the old files back
+            _swap_back(swaps)
+            await self._reload()
             await self._refuse("refused", bundle, problems)
             return
-        self.state.update(version=bundle.version, digest=bundle.digest, rules_name=new.name,
-                          previous=old_state)
+        if "rules" in bundle.files:
+            self.state["rules_name"] = bundle.files["rules"].name
+        self.state.update(version=bundle.version, digest=bundle.digest, previous=old_state)
         self._audit("applied", version=bundle.version, digest=bundle.digest,
-                    pushed_by=bundle.pushed_by)
+                    pushed_by=bundle.pushed_by, files=sorted(bundle.files))
         log.info("fleet: bundle %s applied (%s); watching health for %.0f s", bundle.version,
                  bundle.digest[:19], self.settings.rollback_window_s)
         if self.settings.rollback_window_s <= 0:
             await self._set_state("applied", bundle)
             return
         await self._set_state("watching", bundle)
-        await self._watch_health(bundle, before, previous)
+        await self._watch_health(bundle, before, swaps)
 
-    async def _watch_health(self, bundle: Bundle, before: HealthFacts, previous: Path) -> None:
-        """Compare the health with ``before`` every second of the rollback window (the
-        caller holds the lock, so a newer bundle waits for this verdict)."""
+    async def _restart_into(self, bundle: Bundle, before: HealthFacts,
+                            old_state: dict[str, Any], swaps: list[_Swap]) -> None:
+        """A site file is read only at start-up: keep what the watch needs, then restart.
+        The watch resumes in the next process (``_resume``)."""
+        self.state.update(version=bundle.version, digest=bundle.digest, previous=old_state,
+                          pending={"version": bundle.version, "digest": bundle.digest,
+                                   "pushed_by": bundle.pushed_by, "pushed_at": bundle.pushed_at,
+                                   "before": asdict(before),
+                                   "swaps": [{"kind": w.kind, "live": str(w.live),
+                                              "previous": str(w.previous) if w.previous
+                                              else None} for w in swaps]})
+        if "rules" in bundle.files:
+            self.state["rules_name"] = bundle.files["rules"].name
+        self._audit("restarting", version=bundle.version, digest=bundle.digest,
+                    pushed_by=bundle.pushed_by, files=sorted(bundle.files))
+        await self._set_state("restarting", bundle)
+        log.warning("fleet: bundle %s carries a site file: restarting to apply it",
+                    bundle.version)
+        self._request_restart()
+
+    async def _health_during_window(self, before: HealthFacts,
+                                    need_broker: bool = False) -> list[str]:
+        """Why the site got worse than ``before`` within the rollback window (empty: it did
+        not). ``need_broker``: the gateway must also reach the broker within the window (a
+        pushed site file may carry broken MQTT settings)."""
         end = self.clock.monotonic() + self.settings.rollback_window_s
+        connected = False
         while (left := end - self.clock.monotonic()) > 0:
             await self.clock.sleep(min(1.0, left))
-            reasons = verdict(before, self.facts(), self.settings.health)
+            now = self.facts()
+            connected = connected or now.mqtt_connected
+            reasons = verdict(before, now, self.settings.health)
             if reasons:
-                await self._rollback(bundle, previous, reasons)
-                return
+                return reasons
+        if need_broker and not connected:
+            return ["the broker was not reached"]
+        return []
+
+    async def _watch_health(self, bundle: Bundle, before: HealthFacts,
+                            swaps: list[_Swap]) -> None:
+        """Compare the health with ``before`` every second of the rollback window (the
+        caller holds the lock, so a newer bundle waits for this verdict)."""
+        reasons = await self._health_during_window(before)
+        if reasons:
+            await self._rollback(bundle, swaps, reasons)
+            return
         await self._set_state("applied", bundle)
 
-    async def _rollback(self, bundle: Bundle, previous: Path, reasons: list[str]) -> None:
-        assert self.rules_path is not None
-        _replace(previous, self.rules_path)
-        problems = await self.reload()
+    async def _rollback(self, bundle: Bundle, swaps: list[_Swap], reasons: list[str]) -> None:
+        _swap_back(swaps)
+        problems = await self._reload()
         old = self.state.get("previous") or {}
         self.state.update(version=old.get("version"), digest=old.get("digest"),
                           rules_name=old.get("rules_name"))
-        if problems:  # the file that ran before no longer loads: say so, loudly
+        if problems:  # the files that ran before no longer load: say so, loudly
             reasons = [*reasons, *(f"rollback: {p}" for p in problems)]
         await self._refuse("rolled-back", bundle, [f"health check failed after apply: {r}"
                                                    for r in reasons])
@@ -258,10 +411,49 @@ class FleetAgent:
             await self.clock.sleep(self.settings.health_interval_s)
 
 
-def _as_named(problem: Problem, staged: Path, name: str) -> Problem:
-    """A problem of the staged file, named as the operator named the file."""
-    if problem.file == str(staged):
-        return Problem(name, problem.line, problem.field, problem.message)
+@dataclass
+class _Swap:
+    """One file of a bundle: staged beside its live place, swapped in, swapped back."""
+
+    kind: str
+    live: Path
+    staged: Path
+    #: the live file before the swap; None when there was none (swapping back removes it)
+    previous: Path | None = None
+
+
+def _swap_in(swaps: list[_Swap]) -> None:
+    """Every staged file into its live place; on a failure the ones done are undone."""
+    done: list[_Swap] = []
+    try:
+        for swap in swaps:
+            if swap.live.exists():
+                swap.previous = swap.live.with_name(f".{swap.live.name}.fleet-previous")
+                _copy(swap.live, swap.previous)
+            _replace(swap.staged, swap.live)
+            done.append(swap)
+    except OSError:
+        _swap_back(done)
+        raise
+
+
+def _swap_back(swaps: list[_Swap]) -> None:
+    for swap in reversed(swaps):
+        if swap.previous is not None:
+            _replace(swap.previous, swap.live)
+        else:
+            swap.live.unlink(missing_ok=True)
+
+
+def _discard(swaps: list[_Swap]) -> None:
+    for swap in swaps:
+        swap.staged.unlink(missing_ok=True)
+
+
+def _as_named(problem: Problem, named: dict[str, str]) -> Problem:
+    """A problem of a staged file, named as the operator named the file."""
+    if problem.file in named:
+        return Problem(named[problem.file], problem.line, problem.field, problem.message)
     return problem
 
 

@@ -1,7 +1,13 @@
 """Pure: a desired-state bundle, as pushed to ``{p}/{site}/fleet/desired`` (retained).
 
     {"v": 1, "version": "2026-12-06.1", "pushed_by": "alice", "pushed_at": ISO-8601,
-     "files": {"rules": {"name": "office.yaml", "text": "…"}}, "digest": "sha256:…"}
+     "files": {"rules": {"name": "office.yaml", "text": "…"},
+               "tariff": {"name": "hubei-general-ic.yaml", "text": "…"}},
+     "digest": "sha256:…"}
+
+A bundle carries a rule file, a tariff, the site file, or several; what it carries is
+applied together or not at all. A site file is read only at start-up: the gateway
+restarts to apply it and watches the health after the restart.
 
 The digest covers the files only (kind, name, text), so the same content pushed
 twice under two versions is recognised, and a payload altered on the way is
@@ -20,8 +26,8 @@ from typing import Any
 
 #: a rule file is under 10 kB; a bundle with a few files fits well below this
 MAX_BYTES = 1 << 20
-#: what a bundle may carry (the rule file; more kinds come with their apply path)
-KINDS = ("rules",)
+#: what a bundle may carry: the rule file, the site's tariff, the site file
+KINDS = ("rules", "tariff", "site")
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 

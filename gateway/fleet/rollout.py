@@ -42,6 +42,8 @@ def status_rows(sites: Sequence[str], health: Mapping[str, Mapping[str, Any]],
             "outbox_depth": h.get("outbox_depth"), "outbox_age_s": h.get("outbox_age_s"),
             "control_ticks": h.get("control_ticks"), "alarms": h.get("alarms_active"),
             "software": h.get("software"), "health_ts": h.get("ts"),
+            "clock_synced": h.get("clock_synced"),
+            "clock_max_error_s": h.get("clock_max_error_s"),
             "reasons": r.get("reasons") or [],
         })
     return rows

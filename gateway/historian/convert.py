@@ -97,6 +97,8 @@ class Converter:
             return ev_session(site, _decode(payload))
         if middle == "ev" and last == "allocation":
             return ev_allocation(site, _decode(payload))
+        if middle == "fleet" and last == "health":
+            return fleet_health(site, _decode(payload))
         if last == "data":
             return data(site, middle, _decode(payload))
         if last == "state":
@@ -261,4 +263,23 @@ def ev_allocation(site: str, doc: dict[str, Any]) -> Points:
     point = lineproto.line(lineproto.series_key("ev_allocation", {"site": site}), fields, ts_ms)
     if point is None:
         raise BadMessage("an allocation without budget_kw")
+    return Points([point], ts_ms)
+
+
+#: the numbers of a gateway's health summary (gateway/fleet/site_health.py) kept as fields
+HEALTH_FIELDS = ("uptime_s", "links", "links_online", "devices", "devices_failing",
+                 "outbox_depth", "outbox_age_s", "outbox_dropped", "mqtt_connected",
+                 "control_ticks", "control_tick_failures", "alarms_active")
+
+
+def fleet_health(site: str, doc: dict[str, Any]) -> Points:
+    """The retained health summary as a time series, so a fleet board can show how a
+    site's outbox or failing devices developed, not only the latest summary."""
+    ts_ms = parse_ts(doc.get("ts"))
+    tags = {"site": site, "software": _tag(doc, "software", required=False),
+            "rules_version": _tag(doc, "rules_version", required=False)}
+    point = lineproto.line(lineproto.series_key("fleet_health", tags),
+                           lineproto.float_fields({k: doc.get(k) for k in HEALTH_FIELDS}), ts_ms)
+    if point is None:
+        raise BadMessage(f"a health summary without any of {', '.join(HEALTH_FIELDS)}")
     return Points([point], ts_ms)

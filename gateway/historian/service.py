@@ -51,7 +51,10 @@ def topic_filters(m: MqttSettings) -> list[str]:
     for site in m.sites:
         topics = Topics(m.prefix, site)
         filters += [topics.data("+"), topics.state("+"), topics.control_event,
-                    topics.energy_interval]
+                    topics.energy_interval, topics.fleet_health,
+                    # the car park (gateway/ev/payloads.py)
+                    f"{topics.base}/ev/+/state", f"{topics.base}/ev/session",
+                    f"{topics.base}/ev/allocation"]
     if m.shared_group:
         filters = [f"$share/{m.shared_group}/{f}" for f in filters]
     return filters

@@ -162,7 +162,8 @@ class Publisher:
         while not self._stop.is_set() and (left := end - time.monotonic()) > 0:
             self.ticks += 1
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), min(left, 1.0))
+                async with asyncio.timeout(min(left, 1.0)):  # not wait_for: see _drain
+                    await self._stop.wait()
 
     # -- one connection ---------------------------------------------------------
 
@@ -240,8 +241,12 @@ class Publisher:
                 self.outbox.added.clear()
                 rows = await self.outbox.peek(window)
             if not rows:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns normally
+                # when the event fires just as the task is cancelled, so the stop's cancel
+                # was lost and this loop (and the gateway's stop) ran on forever
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.outbox.added.wait(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await self.outbox.added.wait()
                 continue
             acked, failure = await publish(client, rows)
             # keep order: only the acknowledged prefix leaves the outbox
@@ -281,7 +286,8 @@ class Publisher:
                 pending[info.mid] = _Ack(window, index)
                 mids.append(info.mid)
             window.expect(len(mids))
-            await asyncio.wait_for(window.complete.wait(), self.settings.publish_timeout_s)
+            async with asyncio.timeout(self.settings.publish_timeout_s):  # see _drain
+                await window.complete.wait()
         except TimeoutError:
             failure = failure or "no PUBACK within publish_timeout_s"
         finally:

@@ -5,8 +5,9 @@ The physics sets standard values (the semantic model); each is encoded into
 its DI's reply bytes with the point's own BCD format. A value the format
 cannot hold (a main meter's 95 kW in XX.XXXX) shows as the largest it can,
 as a real meter's register tops out. A CJ/T 188 901F reply has the standard's
-layout: volume and unit byte (m³), the same at the settlement day, the clock,
-and the status.
+layout (cjt188.current_data: a water meter's or a heat meter's), its unit bytes
+those of a meter counting in the standard units; a status point (valve,
+battery) sets only its own bits of the status word.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from gateway.core import cjt188
-from gateway.core.bcd import BcdFormat, bcd_encoder
+from gateway.core import cjt188, dlt645
+from gateway.core.bcd import BcdFormat, bcd_encoder, bit_field_mask
 from gateway.core.codec import CodecError
-from gateway.core.profile import MeterProfileSpec, Point, Profile, Value
+from gateway.core.profile import STATUS_WORDS, MeterProfileSpec, Point, Profile, Value
+from gateway.core.semantics import STANDARD_POINTS
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +36,30 @@ class MeterMemory:
         self.profile = profile
         self.protocol = profile.spec.protocol
         self.meter_type = profile.spec.meter_type
-        width = 14 if self.protocol == "cjt188-2004" else 12
-        self.address = f"{unit:0{width}d}"
+        self.address = cjt188.digits(unit) if self.protocol == "cjt188-2004" else \
+            dlt645.digits(unit)
         self.turnaround_s = turnaround_s
         self.device_id: str | None = None
         #: DI (CJ/T 188: type << 16 | DI) → the value bytes of its reply
         self.replies: dict[int, bytearray] = {}
+        self._layout = cjt188.current_data(self.meter_type or 0)
         for point in profile.points.values():
             size = point.value_at + point.count
             if point.table == "cjt188" and point.address & 0xFFFF == cjt188.CURRENT_DATA:
-                size = max(size, cjt188.CURRENT_DATA_BYTES)
+                size = max(size, self._layout.size)
             reply = self.replies.setdefault(point.address, bytearray(size))
             if len(reply) < size:
                 reply.extend(bytes(size - len(reply)))
         for di, reply in self.replies.items():
             if di & 0xFFFF == cjt188.CURRENT_DATA and self.protocol == "cjt188-2004":
-                reply[4] = reply[9] = cjt188.CUBIC_METRES
+                for at, code in self._layout.units.items():  # a meter counting in our units
+                    reply[at] = code
+        #: status-word points: the bits of their bytes they own (the rest belong to others)
+        self._masks: dict[str, bytes] = {}
+        for name, spec in profile.spec.points.items():
+            if spec.format in STATUS_WORDS:
+                self._masks[name] = bit_field_mask(STATUS_WORDS[spec.format], spec.bit or 0,
+                                                   spec.bits)
         self.on_write: WriteHook | None = None
         self._saturated: set[str] = set()
 
@@ -69,15 +79,21 @@ class MeterMemory:
         try:
             data = point.encode(value, bounded=False)
         except CodecError:
-            data = self._saturate(point, value)
-        self.replies[point.address][point.value_at:point.value_at + point.count] = bytes(data)
+            data = self._saturate(name, point, value)
+        reply = self.replies[point.address]
+        at = point.value_at
+        mask = self._masks.get(name)
+        if mask is not None:  # a field of a status word: keep the other fields' bits
+            data = [old & ~m | new & m for old, new, m in zip(reply[at:at + point.count], data,
+                                                             mask, strict=True)]
+        reply[at:at + point.count] = bytes(data)
 
     def get(self, device_id: str, name: str) -> Value:
         point = self.profile.points[name]
         reply = self.replies[point.address]
         return point.decode(reply[point.value_at:point.value_at + point.count])
 
-    def _saturate(self, point: Point, value: Value) -> list[int]:
+    def _saturate(self, name: str, point: Point, value: Value) -> list[int]:
         if point.name not in self._saturated:
             self._saturated.add(point.name)
             log.warning("meter %s: %s = %s does not fit its format; showing the largest it "
@@ -86,7 +102,10 @@ class MeterMemory:
         spec = self.profile.spec.points[point.name]
         fmt = BcdFormat.parse(spec.format, signed=spec.signed)
         top = fmt.largest if not isinstance(value, str) and value >= 0 else -fmt.largest
-        return bcd_encoder(fmt)(top / point.scale)
+        data = bcd_encoder(fmt)(top / point.scale)
+        if spec.unit_code:
+            data.append(cjt188.UNIT_CODE[STANDARD_POINTS[name].unit])
+        return data
 
     def set_clock(self, now: datetime) -> None:
         """The meter's clock in the CJ/T 188 901F reply (ss mm hh DD MM YYYY, BCD)."""
@@ -95,7 +114,8 @@ class MeterMemory:
             return
         fields = (now.second, now.minute, now.hour, now.day, now.month, now.year % 100,
                   now.year // 100)
-        reply[10:17] = bytes((v // 10) << 4 | v % 10 for v in fields)
+        at = self._layout.clock_at
+        reply[at:at + 7] = bytes((v // 10) << 4 | v % 10 for v in fields)
 
     # -- what the line asks ----------------------------------------------------------
 

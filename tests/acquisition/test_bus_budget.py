@@ -186,4 +186,4 @@ def test_a_meter_line_polled_too_often_is_refused_with_the_fix(tmp_path: Path) -
     # 17 DIs of ~0.25 s each, three meters every 5 s: two and a half lines' worth
     assert error.startswith("link m645: polls need 2.52 s per second (252 %) at 2400 baud "
                             "8E1 and cannot fit: em1 4.19 s every 5 s")
-    assert error.endswith("raise every device's poll_interval_s ×3.6 or split the bus")
+    assert error.endswith("raise every device's poll_interval_s ×3.61 or split the bus")

@@ -55,3 +55,16 @@ def test_a_bcd_counter_rolls_over_after_its_last_nines() -> None:
     assert counter_span(energy) == counter_span(volume) == 1_000_000.0
     step = counter_step(999_999.5, 0.25, counter_span(energy))
     assert step.flag == "wrap" and step.delta == pytest.approx(0.75)
+
+
+def test_a_counter_read_past_its_span_never_wraps_backwards() -> None:
+    """A heat meter counting in GJ reads past the kWh span its profile assumes: its
+    decrease is a reset, never a 'wrap' with a negative delta."""
+    from gateway.acquisition.counters import counter_span, counter_step
+    from gateway.core.profile import ProfileLibrary
+
+    heat = ProfileLibrary().get("generic-cjt188-heat").points["heat_energy_kwh"]
+    span = counter_span(heat)
+    assert span == 1_000_000.0
+    step = counter_step(2.5e8, 10.0, span)  # 900000 GJ, then a new meter
+    assert step.flag == "reset" and step.delta == 10.0

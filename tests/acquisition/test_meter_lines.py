@@ -41,6 +41,7 @@ def meter_site(tmp_path: Path) -> Path:
                                 "simulate": {"meter": "main", "turnaround_ms": 2}}
         devices[f"w-{link}"] = {"link": link, "profile": "generic-cjt188-water",
                                 "address": "00000000001234", "poll_interval_s": 0.1,
+                                "points": ["volume_m3"],  # not its clock: it moves
                                 "simulate": {"meter": "water", "turnaround_ms": 2}}
         devices[f"n-{link}"] = {"link": link, "profile": "chint-dtsu666-dlt645",
                                 "address": "000000000002", "poll_interval_s": 0.1,

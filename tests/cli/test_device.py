@@ -99,10 +99,28 @@ async def test_read_json_and_table(demo: tuple[Path, SiteSimulator]) -> None:
     code, out, err = await escogw("read", "-c", str(path), "ac-m101", "setpoint_c", "mode")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith("ac-m101 (LG PDRYCB500) read at ")
+    # the site's local time, to the second (Asia/Shanghai), not UTC
+    assert re.fullmatch(r"ac-m101 \(LG PDRYCB500\) read at "
+                        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+08:00", lines[0]), lines[0]
     assert lines[1].split() == ["point", "value", "unit", "quality"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
     assert rows == {"mode": ["cool", "good"], "setpoint_c": ["26", "°C", "good"]}
+
+
+async def test_read_in_chinese(demo: tuple[Path, SiteSimulator]) -> None:
+    from tests.i18n.english import english_left
+
+    path, _ = demo
+    code, out, err = await escogw("read", "-c", str(path), "ac-m101", "--lang", "zh_CN")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert re.fullmatch(r"ac-m101（LG PDRYCB500）读取时间 "
+                        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+08:00", lines[0]), lines[0]
+    assert lines[1].split() == ["点位", "数值", "单位", "质量"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
+    assert rows["mode"] == ["制冷", "正常"] and rows["power"] == ["关", "正常"]  # off at 07:55
+    points = list(load_site(path).devices["ac-m101"].profile.points)
+    assert english_left(out, names=["ac-m101", "LG PDRYCB500", *points]) == [], out
 
 
 async def test_write_only_declared_points_within_bounds(
@@ -141,7 +159,7 @@ async def test_write_only_declared_points_within_bounds(
     for point, value in (("mode", "fan"), ("setpoint_c", "20"), ("mode", "heat")):
         code, out, err = await escogw("write", "-c", str(path), "ac-m101", point, value)
         assert code == 0, (point, err)
-    assert out.startswith("ac-m101.mode = ")
+    assert out == "ac-m101.mode = heat (read back)\n"  # by name, not the code
     assert memory.tables["holding"][0] == 4  # LG's code for heat
     audit = [json.loads(line) for line in (path.parent / "state" / "control-audit.jsonl")
              .read_text().splitlines()]
@@ -161,8 +179,14 @@ async def test_scan_finds_the_units_on_the_rs485_line(demo: tuple[Path, SiteSimu
                                   "--units", "3-5", "--timeout", "0.1")
     assert code == 0, err
     assert "[" + "#" * 30 + "] 3/3" in err  # the progress bar, on stderr
+    # pymodbus's ERROR lines and hex dumps are counted, said once at the end
+    assert "pymodbus" not in err and ">>>>>" not in err
+    assert err.splitlines()[-1] == "1 id gave no answer (details: --log-level DEBUG)"
     assert [line.split() for line in out.splitlines()] == [
         ["unit", "id", "answer"], ["-------", "---------"], ["3", "registers"],
         ["4", "registers"]]
+    code, out, err = await escogw("scan", "-c", str(path), "--link", "ac-485",
+                                  "--units", "5", "--timeout", "0.1", "--log-level", "DEBUG")
+    assert code == 1 and "pymodbus" in err  # the details, where the summary said
     code, _, err = await escogw("scan", "-c", str(path), "--link", "ac-485", "--units", "x")
     assert code == 2 and "--units" in err

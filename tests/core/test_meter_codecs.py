@@ -12,9 +12,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.core import cjt188, dlt645
-from gateway.core.bcd import BcdFormat, address_bytes, bcd_decoder, bcd_encoder
+from gateway.core.bcd import (
+    BcdFormat,
+    address_bytes,
+    bcd_decoder,
+    bcd_encoder,
+    bit_field_decoder,
+    bit_field_encoder,
+    bit_field_mask,
+)
 from gateway.core.codec import CodecError
 from gateway.core.meterframe import Scan, scan
+from gateway.core.profile import ProfileLibrary
 
 # -- vectors written out by hand from the standards' definitions --------------------------
 
@@ -218,3 +227,88 @@ def test_a_voltage_reply_from_a_real_meter() -> None:
     data = dlt645.shift(bytes.fromhex("33 34 34 35 3C 55"), -dlt645.OFFSET)
     assert data[:4] == dlt645.di_bytes(0x02010100)
     assert bcd_decoder(BcdFormat.parse("XXX.X"))(data[4:]) == 220.9
+
+
+# -- CJ/T 188 unit bytes, status word and the heat meter's 901F -------------------------
+
+XXXXXX_XX = BcdFormat.parse("XXXXXX.XX")
+
+
+@pytest.mark.parametrize(("code", "unit", "value"), [
+    (0x05, "kWh", 1234.56), (0x02, "kWh", 1.23456), (0x08, "kWh", 1234560.0),
+    (0x11, "kWh", round(1234.56 * 1000 / 3.6, 9)), (0x0E, "kWh", round(1234.56 / 3.6, 9)),
+    (0x17, "kW", 1234.56), (0x14, "kW", 1.23456), (0x1A, "kW", 1234560.0),
+    (0x2C, "m³", 1234.56), (0x29, "m³", 1.23456), (0x35, "m³/h", 1234.56),
+    (0x32, "m³/h", 1.23456)])
+def test_a_value_with_its_unit_byte_reads_in_the_standard_unit(code: int, unit: str,
+                                                                value: float) -> None:
+    data = [*bytes.fromhex("56 34 12 00"), code]
+    assert cjt188.unit_value_decoder(XXXXXX_XX, unit)(data) == value
+
+
+def test_a_unit_byte_of_another_quantity_or_none_known_is_refused() -> None:
+    with pytest.raises(CodecError, match=r"unit code 11 \(GJ\) is not a unit of m³"):
+        cjt188.unit_value_decoder(XXXXXX_XX, "m³")([0, 0, 0, 0, 0x11])
+    with pytest.raises(CodecError, match="unit code 99 is not in CJ/T 188's table"):
+        cjt188.unit_value_decoder(XXXXXX_XX, "kWh")([0, 0, 0, 0, 0x99])
+    encoded = cjt188.unit_value_encoder(XXXXXX_XX, "kWh")(1234.56)
+    assert bytes(encoded) == bytes.fromhex("56 34 12 00 05")
+
+
+def test_status_word_fields() -> None:
+    valve, battery = bit_field_decoder(2, 0, 2), bit_field_decoder(2, 2, 1)
+    assert (valve([0x07, 0x00]), battery([0x07, 0x00])) == (cjt188.VALVE_ABNORMAL, 1)
+    assert (valve([0x01, 0xFF]), battery([0x01, 0xFF])) == (cjt188.VALVE_CLOSED, 0)
+    assert bit_field_decoder(2, 9, 1)([0x00, 0x02]) == 1  # bit 9: the second byte's bit 1
+    assert bit_field_encoder(2, 2, 1)(1) == [0x04, 0x00]
+    assert bit_field_mask(2, 0, 2) == bytes.fromhex("03 00")
+    with pytest.raises(CodecError, match="does not fit in 2 bits"):
+        bit_field_encoder(2, 0, 2)(4)
+
+
+def test_the_worked_examples_status_through_the_water_profile() -> None:
+    """The published reply's ST is 21 84: bits 0-1 of its first byte are 01, the valve
+    closed; bit 2 is clear, the battery fine (as the standard's text numbers the bits)."""
+    water = ProfileLibrary().get("generic-cjt188-water")
+    data = bytes.fromhex("00 77 66 55 2C 00 77 66 55 2C 31 01 22 11 05 15 20 21 84")
+    got = {n: p.decode(data[p.value_at:p.value_at + p.count]) for n, p in water.points.items()}
+    assert got == {"volume_m3": 556677.0, "meter_clock": 20150511220131, "valve_state": 1,
+                   "battery_low": 0}
+
+
+def test_a_heat_meters_901f_reply_written_out_by_hand() -> None:
+    """Every field of a type-20H reply, laid out from the standard's field list (not from
+    our encoders), decoded by the shipped profile."""
+    data = bytes.fromhex(
+        "00 00 00 00 05"      # heat at the settlement day: 0 kWh
+        "78 56 34 12 08"      # current heat: 123456.78 MWh
+        "65 87 00 00 17"      # thermal power: 87.65 kW
+        "56 34 12 00 35"      # flow: 12.3456 m³/h (XXXX.XXXX)
+        "89 67 45 00 2C"      # volume: 4567.89 m³
+        "25 55 00"            # supply: 55.25 °C (XXXX.XX)
+        "75 42 00"            # return: 42.75 °C
+        "60 87 00"            # working time: 8760 h
+        "15 30 09 06 12 26 20"  # 2026-12-06 09:30:15
+        "05 00")              # ST: valve closed, battery low
+    assert len(data) == cjt188.HEAT_DATA.size == 43
+    raw = cjt188.data_reply(0x20, "00000000005678", cjt188.CURRENT_DATA, 9, data)
+    found = scan(raw, cjt188.LAYOUT)
+    assert found.frame is not None
+    body = cjt188.data_of(cjt188.decode(found.frame), 0x20, "00000000005678",
+                          cjt188.CURRENT_DATA, 9)
+    heat = ProfileLibrary().get("generic-cjt188-heat")
+    got = {n: p.decode(body[p.value_at:p.value_at + p.count]) for n, p in heat.points.items()}
+    assert got == {"heat_energy_kwh": 123456780.0, "thermal_power_kw": 87.65,
+                   "flow_m3_h": 12.3456, "volume_m3": 4567.89, "supply_temp_c": 55.25,
+                   "return_temp_c": 42.75, "operating_hours_h": 8760,
+                   "meter_clock": 20261206093015, "valve_state": 1, "battery_low": 1}
+
+
+def test_an_error_reply_says_what_its_status_word_means() -> None:
+    raw = cjt188.error_reply(0x10, "00000000001234", 3, 0x0005)
+    reply = cjt188.decode(scan(raw, cjt188.LAYOUT).frame or b"")
+    with pytest.raises(cjt188.ErrorReply,
+                       match=r"error reply, status 0005 \(valve closed, battery low\)") as err:
+        cjt188.data_of(reply, 0x10, "00000000001234", cjt188.CURRENT_DATA, 3)
+    assert err.value.code == 0x0005
+    assert cjt188.status_text(0x0003) == "valve abnormal"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.energy.ev_sessions import session_costs, session_pricer, split_by_period
+from gateway.energy.ev_sessions import session_costs, split_by_period
 from gateway.energy.tariff import load_tariff
 from gateway.ev.charger_state import Session
 from gateway.ev.payloads import session_payload
@@ -58,7 +58,6 @@ def test_a_session_over_valley_and_peak_is_priced_per_period() -> None:
 
 
 def test_without_a_tariff_sessions_go_out_unpriced() -> None:
-    assert session_pricer(None, TZ) is None
     s = Session(1, "tag", t("09:00"), 0.0, 500.0, stopped=t("10:00"))
     doc = json.loads(session_payload("CP01", s))
     assert "cost" not in doc and doc["energy_kwh"] == 0.5

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,26 @@ from tests.sitefiles import DEMO_SITE
 PREFIX = "escogw"
 #: the baseline model the June data follow (kWh/day)
 B0, BC, BW = 150.0, 20.0, 120.0
+#: a day the main meter stops at 12:45 (51 of 96 quarter-hours), twice the load after 10:00
+PARTIAL_DAY = date(2026, 6, 30)
+PARTIAL_END = datetime(2026, 6, 30, 12, 45, tzinfo=load_site(DEMO_SITE).tz)
+
+
+def _event(kind: str, rule: str, hour: int, **extra: object) -> dict[str, object]:
+    return {"v": 1, "kind": kind, "ts": f"2026-07-14T0{hour}:00:00.000Z", "device": "ac-r101",
+            "point": None, "rule": rule, "reason": f"{kind} {rule}", "inputs": {}, **extra}
+
+
+#: what the control loop published on July 14 (audit records, gateway/control/audit.py)
+CONTROL_EVENTS = [
+    _event("change", "clamp:cooling-floor", 1, point="setpoint_c", before=24, after=26),
+    _event("change", "clamp:cooling-floor", 2, point="setpoint_c", before=25, after=26),
+    _event("change", "demand", 3, point="power", before=1, after=0),
+    _event("notice", "override:ov-7", 4),
+    _event("change", "override:ov-7", 5, point="setpoint_c", before=27, after=25),
+    _event("alarm", "demand:infeasible", 6, active=True),
+    _event("alarm", "demand:infeasible", 7, active=False),
+]
 
 
 @dataclass
@@ -65,13 +87,20 @@ def build(site: Site) -> Published:
     value = 5000.0
     seq = 0
     acc.add(Reading("main-meter", t.astimezone(UTC), seq, {"energy_import_kwh": value}))
-    while t < datetime(2026, 6, 29, tzinfo=tz):
+    # the baseline period, then a partial day: June 30 until 12:45 (51 quarter-hours)
+    while t < PARTIAL_END:
         d = t.date()
+        if t == datetime(2026, 6, 29, tzinfo=tz):
+            t = datetime(2026, 6, 30, tzinfo=tz)  # June 29: nothing stored
+            acc = IntervalAccountant([m for m in site_meters(site) if m.device == "main-meter"],
+                                     tz, tariff)
+            acc.add(Reading("main-meter", t.astimezone(UTC), seq, {"energy_import_kwh": value}))
+            continue
         pub.temps[d] = june_temp(d)
         cdd, _ = degree_days(june_temp(d))
         day_kwh = B0 + BC * cdd + BW * (cal.national(d).type in WORKING)
         t += timedelta(minutes=15)
-        value += day_kwh / 96
+        value += day_kwh / 96 * (2.0 if d == PARTIAL_DAY and t.hour >= 10 else 1.0)
         seq += 1
         pub.intervals += acc.add(Reading("main-meter", t.astimezone(UTC), seq,
                                          {"energy_import_kwh": value}))
@@ -94,6 +123,7 @@ def build(site: Site) -> Published:
     run_day(site, SHIPPED, date(2026, 7, 15), weather="wuhan-summer-hot", observer=observe)
     pub.temps[date(2026, 7, 14)] = pub.temps[date(2026, 7, 15)] = 32.3
     pub.messages += [interval_message(topics, i) for i in pub.intervals]
+    pub.messages += [(topics.control_event, json.dumps(e).encode()) for e in CONTROL_EVENTS]
     return pub
 
 
@@ -129,7 +159,9 @@ def filled(tmp_path_factory: pytest.TempPathFactory, mosquitto: Mosquitto,
         def written() -> bool:
             assert proc.alive(), proc.log_text()
             return count(influxdb, db, "SELECT count(kwh) FROM energy_interval") >= electric \
-                and count(influxdb, db, "SELECT count(room_temp_c) FROM hvac") >= 20 * 576
+                and count(influxdb, db, "SELECT count(room_temp_c) FROM hvac") >= 20 * 576 \
+                and count(influxdb, db, "SELECT count(reason) FROM control_event") >= \
+                len(CONTROL_EVENTS)
 
         until(written, 60, interval=0.1, what="the historian to write everything")
     finally:
@@ -201,7 +233,7 @@ def test_report_from_influxdb(filled: tuple[Published, str], influxdb: InfluxDB,
                   "Discomfort per zone", "Trusteeship view", "kgce/m²"):
         assert title in html, title
     svgs = html.split("<svg")[1:]
-    assert len(svgs) == 7
+    assert len(svgs) == 9
     for part in svgs:
         ET.fromstring("<svg" + part.split("</svg>")[0] + "</svg>")
     assert "<script" not in html and "http://" not in html.replace(influxdb.url, "").replace(
@@ -224,3 +256,229 @@ def test_report_without_baseline_still_reports(filled: tuple[Published, str],
     rc = main(["report", "-c", str(DEMO_SITE), "--from", "2026-06-01", "--to", "2026-06-03",
                "--influx", "http://127.0.0.1:9", "--db", db, "--out", str(tmp_path / "x")])
     assert rc == 1
+
+
+def _svg(html: str, title: str) -> str:
+    """The chart whose <title> is ``title``."""
+    for part in html.split("<svg")[1:]:
+        if f"<title>{title}</title>" in part:
+            return part.split("</svg>")[0]
+    raise AssertionError(f"no chart {title!r}")
+
+
+def test_report_over_an_empty_period_fails_and_says_why(
+        filled: tuple[Published, str], influxdb: InfluxDB, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    _, db = filled
+    out = tmp_path / "r"
+    rc = main(["report", "-c", str(DEMO_SITE), "--from", "2026-08-01", "--to", "2026-08-31",
+               "--influx", influxdb.url, "--db", db, "--out", str(out)])
+    assert rc == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    for part in ("no readings", "demo-office", "main-meter", "2026-08-01", "2026-08-31", db,
+                 influxdb.url):
+        assert part in captured.err, part
+    assert not (out / "report.html").exists()
+
+
+def test_a_partial_day_is_marked_with_its_coverage_and_the_line_stops(
+        filled: tuple[Published, str], influxdb: InfluxDB, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    pub, db = filled
+    out = tmp_path / "r"
+    rc = main(["report", "-c", str(DEMO_SITE), "--from", "2026-06-29", "--to", "2026-06-30",
+               "--influx", influxdb.url, "--db", db, "--out", str(out),
+               "--demand-limit-kw", "20"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "2 partial days" in text and "06-30 53 %" in text and "06-29 0 %" in text
+    daily = {r["date"]: r for r in table(out / "daily.csv")}
+    # 51 of 96 quarter-hours: 53.1 %, partial; June 29 has nothing: empty, not a 0-kWh day
+    assert (daily["2026-06-30"]["status"], daily["2026-06-30"]["coverage_pct"]) == \
+        ("partial", "53.1")
+    assert (daily["2026-06-29"]["status"], daily["2026-06-29"]["coverage_pct"]) == \
+        ("empty", "0.0")
+    cov = {r["date"]: r for r in table(out / "coverage.csv")}
+    assert cov["2026-06-30"]["covered"] == "51"
+    assert cov["2026-06-30"]["missing"] == "12:45–24:00 (main-meter)"
+    assert cov["2026-06-29"]["missing"] == "00:00–24:00 (main-meter)"
+    html = (out / "report.html").read_text()
+    assert "53 %" in html and "12:45–24:00 (main-meter)" in html
+    # the statistics say how much of each period they cover (2 × 96 quarter-hours, 51 there)
+    assert "<td class=\"l\">2026-06 (26 %)</td>" in html
+    assert "<td class=\"l\">2026-06-29 (0 %)</td>" in html
+    # the demand line stops at 12:45 on June 30 (the end of the last window): two days over
+    # 780 px from x = 64, so 64 + 780 × (1 + 12.75/24) / 2; it does not run on to midnight
+    chart = _svg(html, "15-minute demand")
+    xs = [float(p.split(",")[0]) for line in chart.split('points="')[1:]
+          for p in line.split('"')[0].split()]
+    assert max(xs) == pytest.approx(64 + 780 * (1 + 12.75 / 24) / 2, abs=0.11)
+    assert min(xs) == pytest.approx(64 + 780 * 0.5, abs=0.11)  # nothing on June 29
+    assert "The data end at 2026-06-30 12:45" in html
+    # the windows over 20 kW, drawn in red and counted in the audit summary
+    tz = PARTIAL_END.tzinfo
+    over = [i for i in pub.intervals if i.device == "main-meter"
+            and i.start.astimezone(tz).date() == PARTIAL_DAY
+            and (i.demand_kw or 0) > 20]
+    assert len(over) == 12  # 09:45 to 12:45: twice the load
+    assert 'stroke="#D55E00"' in chart and "peak over the limit" in html
+    assert f"{len(over)} windows of 15 minutes, 1 episode, {15 * len(over)} min in all" in html
+
+
+def test_the_contract_review_sections(filled: tuple[Published, str], influxdb: InfluxDB,
+                                      tmp_path: Path) -> None:
+    from gateway.cli import main
+
+    pub, db = filled
+    weather = tmp_path / "weather.csv"
+    weather.write_text("date,mean_temp_c\n" + "".join(f"{d},{t}\n"
+                                                      for d, t in sorted(pub.temps.items())))
+    out = tmp_path / "r"
+    rc = main(["report", "-c", str(DEMO_SITE), "--from", "2026-07-14", "--to", "2026-07-15",
+               "--influx", influxdb.url, "--db", db, "--out", str(out), "--rules", str(SHIPPED),
+               "--baseline-from", "2026-06-01", "--baseline-to", "2026-06-28",
+               "--weather", str(weather), "--water-price", "4.5"])
+    assert rc == 0
+    tz = load_site(DEMO_SITE).tz
+    html = (out / "report.html").read_text()
+    # every quarter-hour is covered
+    assert {r["status"] for r in table(out / "coverage.csv")} == {"complete"}
+    # the AC sub-meter on its own
+    ac = table(out / "ac_daily.csv")
+    for row in ac:
+        mine = [i for i in pub.intervals if i.device == "ac-meter"
+                and i.start.astimezone(tz).date().isoformat() == row["date"]]
+        assert float(row["kwh"]) == pytest.approx(sum(i.amount for i in mine), abs=1e-3)
+    # registers: opening and closing readings with the nameplate address of the revenue meter
+    regs = {r["device"]: r for r in table(out / "registers.csv")}
+    assert regs["revenue-meter"]["address"] == "000012345678"
+    main_kwh = sum(i.amount for i in pub.intervals if i.device == "main-meter"
+                   and i.start.astimezone(tz).date() >= date(2026, 7, 14))
+    assert float(regs["main-meter"]["difference"]) == pytest.approx(main_kwh, rel=0.01)
+    # the monthly settlement: one month, two days at 396 kWh each (CV(RMSE) ~0: no uncertainty)
+    (month,) = table(out / "settlement.csv")
+    assert month["month"] == "2026-07" and month["days"] == "2"
+    assert float(month["adjusted_baseline_kwh"]) == pytest.approx(792.0, abs=0.01)
+    june = [degree_days(june_temp(date(2026, 6, d)))[0] for d in range(1, 29)]
+    static = 2 * (B0 + BC * sum(june) / len(june) + BW)  # both days are workdays
+    assert float(month["baseline_kwh"]) == pytest.approx(static, abs=0.01)
+    assert float(month["routine_adjustment_kwh"]) == pytest.approx(792.0 - static, abs=0.01)
+    assert float(month["uncertainty_kwh_90pct"]) < 0.01
+    assert Decimal(month["fee_cny"]) == Decimal(month["adjusted_baseline_cost_cny"])
+    # the demand charge is unknown (the tariff's price is null): said, not 0
+    assert month["demand_charge_cny"] == ""
+    assert "the tariff has no demand price, the demand charge is unknown" in html
+    # water: its cost at the given price; June has no water readings, and the report says so
+    m3 = sum(float(r["water_m3"]) for r in table(out / "daily.csv"))
+    cost = re.search(r'water cost</td><td>([0-9.,]+) CNY', html)
+    assert cost is not None
+    assert float(cost.group(1).replace(",", "")) == pytest.approx(m3 * 4.5, abs=0.02)
+    assert "none: no water readings in the baseline period" in html
+    # what the control loop did (CONTROL_EVENTS)
+    for name, value in (("operator overrides", "1"), ("regulatory clamp hits", "2"),
+                        ("demand actions (shed or setpoint relief)", "1"),
+                        ("alarms raised", "1 (demand:infeasible × 1)")):
+        assert f'<td class="l">{name}</td><td>{value}</td>' in html, name
+    assert "0 windows of 15 minutes, 0 episodes, 0 min in all" in html
+
+
+def test_without_control_events_the_audit_says_not_available() -> None:
+    from gateway.energy.audit_summary import summarise
+    from gateway.energy.report_html import _audit
+
+    data = type("D", (), {"audit": summarise([], False, [], None)})()
+    html = "".join(_audit(data))
+    assert html.count("not available: the database holds no control events") == 4
+    assert "<td>0</td>" not in html
+
+
+class _Text(HTMLParser):
+    """The text a reader sees on a page (not the style sheet)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._style = False
+
+    def handle_data(self, data: str) -> None:
+        if not self._style:
+            self.parts.append(data)
+
+
+def visible(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    return " ".join(parser.parts)
+
+
+#: standards, model terms and command-line syntax that stay as written in Chinese text
+TERMS = ["ASHRAE Guideline 14", "CV(RMSE)", "NMBE", "CDD26", "HDD18", "BOPTEST tdis",
+         "hdd18", "GB/T 2589", "FSU", "escogw report", "role: ac", "use: office", "meeting",
+         "docs/energy.md",
+         # command-line flags
+         "--water-price", "--baseline-from", "--baseline-to", "--baseline", "--weather",
+         "--outdoor", "--rules", "--demand-limit-kw"]
+
+
+def names_of(site: Site, *more: str) -> list[str]:
+    """What the user named: devices, zones, the site, the tariff file's own words."""
+    tariff = load_site_tariff(site.spec.site.tariff)
+    spec = tariff.spec
+    out = [*site.devices, *(d.config.tags.get("zone", "") for d in site.devices.values()),
+           site.id, site.spec.site.name, site.spec.site.timezone, tariff.id, spec.name,
+           spec.version, spec.source.document, spec.source.status or "", *TERMS, *more]
+    return [n for n in out if n]
+
+
+def test_zh_cn_report_and_whatif_leave_no_english(
+        filled: tuple[Published, str], influxdb: InfluxDB, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway import i18n
+    from gateway.cli import main
+    from tests.i18n.english import english_left
+
+    pub, db = filled
+    site = load_site(DEMO_SITE)
+    weather = tmp_path / "weather.csv"
+    weather.write_text("date,mean_temp_c\n" + "".join(f"{d},{t}\n"
+                                                      for d, t in sorted(pub.temps.items())))
+    out = tmp_path / "r"
+    i18n.set_language("zh_CN")
+    try:
+        rc = main(["report", "-c", str(DEMO_SITE), "--from", "2026-07-14", "--to",
+                   "2026-07-15", "--influx", influxdb.url, "--db", db, "--out", str(out),
+                   "--rules", str(SHIPPED), "--baseline-from", "2026-06-01", "--baseline-to",
+                   "2026-06-28", "--weather", str(weather)])
+        report_text = capsys.readouterr().out
+        page = tmp_path / "whatif.html"
+        rc_whatif = main(["whatif", "--rules", str(SHIPPED), "--site", str(DEMO_SITE), "--day",
+                          "2026-07-15", "--weather", "wuhan-summer-hot", "--warmup-days", "0",
+                          "--out", str(page), "--no-progress"])
+        whatif_text = capsys.readouterr().out
+    finally:
+        i18n.set_language(None)
+    assert rc == 0 and rc_whatif == 0
+    html = (out / "report.html").read_text()
+    assert '<html lang="zh-CN">' in html and "Noto Sans CJK SC" in html
+    assert "能耗报告" in html and "数据完整率" in html and "月份" in html
+    names = names_of(site, str(out / "report.html"), str(DEMO_SITE), str(SHIPPED), str(page), db,
+                     influxdb.url, Path(SHIPPED).stem, "wuhan-summer-hot",
+                     "demand:infeasible")
+    assert english_left(report_text, names) == []
+    left = english_left(visible(html), names)
+    assert left == [], " ".join(left)
+    whatif_page = page.read_text()
+    assert '<html lang="zh-CN">' in whatif_page
+    assert english_left(whatif_text, names) == []
+    assert english_left(visible(whatif_page), names) == []

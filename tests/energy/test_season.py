@@ -81,7 +81,7 @@ def test_a_season_end_to_end_gives_days_totals_and_the_page(tmp_path: Path) -> N
     for month in ("2027-01", "2027-02"):
         assert month in html
     assert f"The worst day: {doc['worst_day']}" in html
-    assert "Issue 15's targets: days that miss them" in html
+    assert "The targets: days that miss them" in html
     assert f"--day {doc['worst_day']} --weather-series generated:wuhan:1000" in html
     assert html.count("<svg") == 5
     for svg_text in html.split("<svg")[1:]:

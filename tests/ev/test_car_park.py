@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.core.clock import ScaledClock
-from gateway.energy.ev_sessions import session_pricer
+from gateway.energy.ev_sessions import session_costs
 from gateway.energy.tariff import load_tariff
 from gateway.ev.car_park import ChargingService
 from gateway.ev.charger_state import Session
@@ -44,8 +44,8 @@ def session() -> Session:
 
 async def test_a_finished_session_goes_out_with_its_cost_by_period() -> None:
     svc = service()
-    svc.price_session = session_pricer(load_tariff(ROOT / "tariffs" / "hubei-general-ic.yaml"),
-                                       TZ)
+    tariff = load_tariff(ROOT / "tariffs" / "hubei-general-ic.yaml")
+    svc.price_session = lambda s: session_costs(s, tariff, TZ)
     svc._session_done("AC01", session())
     retained, topic, payload = svc._out.get_nowait()
     doc = json.loads(payload)

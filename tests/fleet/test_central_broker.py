@@ -115,3 +115,24 @@ def test_a_bridged_site_broker_carries_its_own_site_only(
         platform.close()
         historian.close()
         site.stop()
+
+
+#: every stored kind of message a gateway publishes (docs/mqtt.md, docs/historian.md);
+#: a topic missing from the ACL would be dropped by Mosquitto without a word to anyone
+STORED = ("escogw/site-a/meter/data", "escogw/site-a/meter/state",
+          "escogw/site-a/control/event", "escogw/site-a/energy/interval",
+          "escogw/site-a/ev/CP01/state", "escogw/site-a/ev/session",
+          "escogw/site-a/ev/allocation", "escogw/site-a/fleet/health")
+
+
+def test_everything_a_gateway_publishes_reaches_the_historians(central: CentralBroker) -> None:
+    historian = probe(central, "escogw-historian", "escogw/#", "hist-all")
+    site_a = probe(central, "site-a", "escogw/site-a/fleet/desired", "site-a-all")
+    try:
+        for topic in STORED:
+            site_a.publish(topic, b'{"v": 1}')
+        historian.wait_for(lambda m: any(t == STORED[-1] for t, _, _ in m))
+        assert [t for t, _, _ in historian.messages] == list(STORED)
+    finally:
+        for p in (historian, site_a):
+            p.close()

@@ -10,15 +10,18 @@ a gateway that was offline during a push applies it when it returns.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from devkit.central_broker import CentralBroker
+from gateway.daemon import RESTART_EXIT
 from gateway.fleet.inventory import load_fleet
 from gateway.fleet.operator import FleetClient
 from tests.conftest import make_service
@@ -229,3 +232,112 @@ def test_an_offline_gateway_applies_its_desired_state_on_return(world: World) ->
                            and client.reported[SITE].get("version") == "v6", 60)
     finally:
         client.close()
+
+
+TARIFF = (ROOT / "tariffs" / "hubei-general-ic.yaml").read_text()
+
+
+def test_a_tariff_travels_in_a_bundle_and_is_priced_with_after_reload(world: World) -> None:
+    rules_before = world.rules.read_text()
+    tariff = rules_file(world, "hubei-general-ic.yaml",
+                        TARIFF.replace("version: 2024-01-consultation", "version: fleet-t1"))
+    code, out, err = fleet(world, "push", "--site", SITE, "--tariff", str(tariff),
+                           "--version", "t1", "--wait", "60")
+    assert code == 0, out + err
+    assert f"{SITE}: applied (t1" in out
+    installed = world.site.parent / "tariffs" / "hubei-general-ic.yaml"
+    assert "version: fleet-t1" in installed.read_text()
+    world.gateway.wait_log("reload: tariff hubei-general-ic version fleet-t1 in force")
+    assert world.rules.read_text() == rules_before  # a tariff-only bundle leaves the rules
+
+
+def test_a_bundle_with_a_bad_tariff_changes_neither_file(world: World) -> None:
+    """Rules and tariff go together or not at all: a valid rule file does not slip in
+    beside a tariff that is refused."""
+    rules_before = world.rules.read_text()
+    installed = world.site.parent / "tariffs" / "hubei-general-ic.yaml"
+    tariff_before = installed.read_text()
+    rules = rules_file(world, "office-v8.yaml", rules_before.replace("limit_kw: 31",
+                                                                     "limit_kw: 30"))
+    assert rules.read_text() != rules_before
+    bad = world.tmp / "bad" / "hubei-general-ic.yaml"
+    bad.parent.mkdir(exist_ok=True)
+    bad.write_text(TARIFF.replace("version: 2024-01-consultation", "version: fleet-t2")
+                   .replace("id: hubei-general-ic", "id: [oops"))
+    code, out, _ = fleet(world, "push", "--site", SITE, "--rules", str(rules),
+                         "--tariff", str(bad), "--version", "v8", "--wait", "60")
+    assert code == 1 and f"{SITE}: refused (v8" in out
+    assert "hubei-general-ic.yaml:" in out  # named as the operator named it, with a line
+    assert world.rules.read_text() == rules_before
+    assert installed.read_text() == tariff_before
+
+
+def test_a_tariff_for_another_tariff_id_is_refused(world: World) -> None:
+    other = rules_file(world, "shanghai-general.yaml", TARIFF)
+    code, out, _ = fleet(world, "push", "--site", SITE, "--tariff", str(other),
+                         "--version", "t3", "--wait", "60")
+    assert code == 1 and "files.tariff.name" in out and "hubei-general-ic.yaml" in out
+
+
+def push_in_background(world: World, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "fleet", "push", "--fleet",
+                             str(world.fleet), "--site", SITE, *args, "--wait", "120"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def restart_as_systemd_would(world: World) -> None:
+    """The gateway exits with 75 to apply a site file; the unit's Restart=on-failure
+    starts it again."""
+    assert world.gateway.proc is not None
+    assert world.gateway.proc.wait(60) == RESTART_EXIT
+    world.gateway = gateway_proc(world.broker, world.site, world.tmp)
+    world.gateway.start()
+
+
+def site_with(world: World, name: str, edit: Callable[[dict[str, Any]], None]) -> Path:
+    data = yaml.safe_load(world.site.read_text())
+    edit(data)
+    path = world.tmp / "pushed" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_a_site_file_is_applied_through_a_restart_and_watched_after_it(world: World) -> None:
+    new = site_with(world, "site.yaml", lambda d: d["site"].update(occupants=70))
+    push = push_in_background(world, "--site-file", str(new), "--version", "s1")
+    restart_as_systemd_would(world)
+    out, _ = push.communicate(timeout=120)
+    assert push.returncode == 0, out
+    assert f"{SITE}: applied (s1" in out
+    assert yaml.safe_load(world.site.read_text())["site"]["occupants"] == 70
+    report = reported(world)
+    assert report["version"] == "s1" and report["state"] == "applied"
+
+
+def test_a_site_file_that_breaks_the_site_is_rolled_back_through_a_second_restart(
+        world: World) -> None:
+    before = world.site.read_text()
+    dead = free_port()  # the AC controllers' gateway moved to a port nobody listens on
+
+    def move(d: dict[str, Any]) -> None:
+        d["links"]["coolmaster"]["port"] = dead
+
+    new = site_with(world, "site.yaml", move)
+    push = push_in_background(world, "--site-file", str(new), "--version", "s2")
+    restart_as_systemd_would(world)  # onto the new file
+    restart_as_systemd_would(world)  # back onto the old one, after the health watch
+    out, _ = push.communicate(timeout=120)
+    assert push.returncode == 1, out
+    assert f"{SITE}: rolled-back (s2" in out and "more device(s) failing" in out
+    assert world.site.read_text() == before
+    report = reported(world)
+    assert report["version"] == "s1" and report["state"] == "rolled-back"
+
+
+def test_a_site_file_that_renames_the_site_is_refused(world: World) -> None:
+    new = site_with(world, "renamed.yaml", lambda d: d["site"].update(id="school-3"))
+    code, out, _ = fleet(world, "push", "--site", SITE, "--site-file", str(new),
+                         "--version", "s3", "--wait", "60")
+    assert code == 1 and "site.id" in out and "cannot rename" in out
+    assert world.gateway.alive()

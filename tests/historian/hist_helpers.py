@@ -135,4 +135,14 @@ def demo_data(prefix: str = "escogw", hours: float = 2.0, step_s: int = 60,
     data.end = sim.sim_time
     degraded = state_payload("degraded", start + (data.end - start) / 2, "2 of 5 timeouts")
     data.extra.append((topics.state("water-meter"), degraded))
+    # the gateway's retained health summary (gateway/fleet/site_health.py), twice
+    from gateway.fleet.site_health import HealthFacts
+
+    for n, at in enumerate((start, data.end)):
+        facts = HealthFacts(ts=iso(at), software="0.1.0", uptime_s=60.0 + 600 * n, links=4,
+                            links_online=4, devices=25, failing_devices=("water-meter",) * n,
+                            outbox_depth=3 * n, outbox_age_s=0.5, outbox_dropped=0,
+                            mqtt_connected=True, control_ticks=10 + 60 * n,
+                            control_tick_failures=0, alarms=(), rules_digest=None)
+        data.extra.append((topics.fleet_health, facts.payload(data.site)))
     return data

@@ -43,7 +43,20 @@ def test_topic_filters_per_site_and_shared(tmp_path: Path) -> None:
     assert filters[:4] == ["$share/hist/x/escogw/a/+/data", "$share/hist/x/escogw/a/+/state",
                            "$share/hist/x/escogw/a/control/event",
                            "$share/hist/x/escogw/a/energy/interval"]
-    assert len(filters) == 8
+    assert len(filters) == 16
+
+
+def test_every_topic_the_historian_stores_is_subscribed(tmp_path: Path) -> None:
+    """A converter with no subscription stores nothing: the EV topics and the fleet
+    health had converters long before the historian subscribed to them."""
+    from paho.mqtt.client import topic_matches_sub
+
+    s = load_settings(write(tmp_path, MINIMAL + "mqtt:\n  sites: [\"+\"]\n"))
+    filters = topic_filters(s.mqtt)
+    stored = [f"escogw/s1/{t}" for t in (
+        "meter/data", "meter/state", "control/event", "energy/interval", "ev/CP01/state",
+        "ev/session", "ev/allocation", "fleet/health")]
+    assert [t for t in stored if not any(topic_matches_sub(f, t) for f in filters)] == []
 
 
 def test_protocol_written_as_a_number(tmp_path: Path) -> None:

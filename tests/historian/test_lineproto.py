@@ -170,6 +170,24 @@ def test_ev_charger_state_session_and_allocation_become_points() -> None:
         convert("escogw/s1/ev/CP01/state", payload(ts="2026-07-15T01:00:00.000Z"))
 
 
+def test_a_fleet_health_summary_becomes_a_point() -> None:
+    from gateway.fleet.site_health import HealthFacts
+
+    facts = HealthFacts(ts="2026-07-15T01:00:00.000Z", software="0.1.0", uptime_s=3600.0,
+                        links=4, links_online=3, devices=25, failing_devices=("wm",),
+                        outbox_depth=12, outbox_age_s=1.5, outbox_dropped=0,
+                        mqtt_connected=True, control_ticks=360, control_tick_failures=0,
+                        alarms=("demand:meter",), rules_digest="sha256:ab", rules_version="v2")
+    assert convert("escogw/s1/fleet/health", facts.payload("s1")) == [
+        # numbers keep their JSON text (line protocol reads 4 as a float), booleans are 0/1
+        "fleet_health,rules_version=v2,site=s1,software=0.1.0 uptime_s=3600.0,links=4,"
+        "links_online=3,devices=25,devices_failing=1,outbox_depth=12,outbox_age_s=1.5,"
+        "outbox_dropped=0,mqtt_connected=1.0,control_ticks=360,control_tick_failures=0,"
+        "alarms_active=1 1784077200000"]
+    with pytest.raises(BadMessage, match="health summary"):
+        convert("escogw/s1/fleet/health", payload(ts="2026-07-15T01:00:00.000Z"))
+
+
 def test_a_multi_level_prefix() -> None:
     doc = payload(ts="2026-07-15T00:00:00.000Z", kind="water", values={"volume_m3": 1.5})
     assert convert("acme/escogw/s1/wm/data", doc, prefix="acme/escogw") == [

@@ -1,50 +1,91 @@
-"""The offline install path: wheels built once, installed with no index, twice (idempotent),
-then removed (reversible) — into a temporary prefix instead of /opt."""
+"""The offline install path: wheels built once for this machine (tests/ops/wheelsets.py),
+installed with no index, twice — the second an upgrade that replaces the first — then
+removed (reversible), into a temporary prefix instead of /opt."""
 
 from __future__ import annotations
 
+import platform
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
+from tests.ops.wheelsets import run_script, wheel_set
 from tests.sitefiles import ROOT
+
+STATE_DIR = Path("/var/lib/escogw")  # systemd/escogw.service: StateDirectory=escogw
 
 
 @pytest.mark.slow
-def test_build_install_reinstall_uninstall(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
-    subprocess.run([str(ROOT / "scripts" / "build-wheels"), str(wheels)], check=True,
-                   cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
-                   capture_output=True)
+def test_build_install_upgrade_uninstall(tmp_path: Path) -> None:
+    wheels = wheel_set(platform.machine())
     ours = [p for p in wheels.glob("*.whl") if p.name.startswith("esco_gateway-")]
     assert len(ours) == 1
     assert_site_box_only(ours[0])
     prefix, etc, units = tmp_path / "opt" / "escogw", tmp_path / "etc", tmp_path / "units"
-    install = [str(ROOT / "scripts" / "install-offline"), str(wheels), "--prefix", str(prefix),
-               "--etc", str(etc), "--units", str(units), "--no-systemctl"]
-    env = {"PATH": "/usr/bin:/bin", "PYTHON": sys.executable}
+    install: list[str | Path] = [wheels, "--prefix", prefix, "--etc", etc,
+                                  "--units", units, "--no-systemctl"]
     for _ in range(2):  # idempotent: the second run upgrades in place
-        out = subprocess.run(install, check=True, capture_output=True, text=True, env=env)
+        out = run_script("install-offline", *install)
+        assert out.returncode == 0, out.stderr
         assert "installed esco-gateway" in out.stdout
-    broker = subprocess.run([*install, "--broker", "--mosquitto", str(tmp_path / "mosquitto")],
-                            check=True, capture_output=True, text=True, env=env)
+    assert_tools_run(prefix)
+    broker = run_script("install-offline", *install, "--broker",
+                        "--mosquitto", tmp_path / "mosquitto")
+    assert broker.returncode == 0, broker.stderr
     assert_site_broker(tmp_path / "mosquitto", etc, broker.stdout)
     unit = (units / "escogw.service").read_text()
     assert f"ExecStart={prefix}/bin/escogw run --config {etc}/site.yaml" in unit
+    for doc in unit.split("Documentation=", 1)[1].split("\n", 1)[0].split():
+        assert Path(doc.removeprefix("file:")).is_file(), doc  # the box has no internet
     checked = subprocess.run([str(prefix / "bin" / "escogw"), "check", "--config",
                               str(etc / "site.yaml.example")], capture_output=True, text=True,
                              cwd=tmp_path)  # outside the checkout: drivers come from share/
     assert checked.returncode == 0, checked.stderr
-    modeline = (etc / "site.yaml.example").read_text().splitlines()[0]
+    example = (etc / "site.yaml.example").read_text()
+    modeline = example.splitlines()[0]
     assert (etc / modeline.split("$schema=", 1)[1]).resolve().is_file()  # editors find it
-    subprocess.run([*install[:1], "--uninstall", "--prefix", str(prefix), "--units", str(units),
-                    "--no-systemctl"], check=True, capture_output=True, env=env)
+    assert_state_in_state_dir(example.replace(str(prefix), "/opt/escogw")
+                              .replace(str(etc), "/etc/escogw"))
+    gone = run_script("install-offline", "--uninstall", "--prefix", prefix, "--units", units,
+                      "--no-systemctl")
+    assert gone.returncode == 0, gone.stderr
     assert not prefix.exists()
     assert not (units / "escogw.service").exists()
     assert (etc / "site.yaml.example").exists()  # configuration is kept
+
+
+def test_the_example_site_file_keeps_its_outbox_in_the_state_directory() -> None:
+    assert_state_in_state_dir((ROOT / "config" / "site.example.yaml").read_text())
+    unit = (ROOT / "systemd" / "escogw.service").read_text()
+    assert f"StateDirectory={STATE_DIR.name}\n" in unit
+    assert f"ESCOGW_OUTBOX__PATH={STATE_DIR}/outbox.sqlite\n" in unit
+
+
+def assert_state_in_state_dir(site_file: str) -> None:
+    """The site file a box starts from keeps the outbox where systemd keeps the unit's
+    state, and names nothing under /tmp (cleared at boot, private to the unit)."""
+    assert "/tmp" not in site_file
+    outbox = Path(yaml.safe_load(site_file)["gateway"]["outbox"]["path"])
+    assert outbox.parent == STATE_DIR
+
+
+def assert_tools_run(prefix: Path) -> None:
+    """After an upgrade every tool in the venv runs: their first lines name the prefix,
+    not the folder the venv was built in; nor do the activate scripts (path, prompt)."""
+    for tool in (["escogw", "--help"], ["pip", "--version"], ["pyserial-ports"],
+                 ["pyserial-miniterm", "--help"]):
+        ran = subprocess.run([str(prefix / "bin" / tool[0]), *tool[1:]], capture_output=True,
+                             text=True)
+        assert ran.returncode == 0, (tool, ran.stderr)
+    pip = subprocess.run([str(prefix / "bin" / "pip"), "--version"], capture_output=True,
+                         text=True)
+    assert str(prefix / "lib") in pip.stdout
+    for script in (prefix / "bin").iterdir():
+        if script.is_file() and not script.is_symlink():
+            assert f"{prefix.name}.new" not in script.read_text(errors="replace"), script
 
 
 def assert_site_box_only(wheel: Path) -> None:

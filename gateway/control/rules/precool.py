@@ -7,30 +7,26 @@ before a peak.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from gateway.control.rules.context import Context
 from gateway.control.rules.schema import PrecoolSpec
 from gateway.control.ruleset import PolicyConfig, PrecoolRule
 from gateway.core.calendar import DayType
 from gateway.core.semantics import MODE_CODES
 from gateway.core.sourcefile import ConfigError, Loc
-from gateway.core.tou import PERIOD_RANK, TARIFFS_DIR, TouPeriods, load_tariff, tariff_path
+from gateway.core.tou import PERIOD_RANK, TouPeriods, load_tariff, tariff_candidates
 
 
 def tariff(ctx: Context) -> TouPeriods | None:
     tariff_id = ctx.spec.tariff or ctx.site.spec.site.tariff
     if tariff_id is None:
         return None
-    candidates = [tariff_path(tariff_id, ctx.tariffs_dir)] if ctx.tariffs_dir else [
-        Path(ctx.doc.path).resolve().parent.parent / "tariffs" / f"{tariff_id}.yaml",
-        tariff_path(tariff_id, TARIFFS_DIR)]
+    candidates = tariff_candidates(tariff_id, ctx.site.path, ctx.tariffs_dir)
     path = next((p for p in candidates if p.is_file()), None)
     loc: Loc = ("tariff",) if ctx.spec.tariff else ()
     if path is None:
         if ctx.spec.tariff is not None or ctx.spec.precool:
-            ctx.bad(loc, f"no tariff file {tariff_id}.yaml (looked in the tariffs/ "
-                    "folder beside the rules folder, then in the gateway's tariffs/)")
+            ctx.bad(loc, f"no tariff file {tariff_id}.yaml (looked in the tariffs/ folder "
+                    "beside the site file, beside its folder, then in the gateway's tariffs/)")
         return None
     try:
         periods = load_tariff(path)

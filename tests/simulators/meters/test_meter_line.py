@@ -21,6 +21,7 @@ from gateway.core.clock import ManualClock
 from gateway.core.meterframe import scan
 from gateway.core.profile import ProfileLibrary
 from gateway.core.site import load_site
+from simulators.meters.heat import KWH_PER_M3_K, HeatMeterPhysics
 from simulators.meters.line import serve_meters_tcp
 from simulators.meters.memory import MeterMemory
 from simulators.runner import SiteSimulator
@@ -116,3 +117,56 @@ def test_the_meters_integrate_the_buildings_load(tmp_path: Path) -> None:
     # and the water meter's clock moved with it: 12:00 in Wuhan, BCD ss mm hh DD MM YY YY
     clock = wm.answer(0x10 << 16 | 0x901F)
     assert clock is not None and clock[10:17] == bytes.fromhex("00 00 12 15 07 26 20")
+
+
+def test_a_heat_meters_901f_reply_has_the_standards_layout() -> None:
+    meter = MeterMemory(LIBRARY.get("generic-cjt188-heat"), 5678, 0.0)
+    meter.set("h", "heat_energy_kwh", 1234.56)
+    meter.set("h", "valve_state", cjt188.VALVE_CLOSED)
+    meter.set("h", "battery_low", 1)
+    meter.set_clock(START)
+    data = meter.answer(0x20 << 16 | cjt188.CURRENT_DATA)
+    assert data is not None and len(data) == 43
+    assert data[5:10] == bytes.fromhex("56 34 12 00 05")  # current heat, kWh
+    # every unit byte a meter counting in the standard units sends, set or not
+    assert [data[i] for i in (4, 9, 14, 19, 24)] == [0x05, 0x05, 0x17, 0x35, 0x2C]
+    assert data[34:41] == bytes.fromhex("00 00 02 15 07 26 20")
+    assert data[41:43] == bytes.fromhex("05 00")  # valve closed (01) and battery low (bit 2)
+    meter.set("h", "battery_low", 0)
+    assert meter.get("h", "valve_state") == cjt188.VALVE_CLOSED  # untouched by the battery
+
+
+def test_heat_is_the_volume_times_the_waters_heat_per_kelvin() -> None:
+    loop = HeatMeterPhysics()
+    loop.run(1800, 2.0, 60.0, 50.0)   # half an hour, 2 m³/h, Δt 10 K
+    loop.run(1800, 4.0, 60.0, 55.0)   # half an hour, 4 m³/h, Δt 5 K
+    assert loop.volume_m3 == pytest.approx(3.0)
+    # each step's heat is its volume × ρc × Δt: 1 m³ × 10 K + 2 m³ × 5 K
+    assert loop.heat_kwh == pytest.approx(KWH_PER_M3_K * (1 * 10 + 2 * 5))
+    assert round(KWH_PER_M3_K, 2) == 1.14  # kWh per m³ and kelvin
+    assert loop.readings()["thermal_power_kw"] == pytest.approx(4.0 * KWH_PER_M3_K * 5)
+    assert loop.hours == pytest.approx(1.0)
+
+
+def test_a_simulated_heat_meter_heats_on_a_cold_day_and_shows_it(tmp_path: Path) -> None:
+    path = write_site(tmp_path, {"m": {"transport": "rtu-over-tcp", "protocol": "dlt645"}}, {
+        "hm": {"link": "m", "profile": "generic-cjt188-heat", "address": "00000000005678",
+               "simulate": {"meter": "heat"}}}, simulation={"weather": "wuhan-winter-cold"})
+    sim = SiteSimulator(load_site(path), clock=ManualClock(START))
+    hm = sim.meters[("m", 5678)]
+    sim.advance(2 * 3600)
+    truth = sim.physics.heat_meters["hm"]
+    heat, volume = hm.get("hm", "heat_energy_kwh"), hm.get("hm", "volume_m3")
+    assert isinstance(heat, float) and isinstance(volume, float)
+    assert volume == pytest.approx(2 * truth.spec.design_flow_m3_h, abs=0.01)
+    assert heat > 0 and heat == pytest.approx(truth.heat_kwh, abs=0.005)
+    assert hm.get("hm", "supply_temp_c") > hm.get("hm", "return_temp_c")  # type: ignore[operator]
+    assert hm.get("hm", "operating_hours_h") == 2
+
+
+def test_a_heat_value_too_large_for_its_format_keeps_its_unit_byte() -> None:
+    meter = MeterMemory(LIBRARY.get("generic-cjt188-heat"), 5678, 0.0)
+    meter.set("h", "heat_energy_kwh", 2_000_000.0)  # XXXXXX.XX kWh tops out at 999999.99
+    assert meter.get("h", "heat_energy_kwh") == 999999.99
+    data = meter.answer(0x20 << 16 | cjt188.CURRENT_DATA)
+    assert data is not None and data[5:10] == bytes.fromhex("99 99 99 99 05")
