@@ -83,7 +83,8 @@ def test_sigkill_leaves_the_chargers_within_the_failsafe_budget(
                     and (st["connectors"]["1"]["limit_kw"] or 0) > 5
                     and st["connectors"]["1"]["session"] is not None for st in last.values())
 
-            probe.wait_for(steered, timeout=60)
+            # (generous: the machine may be loaded; nothing asserts how fast)
+            probe.wait_for(steered, timeout=150)
             before = wait(lambda d: sum(d.values()) > 30, 30, site)
             assert sum(before.values()) > 30, before
             probe.wait_for(lambda m: any(t.endswith("/ev/allocation") for t, _, _ in m))
