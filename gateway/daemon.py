@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from gateway.control.loop import ControlLoop
     from gateway.energy.live import EnergyService
     from gateway.ev.car_park import ChargingService
+    from gateway.ev.charger_state import Session
+    from gateway.ev.supervisor import RulesInForce
     from gateway.fleet.agent import FleetAgent
     from gateway.fleet.site_health import HealthFacts
 
@@ -154,7 +156,21 @@ class Gateway:
         self.charging = ChargingService(
             cfg, self.clock, _DemandWindow(self), limit or cfg.failsafe_kw,
             topic_prefix=f"{self.settings.mqtt.prefix}/{self.site.id}",
-            set_state=self.publisher.set_state, send=self._send_one, source=self.site.path)
+            set_state=self.publisher.set_state, send=self._send_one, source=self.site.path,
+            rules=self._charging_rules, tz=self.site.tz)
+
+    def _price_session(self, session: Session) -> dict[str, Any] | None:
+        """A finished session's kWh and cost by period, with the tariff in force now (a
+        reload may replace it); None without one."""
+        from gateway.energy.ev_sessions import session_costs
+
+        tariff = self.energy.accountant.tariff if self.energy is not None else None
+        return None if tariff is None else session_costs(session, tariff, self.site.tz)
+
+    def _charging_rules(self) -> RulesInForce:
+        """The rule file's charging section and the tariff's periods in force now."""
+        rules = self.control.rules if self.control is not None else None
+        return (rules.charging, rules.tariff) if rules is not None else (None, None)
 
     async def _send_one(self, topic: str, payload: bytes) -> None:
         await self.outbox.put([(topic, payload)])
@@ -292,6 +308,8 @@ class Gateway:
         self.energy = EnergyService.for_site(self.site, self.stream, self.outbox, self.topics,
                                              Path(self.settings.outbox.path).parent)
         self._tasks.append(asyncio.create_task(self.energy.run(), name="energy"))
+        if self.charging is not None:  # each finished session priced by time-of-use period
+            self.charging.price_session = self._price_session
         if self.control is not None:
             self._tasks.append(asyncio.create_task(self.control.run(), name="control"))
         if self.fleet is not None:

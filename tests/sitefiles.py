@@ -17,7 +17,8 @@ def site_copy(tmp_path: Path, source: Path = DEMO_SITE, *, speed: float | None =
               edit: dict[str, Any] | None = None, name: str = "site.yaml",
               poll_interval_s: float | None = None) -> Path:
     """Write ``source`` to ``tmp_path/name`` with every TCP port free, every serial path
-    under ``tmp_path``, the control channel on a free port, every device polled every
+    under ``tmp_path``, the control channel and the car park's OCPP listener on free
+    ports, every device polled every
     ``poll_interval_s`` if given, and ``edit`` merged in (a nested dict; ``None``
     values delete keys)."""
     data = yaml.safe_load(source.read_text())
@@ -30,6 +31,9 @@ def site_copy(tmp_path: Path, source: Path = DEMO_SITE, *, speed: float | None =
         else:
             link["host"] = "127.0.0.1"
             link["port"] = free_port()
+    if data.get("charging"):  # the car park's OCPP listener
+        data["charging"]["host"] = "127.0.0.1"
+        data["charging"]["port"] = free_port()
     rules = (data.get("gateway") or {}).get("rules")
     if rules is not None and not Path(rules).is_absolute():
         data["gateway"]["rules"] = str((source.parent / rules).resolve())
@@ -40,6 +44,15 @@ def site_copy(tmp_path: Path, source: Path = DEMO_SITE, *, speed: float | None =
     if edit:
         _merge(data, edit)
     path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def replace_section(path: Path, key: str, value: Any) -> Path:
+    """Replace one top-level section of a site file written by ``site_copy`` whole
+    (``edit`` merges into it: a car park of other chargers would keep the demo's)."""
+    data = yaml.safe_load(path.read_text())
+    data[key] = value
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from gateway.core.calendar import DayType, SiteCalendar
 from gateway.core.policy import SetpointPolicy
 from gateway.core.tou import TariffPeriods
+from gateway.ev.charging_rules import ChargingRules
 
 #: the four points the control loop commands, in this order everywhere
 POINTS: tuple[str, ...] = ("power", "mode", "setpoint_c", "fan")
@@ -296,6 +297,8 @@ class RuleSet:
     outdoor: SensorRef | None
     optimal_start: list[OptimalStartRule] = field(default_factory=list)
     comfort_guard: list[ComfortGuardRule] = field(default_factory=list)
+    #: the car park's rules (comfort windows, departures, valley first), None: none given
+    charging: ChargingRules | None = None
     #: files the set was built from (the rule file, the tariff file), for reloads
     files: tuple[str, ...] = ()
     digest: str = ""

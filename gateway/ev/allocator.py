@@ -10,9 +10,12 @@ One cycle (docs/ev-charging.md "Allocation"):
 3. plugged, controllable connectors are taken by priority, then id; each gets its
    minimum or is paused — a connector below its car's minimum
    would not charge anyway (IEC 61851: 6 A);
-4. what is left is shared fairly (water-filling) inside each priority tier, higher
+4. cars with a departure (the rule file's ``charging.departures``) get, before the fair
+   share, up to ``need_kw``, the average power that still gets them full on time —
+   higher priority first, then the most pressed (need nearest its rating);
+5. what is left is shared fairly (water-filling) inside each priority tier, higher
    tiers first, within every circuit on the way to the main meter;
-5. a connector's limit rises by at most ``ramp_kw`` per cycle and falls at once; an idle
+6. a connector's limit rises by at most ``ramp_kw`` per cycle and falls at once; an idle
    connector holds 0, so a car that plugs in draws nothing until the next cycle grants
    it power: no overshoot at session start.
 """
@@ -43,6 +46,10 @@ class ConnectorDemand:
     measured_kw: float
     #: the limit in force now (kW), None: none set
     last_kw: float | None
+    #: the average kW that gets the car full by its departure, None: no departure known
+    need_kw: float | None = None
+    #: the car waits for the valley tariff period (charging_rules.plan): 0 this cycle
+    deferred: bool = False
 
     @property
     def key(self) -> Key:
@@ -57,6 +64,8 @@ class Allocation:
     uncontrolled_kw: float
     #: plugged connectors that got nothing this cycle
     paused: tuple[Key, ...]
+    #: plugged connectors waiting for the valley period
+    deferred: tuple[Key, ...] = ()
 
 
 def charging_budget_kw(*, limit_kw: float, margin_kw: float, window_s: float,
@@ -107,7 +116,7 @@ def allocate(demands: Sequence[ConnectorDemand], budget_kw: float,
 
     limits: dict[Key, float] = {}
     cap: dict[Key, float] = {}
-    wanting = sorted((d for d in demands if d.controllable and d.plugged),
+    wanting = sorted((d for d in demands if d.controllable and d.plugged and not d.deferred),
                      key=lambda d: (-d.priority, d.key))
     paused: list[Key] = []
     for d in wanting:
@@ -121,13 +130,22 @@ def allocate(demands: Sequence[ConnectorDemand], budget_kw: float,
             limits[d.key] = 0.0
             paused.append(d.key)
     for d in demands:
-        if d.controllable and not d.plugged:
+        if d.controllable and (not d.plugged or d.deferred):
             limits[d.key] = 0.0
+    urgent = sorted((d for d in wanting if d.key in cap and d.need_kw is not None),
+                    key=lambda d: (-d.priority, -(d.need_kw or 0.0) / max(d.max_kw, _EPS), d.key))
+    for d in urgent:
+        want = min(cap[d.key], d.need_kw or 0.0) - limits[d.key]
+        if want > _EPS:
+            more = max(0.0, min(want, headroom(d.key)))
+            limits[d.key] += more
+            take(d.key, more)
     for tier in sorted({d.priority for d in wanting}, reverse=True):
         members = [d.key for d in wanting if d.priority == tier and d.key in cap]
         _water_fill(members, limits, cap, paths, room, site)
         site = budget_kw - uncontrolled - sum(limits.values())
-    return Allocation(limits, budget_kw, uncontrolled, tuple(paused))
+    deferred = tuple(d.key for d in demands if d.controllable and d.plugged and d.deferred)
+    return Allocation(limits, budget_kw, uncontrolled, tuple(paused), deferred)
 
 
 def _water_fill(members: list[Key], limits: dict[Key, float], cap: dict[Key, float],

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from gateway.core.chargers import ChargingConfig
 from gateway.core.clock import Clock
@@ -17,17 +19,21 @@ from gateway.ev.allocator import Allocation
 from gateway.ev.central_system import CentralSystem
 from gateway.ev.charger_state import Session
 from gateway.ev.payloads import allocation_payload, charger_state_payload, session_payload
-from gateway.ev.supervisor import ChargingSupervisor, SiteWindow
+from gateway.ev.supervisor import ChargingSupervisor, RulesInForce, SiteWindow
 
 log = logging.getLogger("escogw.ev")
 
 Publish = Callable[[str, bytes], Awaitable[None]]
+#: a finished session's energy and cost by time-of-use period (gateway/energy/ev_sessions.py,
+#: handed in by the daemon: the energy layer sits below this one)
+PriceSession = Callable[[Session], dict[str, Any] | None]
 
 
 class ChargingService:
     def __init__(self, cfg: ChargingConfig, clock: Clock, window: SiteWindow, limit_kw: float,
                  *, topic_prefix: str, set_state: Publish, send: Publish,
-                 source: str = "the site file"):
+                 source: str = "the site file",
+                 rules: Callable[[], RulesInForce] | None = None, tz: ZoneInfo | None = None):
         self.cfg = cfg
         self.clock = clock
         self.prefix = topic_prefix
@@ -35,7 +41,9 @@ class ChargingService:
         self.send = send
         self.cs = CentralSystem(cfg, clock, source=source)
         self.supervisor = ChargingSupervisor(self.cs, cfg, clock, window, limit_kw,
-                                             on_cycle=self._cycled)
+                                             on_cycle=self._cycled, rules=rules, tz=tz)
+        #: set by the daemon once the site's tariff is loaded
+        self.price_session: PriceSession | None = None
         self.cs.on_session_done = self._session_done
         self._out: asyncio.Queue[tuple[bool, str, bytes]] = asyncio.Queue(maxsize=10_000)
 
@@ -46,7 +54,14 @@ class ChargingService:
             self._queue(True, f"{self.prefix}/ev/{cid}/state", charger_state_payload(st, now))
 
     def _session_done(self, cid: str, session: Session) -> None:
-        self._queue(False, f"{self.prefix}/ev/session", session_payload(cid, session))
+        priced = None
+        if self.price_session is not None:
+            try:
+                priced = self.price_session(session)
+            except Exception:  # a tariff gap must not lose the session's message
+                log.exception("ev: session %d of %s could not be priced",
+                              session.transaction_id, cid)
+        self._queue(False, f"{self.prefix}/ev/session", session_payload(cid, session, priced))
 
     def _queue(self, retained: bool, topic: str, payload: bytes) -> None:
         try:

@@ -24,6 +24,15 @@ class Session:
     meter_wh: float
     stopped: float | None = None
     reason: str | None = None
+    #: (epoch s, meter Wh) from start to stop: the session's energy over time, for its
+    #: split by time-of-use period (gateway/energy/ev_sessions.py)
+    samples: list[tuple[float, float]] = field(default_factory=list)
+
+    def sample(self, now: float, wh: float) -> None:
+        """Add a meter reading; a register that went backwards is not energy delivered."""
+        if self.samples and (now < self.samples[-1][0] or wh < self.samples[-1][1]):
+            return
+        self.samples.append((now, wh))
 
     @property
     def energy_kwh(self) -> float:
@@ -132,6 +141,7 @@ def apply_meter_values(charger: ChargerState, connector_id: int,
         conn.energy_wh = wh
         if conn.session is not None:
             conn.session.meter_wh = max(conn.session.meter_wh, wh)
+            conn.session.sample(now, wh)
     if "Power.Active.Import" in values:
         conn.power_kw = max(0.0, values["Power.Active.Import"])
     conn.meter_at = now
@@ -143,6 +153,7 @@ def start_session(charger: ChargerState, connector_id: int, transaction_id: int,
     if conn is None:
         return
     conn.session = Session(transaction_id, id_tag, now, meter_start_wh, meter_start_wh)
+    conn.session.sample(now, meter_start_wh)
     conn.energy_wh = meter_start_wh
 
 
@@ -152,6 +163,7 @@ def stop_session(charger: ChargerState, transaction_id: int, meter_stop_wh: floa
         if conn.session is not None and conn.session.transaction_id == transaction_id:
             done = conn.session
             done.meter_wh = max(done.meter_wh, meter_stop_wh)
+            done.sample(now, done.meter_wh)
             done.stopped = now
             done.reason = reason
             conn.session = None

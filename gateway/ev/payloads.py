@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from gateway.ev.allocator import Allocation
 from gateway.ev.charger_state import ChargerState, Session
@@ -35,14 +36,19 @@ def charger_state_payload(st: ChargerState, now: datetime) -> bytes:
     }, separators=(",", ":")).encode()
 
 
-def session_payload(charger: str, session: Session) -> bytes:
+def session_payload(charger: str, session: Session, priced: dict[str, Any] | None = None
+                    ) -> bytes:
+    """``priced``: the session's energy and cost by time-of-use period
+    (gateway/energy/ev_sessions.py ``session_costs``), when the site has a tariff."""
     stopped = session.stopped if session.stopped is not None else session.started
-    return json.dumps({
+    doc: dict[str, Any] = {
         "v": 1, "charger": charger, "transaction_id": session.transaction_id,
         "id_tag": session.id_tag, "start": _iso(datetime.fromtimestamp(session.started, UTC)),
         "stop": _iso(datetime.fromtimestamp(stopped, UTC)),
         "energy_kwh": round(session.energy_kwh, 3), "reason": session.reason,
-    }, separators=(",", ":")).encode()
+    }
+    doc.update(priced or {})
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def allocation_payload(alloc: Allocation, now: datetime) -> bytes:
@@ -51,4 +57,5 @@ def allocation_payload(alloc: Allocation, now: datetime) -> bytes:
         "uncontrolled_kw": round(alloc.uncontrolled_kw, 3),
         "limits_kw": {f"{cid}/{n}": round(kw, 3) for (cid, n), kw in sorted(alloc.limits.items())},
         "paused": [f"{cid}/{n}" for cid, n in alloc.paused],
+        "deferred": [f"{cid}/{n}" for cid, n in alloc.deferred],
     }, separators=(",", ":")).encode()

@@ -13,19 +13,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from gateway.core.chargers import ChargingConfig
 from gateway.core.clock import Clock, sleep_or_wake
 from gateway.ev.allocator import Allocation, ConnectorDemand, allocate, charging_budget_kw
 from gateway.ev.central_system import CentralSystem
 from gateway.ev.charger_state import ChargerState
+from gateway.ev.charging_rules import ChargingRules, Periods, Plugged, plan
 from gateway.ev.failsafe import FailsafePlan, failsafe_shares
 
 log = logging.getLogger("escogw.ev")
 
 #: a limit is re-sent when it moves by more than this (kW)
 RESEND_KW = 0.05
+
+
+#: the rule file's charging rules and the tariff's periods
+RulesInForce = tuple[ChargingRules | None, Periods | None]
 
 
 class SiteWindow(Protocol):
@@ -37,8 +44,14 @@ class SiteWindow(Protocol):
 class ChargingSupervisor:
     def __init__(self, cs: CentralSystem, cfg: ChargingConfig, clock: Clock,
                  window: SiteWindow, limit_kw: float, window_s: float = 900.0,
-                 on_cycle: Callable[[Allocation], None] | None = None):
+                 on_cycle: Callable[[Allocation], None] | None = None,
+                 rules: Callable[[], RulesInForce] | None = None,
+                 tz: ZoneInfo | None = None):
         self.cs = cs
+        #: the rule file's charging: section (comfort windows, departures, valley first)
+        #: and the tariff's periods, as in force now (a reload may replace them)
+        self.rules_in_force = rules or (lambda: (None, None))
+        self.tz = tz or ZoneInfo("Asia/Shanghai")
         self.cfg = cfg
         self.clock = clock
         self.window = window
@@ -102,9 +115,16 @@ class ChargingSupervisor:
         if window is None:  # meter stale: hold the chargers to their fail-safe budget
             return self.cfg.failsafe_kw
         elapsed, energy, site_kw = window
-        return charging_budget_kw(limit_kw=self.limit_kw, margin_kw=self.cfg.margin_kw,
-                                  window_s=self.window_s, elapsed_s=elapsed,
-                                  energy_kws=energy, non_ev_kw=max(0.0, site_kw - ev_kw))
+        budget = charging_budget_kw(limit_kw=self.limit_kw, margin_kw=self.cfg.margin_kw,
+                                    window_s=self.window_s, elapsed_s=elapsed,
+                                    energy_kws=energy, non_ev_kw=max(0.0, site_kw - ev_kw))
+        rules, _ = self.rules_in_force()
+        if rules is not None:  # outside comfort_first: the AC makes room for this much
+            budget = max(budget, rules.floor_kw(self.local(now)))
+        return budget
+
+    def local(self, now: float) -> datetime:
+        return datetime.fromtimestamp(now, self.tz)
 
     def demands(self) -> list[ConnectorDemand]:
         out = []
@@ -121,7 +141,13 @@ class ChargingSupervisor:
                     controllable=_steerable(st),
                     measured_kw=conn.power_kw if st.online else offline_kw,
                     last_kw=conn.limit_kw))
-        return out
+        rules, periods = self.rules_in_force()
+        if rules is None:
+            return out
+        cars = {(cid, n): Plugged(conn.session.id_tag, conn.session.energy_kwh)
+                for cid, st in self.cs.chargers.items() for n, conn in st.connectors.items()
+                if conn.session is not None}
+        return plan(out, rules, self.local(self.clock.now().timestamp()), periods, cars)
 
     async def cycle(self) -> Allocation:
         async with self._lock:

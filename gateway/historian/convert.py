@@ -14,7 +14,8 @@ topics the historian does not store give no lines.
   fields kwh, cost, price, demand_kw, month_peak_kw, m3; time ``start``
 - ``{p}/{site}/ev/{charger}/state`` → ``ev_connector``, one point per connector: tags
   charger, connector, status; fields power_kw, limit_kw, online; time ``ts``
-- ``{p}/{site}/ev/session`` → ``ev_session``: tag charger; field energy_kwh; time ``stop``
+- ``{p}/{site}/ev/session`` → ``ev_session``: tag charger; fields energy_kwh, cost and
+  per time-of-use period ``kwh_<period>``, ``cost_<period>``; time ``stop``
 - ``{p}/{site}/ev/allocation`` → ``ev_allocation``: fields budget_kw, uncontrolled_kw,
   paused (count); time ``ts``
 """
@@ -239,8 +240,15 @@ def ev_charger_state(site: str, charger: str, doc: dict[str, Any]) -> Points:
 def ev_session(site: str, doc: dict[str, Any]) -> Points:
     ts_ms = parse_ts(doc.get("stop"), "stop")
     tags = {"site": site, "charger": _tag(doc, "charger")}
+    values: dict[str, Any] = {"energy_kwh": doc.get("energy_kwh"), "cost": doc.get("cost")}
+    by_period = doc.get("by_period")
+    if isinstance(by_period, dict):
+        for period, split in by_period.items():
+            if isinstance(split, dict) and str(period).isidentifier():
+                values[f"kwh_{period}"] = split.get("kwh")
+                values[f"cost_{period}"] = split.get("cost")
     point = lineproto.line(lineproto.series_key("ev_session", tags),
-                           lineproto.float_fields({"energy_kwh": doc.get("energy_kwh")}), ts_ms)
+                           lineproto.float_fields(values), ts_ms)
     if point is None:
         raise BadMessage("a session without energy_kwh")
     return Points([point], ts_ms)

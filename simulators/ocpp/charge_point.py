@@ -214,11 +214,15 @@ class SimChargePoint:
 
     def _share_power(self) -> None:
         """Each connector's offer (its own limit, the charge point's cap shared in
-        proportion); an AC offer below 6 A stops the car (IEC 61851), above it the car
-        takes what its curve accepts."""
+        proportion) once its transaction is accepted; an AC offer below 6 A stops the car
+        (IEC 61851), above it the car takes what its curve accepts."""
         t = self.synced_now()
         floor = 6.0 * self.spec.phases * PHASE_VOLTAGE_V / 1000 if self.spec.phases else 0.0
-        offers = {n: (self.stack.connector_limit_kw(n, t) if c.car else 0.0)
+        # no energy before the central system accepted the transaction: a charger that
+        # has not reached it does not start a session for an unknown car
+        # (AllowOfflineTxForUnknownId = false); one already running goes on offline
+        offers = {n: (self.stack.connector_limit_kw(n, t) if c.car and c.tx is not None
+                      else 0.0)
                   for n, c in self.connectors.items()}
         wants = {n: (c.car.draw_kw(offers[n]) if c.car else 0.0)
                  for n, c in self.connectors.items()}

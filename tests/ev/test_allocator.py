@@ -16,9 +16,10 @@ CIRCUITS = {"park": CircuitConfig(max_kw=100), "row": CircuitConfig(max_kw=30, p
 
 def d(name: str, circuit: str = "park", *, priority: int = 0, min_kw: float = 4.0,
       max_kw: float = 11.0, plugged: bool = True, controllable: bool = True,
-      measured_kw: float = 0.0, last_kw: float | None = 11.0) -> ConnectorDemand:
+      measured_kw: float = 0.0, last_kw: float | None = 11.0, need_kw: float | None = None,
+      deferred: bool = False) -> ConnectorDemand:
     return ConnectorDemand(name, 1, circuit, priority, min_kw, max_kw, plugged, controllable,
-                           measured_kw, last_kw)
+                           measured_kw, last_kw, need_kw, deferred)
 
 
 def test_budget_is_the_window_left_and_never_above_the_instantaneous_room() -> None:
@@ -115,3 +116,54 @@ def test_a_share_below_the_minimum_is_zero_and_over_budget_is_said() -> None:
     assert not plan.over_budget and plan.shares == {"c0": 0.0, "c1": 0.0}  # 2.16 kW each
     plan = failsafe_shares(chargers, {"c0", "c1"}, failsafe_kw=30.0)
     assert plan.over_budget and plan.shares == {"c0": 0.0, "c1": 0.0}
+
+
+# -- departures (charging_rules.plan sets need_kw) and the valley wait --------------------
+
+
+def test_a_departure_gets_its_need_before_the_fair_share() -> None:
+    a = allocate([d("fleet", need_kw=9.0), d("b"), d("c")], 20.0, CIRCUITS, ramp_kw=11)
+    assert a.limits[("fleet", 1)] >= 9.0 - 1e-6
+    assert sum(a.limits.values()) == pytest.approx(20.0)
+    # without the departure the three would share equally (6.67 kW each)
+    fair = allocate([d("fleet"), d("b"), d("c")], 20.0, CIRCUITS, ramp_kw=11)
+    assert fair.limits[("fleet", 1)] == pytest.approx(20.0 / 3)
+
+
+def test_a_car_waiting_for_the_valley_holds_zero_and_is_reported() -> None:
+    a = allocate([d("wait", deferred=True), d("b")], 30.0, CIRCUITS, ramp_kw=11)
+    assert a.limits[("wait", 1)] == 0.0 and a.deferred == (("wait", 1),)
+    assert a.limits[("b", 1)] == pytest.approx(11.0) and a.paused == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["park", "row"]), st.integers(0, 2),
+                          st.floats(1, 6), st.floats(6, 60),
+                          st.one_of(st.none(), st.floats(0, 60)), st.booleans()),
+                min_size=1, max_size=20),
+       st.floats(0, 300))
+def test_departures_never_break_the_budget_and_are_met_when_feasible(
+        rows: list[tuple[str, int, float, float, float | None, bool]], budget: float) -> None:
+    demands = [ConnectorDemand(f"c{i}", 1, circuit, prio, lo, hi, True, True, 0.0, hi,
+                               need_kw=None if need is None else min(need, hi), deferred=wait)
+               for i, (circuit, prio, lo, hi, need, wait) in enumerate(rows)]
+    a = allocate(demands, budget, CIRCUITS, ramp_kw=11)
+    assert sum(a.limits.values()) <= budget + 1e-6
+    row = sum(a.limits[dem.key] for dem in demands if dem.circuit == "row")
+    assert row <= 30 + 1e-6 and sum(a.limits.values()) <= 100 + 1e-6
+    for dem in demands:
+        kw = a.limits[dem.key]
+        assert kw == 0 or dem.min_kw - 1e-6 <= kw <= dem.max_kw + 1e-6
+        if dem.deferred:
+            assert kw == 0
+    # feasible: every charging car's minimum and every departure's need fit the budget and
+    # the circuits at once — then each departure gets at least its need
+    active = [dem for dem in demands if not dem.deferred]
+    wants = {dem.key: max(dem.min_kw, dem.need_kw or 0.0) if dem.need_kw is not None
+             else dem.min_kw for dem in active}
+    in_row = sum(w for dem in active for k, w in wants.items()
+                 if k == dem.key and dem.circuit == "row")
+    if sum(wants.values()) <= min(budget, 100) and in_row <= 30:
+        for dem in active:
+            if dem.need_kw is not None:
+                assert a.limits[dem.key] >= max(dem.need_kw, dem.min_kw) - 1e-6, (dem, a)

@@ -156,6 +156,12 @@ def test_ev_charger_state_session_and_allocation_become_points() -> None:
     session = payload(charger="CP01", stop="2026-07-15T07:00:00.000Z", energy_kwh=24.9)
     assert convert("escogw/s1/ev/session", session) == [
         "ev_session,charger=CP01,site=s1 energy_kwh=24.9 1784098800000"]
+    priced = payload(charger="CP01", stop="2026-07-15T07:00:00.000Z", energy_kwh=24.9,
+                     cost=9.95, by_period={"valley": {"kwh": 14.0, "cost": 4.1},
+                                           "flat": {"kwh": 10.9, "cost": 7.09}})
+    assert convert("escogw/s1/ev/session", priced) == [
+        "ev_session,charger=CP01,site=s1 energy_kwh=24.9,cost=9.95,kwh_valley=14.0,"
+        "cost_valley=4.1,kwh_flat=10.9,cost_flat=7.09 1784098800000"]
     alloc = payload(ts="2026-07-15T01:00:00.000Z", budget_kw=61.4, uncontrolled_kw=0.0,
                     limits_kw={}, paused=["CP02/1"])
     assert convert("escogw/s1/ev/allocation", alloc) == [

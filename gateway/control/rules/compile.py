@@ -32,6 +32,7 @@ from gateway.core.calendar import Closure, DayType, OfficialYear, OpenDay, SiteC
 from gateway.core.semantics import MODE_CODES, suggest
 from gateway.core.site import Site
 from gateway.core.sourcefile import ConfigError, Loc, Problem, load_yaml
+from gateway.ev.charging_rules import ChargingRules, compile_charging, unknown_chargers
 
 
 def load_rules(path: str | Path, site: Site, *, tariffs_dir: Path | None = None) -> RuleSet:
@@ -68,6 +69,7 @@ def load_rules(path: str | Path, site: Site, *, tariffs_dir: Path | None = None)
     windows = _windows(ctx)
     demand = _demand(ctx)
     outdoor = _sensors(ctx)
+    charging = _charging(ctx)
     if ctx.problems:
         ctx.problems.sort(key=lambda p: (p.file != doc.path, p.line or 0))
         raise ConfigError(ctx.problems)
@@ -76,7 +78,7 @@ def load_rules(path: str | Path, site: Site, *, tariffs_dir: Path | None = None)
         path=str(path), site_id=site.id, tz=site.tz, units=ctx.units, groups=ctx.groups,
         calendar=calendar, tariff=tariff, slot_rules=slot_rules, precool=precool_rules,
         occupancy=occupancy, window=windows, demand=demand, optimal_start=starts,
-        comfort_guard=guards,
+        comfort_guard=guards, charging=charging,
         protection=ProtectionConfig(pr.min_on_s, pr.min_off_s, pr.max_starts_per_hour,
                                     pr.changeover_delay_s, pr.restart_stagger_s,
                                     pr.comms_lost_s),
@@ -239,3 +241,17 @@ def _sensors(ctx: Context) -> SensorRef | None:
         ctx.bad((*at, "point"), f"{dev.profile.id} has no point '{s.point}'"
                 f"{suggest(s.point, list(dev.profile.points))}")
     return SensorRef(s.device, s.point, s.stale_s)
+
+
+def _charging(ctx: Context) -> ChargingRules | None:
+    """The car park's rules; every charger a departure names must be in the site file."""
+    spec = ctx.spec.charging
+    if spec is None:
+        return None
+    site = ctx.site.spec.charging
+    declared = list(site.chargers) if site is not None else []
+    for name, cid in unknown_chargers(spec, declared):
+        ctx.bad(("charging", "departures", name, "chargers"),
+                f"no charger '{cid}' in the site file's charging.chargers"
+                f"{suggest(cid, declared)}")
+    return compile_charging(spec)

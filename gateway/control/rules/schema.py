@@ -18,6 +18,7 @@ from pydantic.config import JsonDict
 
 from gateway.core.semantics import FAN_CODES, MODE_CODES, suggest
 from gateway.core.tou import parse_hhmm
+from gateway.ev.charging_rules import ChargingRulesSpec
 
 # -- value parsers (YAML as people write it) ------------------------------------
 
@@ -462,6 +463,8 @@ class RuleFile(_Strict):
     occupancy: dict[Name, OccupancySpec] = {}
     windows: dict[Name, WindowSpec] = {}
     demand: DemandSpec | None = None
+    #: the car park's rules (gateway/ev/charging_rules.py, docs/ev-charging.md)
+    charging: ChargingRulesSpec | None = None
     overrides: OverridesSpec = OverridesSpec()
     protection: ProtectionSpec = ProtectionSpec()
     safety: SafetySpec = SafetySpec()
