@@ -31,7 +31,6 @@ from gateway.core.site import load_site, rules_path_for
 from gateway.daemon import Gateway
 from gateway.i18n import set_language
 from tests.i18n.english import english_left
-from tests.services import free_port
 from tests.sitefiles import site_copy
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -191,13 +190,7 @@ async def test_a_real_gateway_with_a_car_park_before_its_first_poll(tmp_path: Pa
     """``take`` reads a real gateway: AC units are grouped by their profile's kind even
     before they have been read, and a site with a car park gets its line."""
     set_language("en")
-    charging = {"margin_kw": 3, "failsafe_kw": 12, "host": "127.0.0.1", "port": free_port(),
-                "circuits": {"carpark": {"max_kw": 80}},
-                "chargers": {"CP01": {"ac": {"phases": 1, "max_current_a": 32},
-                                      "circuit": "carpark"},
-                             "DC01": {"dc": {"max_power_kw": 60, "min_power_kw": 5},
-                                      "circuit": "carpark"}}}
-    site = load_site(site_copy(tmp_path, edit={"charging": charging}))
+    site = load_site(site_copy(tmp_path))  # the demo site's car park: 5 chargers
     gw = Gateway(site, GatewaySettings(outbox=OutboxSettings(path=tmp_path / "outbox.sqlite"),
                                        metrics=MetricsSettings(enabled=False)),
                  rules_path=rules_path_for(site, site.spec.gateway))
@@ -213,5 +206,5 @@ async def test_a_real_gateway_with_a_car_park_before_its_first_poll(tmp_path: Pa
     assert live.demand is not None and live.demand.limit_kw == 32
     text = render_text(live)
     fits(text)
-    assert "car park 0/2 chargers online, 0 charging 0.0 kW of budget –, 0 paused" in text
+    assert "car park 0/5 chargers online, 0 charging 0.0 kW of budget –, 0 paused" in text
     assert "broker 127.0.0.1:1883 NOT connected" in text
