@@ -82,8 +82,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         gw = gateway_proc(broker, site, tmp)
         gw.start()
         gw.wait_log("mqtt: connected")
-        yield World(broker, tmp, site, rules, fleet, gw)
-        gw.stop()
+        world = World(broker, tmp, site, rules, fleet, gw)
+        yield world
+        world.gateway.stop()  # the tests restart it: the one running now, not the first
     broker.stop()
 
 
