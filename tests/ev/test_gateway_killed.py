@@ -59,6 +59,7 @@ def wait(what: Any, timeout: float, site: Path) -> dict[str, float]:
         time.sleep(0.5)
 
 
+@pytest.mark.timeout(300)  # its own waits (150 s at most for the steering) decide first
 def test_sigkill_leaves_the_chargers_within_the_failsafe_budget(
         mosquitto: Mosquitto, tmp_path: Path) -> None:
     site = replace_section(site_copy(tmp_path, speed=1, poll_interval_s=2,
