@@ -150,8 +150,8 @@ def test_chinese_and_english_plans_say_the_same(capsys: pytest.CaptureFixture[st
 def test_check_counts_in_words(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "check", "-c", SITE]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert first.endswith(": ok — 20 AC units, 5 schedules, 1 sweep, 1 pre-cooling rule, "
-                          "2 optimal-start rules, 1 comfort-guard rule; demand limit 32.0 kW")
+    assert first.endswith(": ok — 20 AC units, 5 schedules, 2 sweeps, 1 pre-cooling rule, "
+                          "3 optimal-start rules, 1 comfort-guard rule; demand limit 32.0 kW")
     assert main(["rules", "check", "-c", SITE, "--lang", "zh_CN"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first.endswith("：通过 — 20 台空调，5 个时间表，1 条巡检关机规则，1 条预冷规则，"
