@@ -154,8 +154,8 @@ def test_check_counts_in_words(capsys: pytest.CaptureFixture[str]) -> None:
                           "3 optimal-start rules, 1 comfort-guard rule; demand limit 32.0 kW")
     assert main(["rules", "check", "-c", SITE, "--lang", "zh_CN"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert first.endswith("：通过 — 20 台空调，5 个时间表，1 条巡检关机规则，1 条预冷规则，"
-                          "2 条优化启动规则，1 条舒适度保护规则；需量上限 32.0 kW")
+    assert first.endswith("：通过 — 20 台空调，5 个时间表，2 条巡检关机规则，1 条预冷规则，"
+                          "3 条优化启动规则，1 条舒适度保护规则；需量上限 32.0 kW")
 
 
 def test_explain_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
