@@ -287,14 +287,12 @@ class NonRoutine:
         return f
 
 
-@dataclass(frozen=True)
-class DaySavings:
-    day: date
-    baseline_kwh: float
+class Avoided:
+    """Avoided energy and cost: the adjusted baseline less what was used (a day's savings
+    and a month's settlement row both say it)."""
+
     adjusted_kwh: float
     actual_kwh: float
-    #: CNY/kWh used for both sides
-    price: Decimal
     adjusted_cost: Decimal
     actual_cost: Decimal
 
@@ -305,6 +303,19 @@ class DaySavings:
     @property
     def avoided_cost(self) -> Decimal:
         return self.adjusted_cost - self.actual_cost
+
+
+@dataclass(frozen=True)
+class DaySavings(Avoided):
+    day: date
+    baseline_kwh: float
+    adjusted_kwh: float
+    actual_kwh: float
+    #: CNY/kWh used for both sides
+    price: Decimal
+    adjusted_cost: Decimal
+    actual_cost: Decimal
+
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from gateway.energy.baseline import BaselineModel, DaySavings
+from gateway.energy.baseline import Avoided, BaselineModel, DaySavings
 
 #: two-sided 90 % Student t (t_0.95) for 1..30 degrees of freedom; 1.645 beyond
 _T90 = (6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812,
@@ -62,7 +62,7 @@ def savings_uncertainty_kwh(model: BaselineModel, adjusted_kwh: float, m: int) -
 
 
 @dataclass(frozen=True)
-class MonthRow:
+class MonthRow(Avoided):
     month: str
     days: int
     baseline_kwh: float | None
@@ -77,13 +77,6 @@ class MonthRow:
     #: the month's demand charge; None: the tariff has no price per kW
     demand_charge: Decimal | None
 
-    @property
-    def avoided_kwh(self) -> float:
-        return self.adjusted_kwh - self.actual_kwh
-
-    @property
-    def avoided_cost(self) -> Decimal:
-        return self.adjusted_cost - self.actual_cost
 
     @property
     def client_saving(self) -> Decimal:

@@ -12,7 +12,6 @@ chargers contracts more, so the day runs with ``limit_kw`` in place of 32.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from gateway.ev.charging_rules import Periods
 from gateway.ev.supervisor import ChargingSupervisor
 from simulators.ocpp.fleet import Fleet
 from simulators.sim_config import load_simulation
-from tests.ev.ev_world import TZ
+from tests.ev.ev_world import TZ, stop_car_park
 from tests.services import free_port
 from tests.sitefiles import ROOT, replace_section, site_copy
 
@@ -127,15 +126,7 @@ class DemoDay:
             await asyncio.wait_for(self.fleet.connected(), 30)
             await self.clock.sleep(hours * 3600)
         finally:
-            await self.fleet.stop()
-            for task in self._tasks:
-                task.cancel()
-            for task in self._tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            await self.cs.close()
-            self.server.close()
-            await self.server.wait_closed()
+            await stop_car_park(self.fleet, self._tasks, self.cs, self.server)
 
     def figures(self) -> dict[str, float]:
         windows = [avg for _, avg in self.meter.completed]

@@ -109,16 +109,22 @@ class World:
             fleet.start()
 
     async def stop(self) -> None:
-        if self.fleet is not None:
-            await self.fleet.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.cs.close()
-        self.server.close()
-        await self.server.wait_closed()
+        await stop_car_park(self.fleet, self._tasks, self.cs, self.server)
+
+
+async def stop_car_park(fleet: Fleet | None, tasks: list[asyncio.Future[Any]],
+                        cs: CentralSystem, server: Any) -> None:
+    """The simulated chargers first, then the loops, then the central system's server."""
+    if fleet is not None:
+        await fleet.stop()
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    await cs.close()
+    server.close()
+    await server.wait_closed()
 
 
 def scaled_clock(local: str, speed: float) -> ScaledClock:
