@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -112,7 +112,7 @@ class World:
         await stop_car_park(self.fleet, self._tasks, self.cs, self.server)
 
 
-async def stop_car_park(fleet: Fleet | None, tasks: list[asyncio.Future[Any]],
+async def stop_car_park(fleet: Fleet | None, tasks: Sequence[asyncio.Future[Any]],
                         cs: CentralSystem, server: Any) -> None:
     """The simulated chargers first, then the loops, then the central system's server."""
     if fleet is not None:
