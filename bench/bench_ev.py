@@ -117,7 +117,7 @@ def messages_per_s() -> float:
 
 def run() -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        day = asyncio.run(run_day(Path(tmp)))
+        day = asyncio.run(run_day(Path(tmp), speed=300.0))
     return {"ev_windows_over_limit": day["over"],
             "ev_energy_delivered_pct": round(day["delivered_pct"], 2),
             "ev_peak_window_kw": round(day["peak_kw"], 1),

@@ -14,7 +14,7 @@ from tests.ev.demo_day import DemoDay
 pytestmark = pytest.mark.slow
 
 
-async def run_day(tmp_path: Path, speed: float = 300.0, hours: float = 12.25
+async def run_day(tmp_path: Path, speed: float = 600.0, hours: float = 12.25
                   ) -> dict[str, float]:
     """07:00 to 19:15, when every commuter has left. The car park (18 × 11 kW AC on a
     150 kW row, 2 × 60 kW DC; 318 kW if unchecked, a 200 kW feeder) shares a 120 kW limit
@@ -24,7 +24,7 @@ async def run_day(tmp_path: Path, speed: float = 300.0, hours: float = 12.25
     return day.figures()
 
 
-@pytest.mark.timeout(600)  # a simulated day: ~150 s on a 300x clock
+@pytest.mark.timeout(600)  # a simulated day: ~75 s on a 600x clock
 async def test_hot_day_stays_under_the_limit_and_long_stays_get_their_energy(
         tmp_path: Path) -> None:
     figures = await run_day(tmp_path)
