@@ -66,7 +66,7 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	scripts/ensure-services
-	$(VPY) -m pytest -q -rs $(PYTEST_ARGS)
+	$(VPY) -m pytest -q -rs --durations=15 $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(VPY) -m devkit.demo --site config/demo-site.yaml $(DEMO_ARGS)
