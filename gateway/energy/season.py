@@ -63,7 +63,14 @@ TOTALS: dict[str, tuple[Callable[[Kpis], float], Callable[[Sequence[float]], flo
 
 
 def _saving_short(k: Kpis, vs: Kpis | None) -> bool:
-    return vs is not None and change_pct(ac_cost(k), ac_cost(vs)) > -DAILY_SAVING_PCT
+    """A day short of the saving. One on which no compressor started under either set (a
+    school's Sunday: the units' standby is all either pays) has nothing to save."""
+    if vs is None or k.compressor_starts == vs.compressor_starts == 0:
+        return False
+    mine, theirs = ac_cost(k), ac_cost(vs)
+    if theirs <= 0:
+        return mine > 0
+    return change_pct(mine, theirs) > -DAILY_SAVING_PCT
 
 
 def _more_remote(k: Kpis, vs: Kpis | None) -> bool:

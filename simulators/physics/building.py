@@ -31,6 +31,9 @@ from simulators.physics.weather import (
     load_weather,
 )
 
+#: heat carried by 1 m³/h of outdoor air per kelvin: ρ 1.2 kg/m³ × c_p 1005 J/(kg·K) / 3600 s
+AIR_W_K_PER_M3_H = 1.2 * 1005.0 / 3600.0
+
 
 @dataclass(frozen=True)
 class UnitSpec:
@@ -51,7 +54,7 @@ class UnitSpec:
 
 @dataclass(frozen=True)
 class RoomSpec:
-    """A room of a kind from ``occupancy.PROFILES`` ('office', 'meeting', 'server').
+    """A room of a kind from ``occupancy.PROFILES`` ('office', 'meeting', 'classroom', …).
 
     ``occupants`` None: from the kind's density. ``constant_gain_w`` None: the
     kind's always-on load (a server room's IT load). ``params`` None: the
@@ -289,7 +292,9 @@ class Building:
                     unit.step(h, t_air, t_out)
                     q_ac += unit.heat_extraction_w
                     ac_kw += unit.power_kw
-            thermal.step(h, t_out, solar, occ.heat_gain_w, q_ac)
+            fresh = occ.profile.fresh_air_m3_h_per_person
+            thermal.step(h, t_out, solar, occ.heat_gain_w, q_ac,
+                         occ.people_present * fresh * AIR_W_K_PER_M3_H if fresh else 0.0)
             room_elec_w += occ.electric_w
             people += occ.people_present
         night = self.spec.base_load_night_fraction

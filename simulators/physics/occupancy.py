@@ -51,6 +51,9 @@ class OccupancyProfile:
     standby_w_m2: float
     constant_w_m2: float = 0.0  # always-on load, e.g. IT racks in a server room
     daily_shift_min: float = 15.0  # the schedule moves by up to ± this each day
+    #: outdoor air brought in per person present (windows, fresh-air fans), m³/h; 0: the
+    #: room's fixed air exchange (RoomParams.r_window_k_w) covers it, as in an office
+    fresh_air_m3_h_per_person: float = 0.0
     step_jitter: float = 0.05  # relative noise on the equipment load at each step
 
 
@@ -62,6 +65,27 @@ _OFFICE_OFF_DAY = ((9.0, 0.0), (9.5, 0.1), (16.5, 0.1), (17.0, 0.0))
 _MEETING_WORKDAY = (
     (9.25, 0.0), (9.5, 0.8), (11.25, 0.8), (11.5, 0.0),
     (14.5, 0.0), (14.75, 0.8), (16.25, 0.8), (16.5, 0.0),
+)  # fmt: skip
+
+# A middle school's day (Wuhan): lessons 07:40-12:00 and 14:00-17:30; most pupils go to
+# the canteen and the dormitory at noon (a quarter stay for the 午休 nap). Density: GB
+# 50099-2011 (中小学校设计规范) §7.1.1 gives a middle-school classroom 1.39 m² per pupil
+# and a laboratory 1.92 m²; the library's reading-room figure is ours (assumed).
+# Lighting: GB 50034-2013 table 6.3.7 holds classrooms, laboratories and reading rooms
+# to 9 W/m². Fresh air while people are in: GB 50736-2012 table 3.0.6-4 (high-density
+# rooms), classrooms at 0.4-1.0 person/m² 24 m³/h per person, libraries 17 (the lab
+# taken as a classroom). A classroom of 43 without it would reach 30 °C in January.
+_CLASSROOM_WORKDAY = (
+    (7.25, 0.0), (7.5, 0.9), (11.9, 0.95), (12.1, 0.25), (13.9, 0.25), (14.0, 0.95),
+    (17.4, 0.95), (17.6, 0.0),
+)  # fmt: skip
+_LAB_WORKDAY = (
+    (8.0, 0.0), (8.1, 0.8), (11.4, 0.8), (11.5, 0.0),
+    (14.4, 0.0), (14.5, 0.8), (16.9, 0.8), (17.0, 0.0),
+)  # fmt: skip
+_LIBRARY_WORKDAY = (
+    (8.0, 0.0), (8.5, 0.3), (11.8, 0.3), (12.2, 0.6), (13.8, 0.6), (14.0, 0.2),
+    (16.8, 0.5), (17.0, 0.0),
 )  # fmt: skip
 
 PROFILES: dict[str, OccupancyProfile] = {
@@ -83,6 +107,38 @@ PROFILES: dict[str, OccupancyProfile] = {
         lighting_w_m2=9.0,
         standby_w_m2=0.5,
         daily_shift_min=30.0,
+    ),
+    "classroom": OccupancyProfile(
+        name="classroom",
+        workday=_CLASSROOM_WORKDAY,
+        off_day=(),
+        m2_per_person=1.39,
+        equipment_w_m2=4.0,     # a projector and the teacher's PC
+        lighting_w_m2=9.0,
+        standby_w_m2=0.3,
+        daily_shift_min=5.0,    # the bell rings on time
+        fresh_air_m3_h_per_person=24.0,
+    ),
+    "lab": OccupancyProfile(
+        name="lab",
+        workday=_LAB_WORKDAY,
+        off_day=(),
+        m2_per_person=1.92,
+        equipment_w_m2=10.0,
+        lighting_w_m2=9.0,
+        standby_w_m2=1.0,
+        daily_shift_min=5.0,
+        fresh_air_m3_h_per_person=24.0,
+    ),
+    "library": OccupancyProfile(
+        name="library",
+        workday=_LIBRARY_WORKDAY,
+        off_day=(),
+        m2_per_person=2.5,
+        equipment_w_m2=5.0,
+        lighting_w_m2=9.0,
+        standby_w_m2=0.5,
+        fresh_air_m3_h_per_person=17.0,
     ),
     "server": OccupancyProfile(
         name="server",

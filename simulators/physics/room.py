@@ -158,21 +158,27 @@ class Room:
         solar_w_m2: float,
         internal_gains_w: float,
         ac_heat_extraction_w: float,
+        ventilation_w_k: float = 0.0,
     ) -> None:
         """Advance ``dt_s`` seconds with the inputs held constant.
 
         ``solar_w_m2`` is the irradiance on the window façade; ``internal_gains_w``
         the heat from people, equipment and lighting; ``ac_heat_extraction_w``
-        the heat the AC removes from the air (negative when heating).
+        the heat the AC removes from the air (negative when heating);
+        ``ventilation_w_k`` outdoor air brought in on top of the fixed air exchange.
         """
         if dt_s <= 0.0:
             return
-        n = 1 if dt_s <= self._max_substep_s else math.ceil(dt_s / self._max_substep_s)
+        max_h = self._max_substep_s
+        if ventilation_w_k > 0.0:  # a faster air node: keep the sub-step stable
+            max_h = min(max_h, _SUBSTEP_FRACTION_OF_TAU / (
+                (self._g_im + self._g_win + ventilation_w_k) * self._inv_ca))
+        n = 1 if dt_s <= max_h else math.ceil(dt_s / max_h)
         h = dt_s / n
         int_air = internal_gains_w * self._int_air
         q_air = int_air + solar_w_m2 * self._sol_air - ac_heat_extraction_w
         q_mass = internal_gains_w - int_air + solar_w_m2 * self._sol_mass
-        g_im, g_win, g_wall = self._g_im, self._g_win, self._g_wall
+        g_im, g_win, g_wall = self._g_im, self._g_win + ventilation_w_k, self._g_wall
         ka, km = h * self._inv_ca, h * self._inv_cm
         state = self.state
         ti, tm, to = state.t_air_c, state.t_mass_c, outdoor_temp_c

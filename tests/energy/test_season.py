@@ -168,3 +168,27 @@ def test_a_window_over_the_limit_counts_as_announced_only_if_a_demand_alarm_was_
     assert alarms.announced(900.0, 1800.0) and alarms.announced(5000.0, 5900.0)
     alarms.observe(2000.0, [_Alarm("demand:futile", False)], counting=True)
     assert alarms.announced(900.0, 1800.0) and not alarms.announced(2700.0, 3600.0)
+
+
+def test_a_day_on_which_neither_set_ran_the_ac_is_not_short_of_the_saving() -> None:
+    """A school's Sunday: no compressor started under either set, no missed saving; a day
+    on which only the rule set ran the AC, or saved less than 20 %, is."""
+    from decimal import Decimal
+
+    from gateway.energy.kpis import Kpis
+    from gateway.energy.season import DAILY_TARGETS
+
+    short = DAILY_TARGETS["AC cost less than {pct:g} % below the comparison set"]
+
+    def day(cost: str, starts: int = 3) -> Kpis:
+        kp = Kpis("a", date(2026, 12, 13))
+        kp.ac_cost = Decimal(cost)
+        kp.compressor_starts = starts
+        return kp
+
+    assert not short(day("0.38", 0), day("0.38", 0))  # standby only, under both
+    assert short(day("0.38"), day("0.38"))  # both ran, one no cheaper
+    assert short(day("1.5"), day("0.38", 0))
+    assert short(day("9"), day("10"))
+    assert not short(day("7.9"), day("10"))
+    assert not short(day("9"), None)
