@@ -29,7 +29,8 @@ class FaultConfig(_Strict):
 
 
 class RoomConfig(_Strict):
-    kind: Literal["office", "meeting", "classroom", "lab", "library", "server"] = "office"
+    kind: Literal["office", "meeting", "classroom", "lab", "library", "ward", "nurse-station",
+                  "operating", "public", "store", "server"] = "office"
     floor_area_m2: float = Field(30.0, gt=0, le=10_000)
     occupants: float | None = Field(None, ge=0)
     floor: str | None = None

@@ -11,7 +11,7 @@ finished and a fresh one counts on, while the collectors keep following the site
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -223,12 +223,16 @@ class Discomfort:
     """Thermal discomfort ``tdis`` (BOPTEST), K·h, as ``comfort.DiscomfortTally`` defines it
     (the report's definition too): per zone, the room air temperature's distance outside the
     comfort band (26–28 °C in the rule set's cooling months, 18–20 °C otherwise) over the
-    zone's occupied time. A zone is a room with occupants; it is occupied while the
-    simulation has people in it. The headline figure is the sum over the zones / zones
+    zone's occupied time. A zone is a room with occupants, unless the rule set exempts it
+    (a ward, a theatre: their temperatures are clinical requirements, not the band's; the
+    report leaves exempt zones out the same way); it is occupied while the simulation has
+    people in it. The headline figure is the sum over the zones / zones
     (``Kpis.discomfort_kh_per_zone``)."""
 
-    def __init__(self, kp: Kpis, rooms: Mapping[str, SimRoom], band: Band):
-        self.zones = {rid: r for rid, r in rooms.items() if r.occupancy.occupants > 0}
+    def __init__(self, kp: Kpis, rooms: Mapping[str, SimRoom], band: Band,
+                 exempt: Collection[str] = ()):
+        self.zones = {rid: r for rid, r in rooms.items()
+                      if r.occupancy.occupants > 0 and rid not in exempt}
         self.bind(kp, band)
 
     def bind(self, kp: Kpis, band: Band) -> None:
@@ -252,6 +256,15 @@ class Discomfort:
         kp.discomfort_by_hour = dict(sorted(tally.by_hour.items()))
         kp.discomfort_kh = tally.total_kh
         kp.occupied_zone_hours = tally.hours
+
+
+def exempt_rooms(building: Building, rules: RuleSet) -> set[str]:
+    """Rooms of a zone the rule set exempts: the room's own id, or one of its units'."""
+    exempt = set(rules.policy.exemptions)
+    units = {id(u) for uid, u in building.units.items()
+             if uid in rules.units and rules.units[uid].zone in exempt}
+    return {rid for rid, room in building.rooms.items()
+            if rid in exempt or any(id(u) in units for u in room.units)}
 
 
 class ShortCycles:
@@ -385,7 +398,8 @@ class DayKpis:
         self.demand_alarms = DemandAlarms(kp)
         self.meters = MeterKpis(kp, site, tariff, begin, end,
                                 demand_limit or DemandThreshold.of(rules), self.demand_alarms)
-        self.discomfort = Discomfort(kp, building.rooms, self.band)
+        self.discomfort = Discomfort(kp, building.rooms, self.band,
+                                     exempt_rooms(building, rules))
         self.short_cycles = ShortCycles(kp, building.units, min_on_s, min_off_s)
         self.violations = Violations(kp, building.units, rules)
         self.writes = Writes(kp)

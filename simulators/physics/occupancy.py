@@ -88,6 +88,16 @@ _LIBRARY_WORKDAY = (
     (16.8, 0.5), (17.0, 0.0),
 )  # fmt: skip
 
+# A county hospital's in-patient building. Ours, not a standard's (assumed): a ward of
+# three beds with a carer, around the clock; nurse stations staffed day and night, busier
+# by day; a theatre in use on working days; a lobby open 07:00-21:00 every day.
+_ALL_DAY = ((0.0, 0.95), (24.0, 0.95))
+_NURSE_DAY = ((0.0, 0.6), (7.5, 0.6), (8.0, 1.0), (17.5, 1.0), (18.0, 0.6), (24.0, 0.6))
+_THEATRE_WORKDAY = ((7.5, 0.0), (8.0, 1.0), (12.0, 1.0), (13.0, 0.5), (14.0, 1.0),
+                    (17.0, 1.0), (17.5, 0.0))
+_LOBBY_DAY = ((7.0, 0.0), (8.0, 0.6), (11.5, 0.9), (13.0, 0.4), (15.0, 0.7), (18.0, 0.4),
+              (21.0, 0.0))
+
 PROFILES: dict[str, OccupancyProfile] = {
     "office": OccupancyProfile(
         name="office",
@@ -139,6 +149,56 @@ PROFILES: dict[str, OccupancyProfile] = {
         lighting_w_m2=9.0,
         standby_w_m2=0.5,
         fresh_air_m3_h_per_person=17.0,
+    ),
+    "ward": OccupancyProfile(
+        name="ward",
+        workday=_ALL_DAY,
+        off_day=_ALL_DAY,
+        m2_per_person=10.0,
+        equipment_w_m2=5.0,
+        lighting_w_m2=5.0,
+        standby_w_m2=2.0,
+        daily_shift_min=0.0,
+    ),
+    "nurse-station": OccupancyProfile(
+        name="nurse-station",
+        workday=_NURSE_DAY,
+        off_day=_NURSE_DAY,
+        m2_per_person=8.0,
+        equipment_w_m2=15.0,
+        lighting_w_m2=9.0,
+        standby_w_m2=5.0,
+        daily_shift_min=0.0,
+    ),
+    "operating": OccupancyProfile(
+        name="operating",
+        workday=_THEATRE_WORKDAY,
+        off_day=(),
+        m2_per_person=5.0,
+        equipment_w_m2=40.0,
+        lighting_w_m2=20.0,
+        standby_w_m2=3.0,
+    ),
+    "public": OccupancyProfile(
+        name="public",
+        workday=_LOBBY_DAY,
+        off_day=_LOBBY_DAY,
+        m2_per_person=5.0,
+        equipment_w_m2=2.0,
+        lighting_w_m2=9.0,
+        standby_w_m2=1.0,
+    ),
+    "store": OccupancyProfile(
+        name="store",
+        workday=(),
+        off_day=(),
+        m2_per_person=0.0,
+        equipment_w_m2=0.0,
+        lighting_w_m2=0.0,
+        standby_w_m2=0.0,
+        constant_w_m2=5.0,      # the pharmacy's refrigerators
+        daily_shift_min=0.0,
+        step_jitter=0.0,
     ),
     "server": OccupancyProfile(
         name="server",
