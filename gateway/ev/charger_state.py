@@ -138,13 +138,18 @@ def apply_meter_values(charger: ChargerState, connector_id: int,
         if "Power.Active.Import" not in values and conn.energy_wh is not None \
                 and conn.meter_at is not None and now > conn.meter_at:
             conn.power_kw = max(0.0, wh - conn.energy_wh) * 3.6 / (now - conn.meter_at)
-        conn.energy_wh = wh
-        if conn.session is not None:
-            conn.session.meter_wh = max(conn.session.meter_wh, wh)
-            conn.session.sample(now, wh)
+        record_energy(conn, wh, now)
     if "Power.Active.Import" in values:
         conn.power_kw = max(0.0, values["Power.Active.Import"])
     conn.meter_at = now
+
+
+def record_energy(conn: ConnectorState, wh: float, now: float) -> None:
+    """The connector's energy register read ``now``; a running session meters it."""
+    conn.energy_wh = wh
+    if conn.session is not None:
+        conn.session.meter_wh = max(conn.session.meter_wh, wh)
+        conn.session.sample(now, wh)
 
 
 def start_session(charger: ChargerState, connector_id: int, transaction_id: int, id_tag: str,
