@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from gateway.acquisition.stream import ReadingStream
 from gateway.core.clock import Clock
 from gateway.core.site import load_site
 from gateway.ev.car_park import ChargingService
+from gateway.ev.charging_rules import ChargingRulesSpec, compile_charging
+from gateway.ev.supervisor import RulesInForce
 from simulators.runner import SiteSimulator
 from tests.ev.ev_world import scaled_clock, until
 from tests.services import free_port
@@ -85,7 +87,7 @@ class Rig:
 
     def register(self, point: str) -> Any:
         memory = self.sim.physics.memories["wallbox-p1"]
-        return memory.get("wallbox-p1", point)  # type: ignore[union-attr]
+        return memory.get("wallbox-p1", point)
 
     @property
     def box(self) -> Any:
@@ -102,7 +104,8 @@ class Rig:
 
 
 @contextlib.asynccontextmanager
-async def rig(tmp_path: Path, **site: Any) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, rules: Callable[[], RulesInForce] | None = None,
+              **site: Any) -> AsyncIterator[Rig]:
     site_path = wallbox_site(tmp_path, **site)
     loaded = load_site(site_path)
     clock = scaled_clock("2026-07-15T10:00:00", SPEED)
@@ -120,7 +123,7 @@ async def rig(tmp_path: Path, **site: Any) -> AsyncIterator[Rig]:
 
     park = ChargingService(loaded.spec.charging, clock, FixedLoad(sim), LIMIT_KW,
                            topic_prefix="esco/t-modbus", set_state=set_state, send=send,
-                           source=str(site_path), writer=engine,
+                           source=str(site_path), writer=engine, rules=rules,
                            readings=stream.subscribe(lossy=True, maxsize=64),
                            profiles={d: dev.profile for d, dev in loaded.devices.items()})
     await sim.start()
@@ -191,3 +194,29 @@ async def test_a_wallbox_that_does_not_answer_is_metered_load_at_its_share_until
         assert "Modbus charger WB01 (device wallbox-p1) does not answer" in caplog.text
         assert "counted as metered load at its fail-safe share" in caplog.text
         assert await until(r.clock, lambda: r.register("current_limit_a") == 9.0, 60)
+
+
+async def test_the_rule_files_reserve_reaches_the_wallbox_outside_the_comfort_windows(
+        tmp_path: Path) -> None:
+    """``reserve_kw`` (the rule file's charging section): at 10:00, outside its
+    ``comfort_first`` window, the chargers keep 8 kW although the rest of the site leaves
+    them 6; once a reload puts 10:00 in a comfort window they yield to the 6 kW again."""
+    reserve = compile_charging(ChargingRulesSpec(comfort_first=["13:00-24:00"],
+                                                 reserve_kw=8))
+    comfort = compile_charging(ChargingRulesSpec(comfort_first=["08:00-24:00"],
+                                                 reserve_kw=8))
+    in_force = [reserve]
+    async with rig(tmp_path, rules=lambda: (in_force[0], None)) as r:
+        # 8 kW → 12.12 A → 12.1 A per phase
+        assert await until(r.clock, lambda: r.register("current_limit_a") == 12.1, 120)
+        assert await until(r.clock, lambda: r.box.draw_kw == pytest.approx(12.1 * KW_PER_A),
+                           30)
+        sup = r.park.supervisor
+
+        def budget() -> float:
+            return sup.last.budget_kw if sup.last is not None else -1.0
+
+        assert budget() == pytest.approx(8.0)
+        in_force[0] = comfort
+        assert await until(r.clock, lambda: r.register("current_limit_a") == 9.0, 60)
+        assert await until(r.clock, lambda: budget() == pytest.approx(6.0, abs=0.05), 30)
