@@ -29,8 +29,10 @@ class Session:
     samples: list[tuple[float, float]] = field(default_factory=list)
 
     def sample(self, now: float, wh: float) -> None:
-        """Add a meter reading; a register that went backwards is not energy delivered."""
-        if self.samples and (now < self.samples[-1][0] or wh < self.samples[-1][1]):
+        """Add a meter reading; a register that went backwards is not energy delivered,
+        and the same reading twice is one."""
+        if self.samples and (now < self.samples[-1][0] or wh < self.samples[-1][1]
+                             or self.samples[-1] == (now, wh)):
             return
         self.samples.append((now, wh))
 

@@ -220,3 +220,22 @@ async def test_the_rule_files_reserve_reaches_the_wallbox_outside_the_comfort_wi
         in_force[0] = comfort
         assert await until(r.clock, lambda: r.register("current_limit_a") == 9.0, 60)
         assert await until(r.clock, lambda: budget() == pytest.approx(6.0, abs=0.05), 30)
+
+
+async def test_a_wallbox_that_restarts_with_its_defaults_is_set_up_again(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async with rig(tmp_path) as r:
+        assert await until(r.clock, lambda: r.register("current_limit_a") == 9.0
+                           and r.register("failsafe_current_a") == 7.5, 120)
+        with caplog.at_level(logging.WARNING, "escogw.ev"):
+            # a power cut: the register table's power-up values (16 A, no fail-safe,
+            # 15 s watchdog, standby on)
+            box = r.box
+            box.limit_a, box.failsafe_a, box.watchdog_s, box.standby = 16.0, 0.0, 15.0, 1
+            r.sim.physics.sync()
+            assert r.register("failsafe_current_a") == 0.0
+            assert await until(r.clock, lambda: r.register("failsafe_current_a") == 7.5
+                               and r.register("watchdog_timeout_s") == 20.0
+                               and r.register("current_limit_a") == 9.0
+                               and r.register("standby") == 0, 60)
+        assert "Modbus charger WB01 lost its fail-safe settings (restarted?)" in caplog.text
