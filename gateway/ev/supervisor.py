@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from gateway.core.chargers import ChargingConfig
@@ -25,9 +25,7 @@ from gateway.ev.central_system import CentralSystem
 from gateway.ev.charger_state import ChargerState
 from gateway.ev.charging_rules import ChargingRules, Periods, Plugged, plan
 from gateway.ev.failsafe import FailsafePlan, failsafe_shares
-
-if TYPE_CHECKING:
-    from gateway.ev.modbus_chargers import ModbusChargers
+from gateway.ev.modbus_chargers import ModbusChargers
 
 log = logging.getLogger("escogw.ev")
 
