@@ -157,7 +157,10 @@ class Gateway:
             cfg, self.clock, _DemandWindow(self), limit or cfg.failsafe_kw,
             topic_prefix=f"{self.settings.mqtt.prefix}/{self.site.id}",
             set_state=self.publisher.set_state, send=self._send_one, source=self.site.path,
-            rules=self._charging_rules, tz=self.site.tz)
+            rules=self._charging_rules, tz=self.site.tz, writer=self.engine,
+            readings=self.stream.subscribe(maxsize=max(64, len(self.site.devices)), lossy=True)
+            if any(c.modbus for c in cfg.chargers.values()) else None,
+            profiles={dev_id: d.profile for dev_id, d in self.site.devices.items()})
 
     def _price_session(self, session: Session) -> dict[str, Any] | None:
         """A finished session's kWh and cost by period, with the tariff in force now (a

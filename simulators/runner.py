@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,12 @@ from simulators.modbus.server import (
     serve_rtu_pty,
     serve_tcp,
 )
-from simulators.ocpp.fleet import Fleet
+from simulators.ocpp.fleet import Fleet, cars_for
 from simulators.physics import DayKind
 from simulators.sim_config import SiteSimulation, load_simulation
 from simulators.site_physics import SitePhysics
 from simulators.unit_memory import ProfileMemory
+from simulators.wallbox import Wallbox
 
 log = logging.getLogger("simulators")
 
@@ -75,9 +77,31 @@ class SiteSimulator:
         if charging is not None:
             host = "127.0.0.1" if charging.host in ("0.0.0.0", "::") else charging.host
             local = start.astimezone(self.tz)
+            start_s = local.hour * 3600 + local.minute * 60 + local.second
             self.fleet = Fleet.from_site(
-                charging, f"ws://{host}:{charging.port}/ocpp", self.clock,
-                start_s=local.hour * 3600 + local.minute * 60 + local.second)
+                charging, f"ws://{host}:{charging.port}/ocpp", self.clock, start_s=start_s)
+            self._add_wallboxes(start_s)
+
+    def _add_wallboxes(self, start_s: float) -> None:
+        """The car park's Modbus chargers: a wall box behind each one's device, with its
+        cars (the given one or a seeded day, as the OCPP chargers')."""
+        charging = self.site.spec.charging
+        assert charging is not None
+        rng = random.Random(self.sim.config.seed + 1)
+        for cid, c in charging.chargers.items():
+            if c.modbus is None or c.ac is None:
+                continue
+            device = self.site.devices[c.modbus.device]
+            box = Wallbox(phases=c.ac.phases, visits=cars_for(rng, cid, c, start_s, 8.0)[1])
+            box.frame(self.clock.monotonic())
+            self.physics.wallboxes[device.id] = box
+            memory = self.memories[(device.link, device.unit)]
+            memory.on_access = lambda box=box: box.frame(self.clock.monotonic())
+        self.physics.sync()
+
+    @property
+    def wallbox_kw(self) -> float:
+        return sum(box.draw_kw for box in self.physics.wallboxes.values())
 
     def _build_memories(self) -> None:
         problems: list[Problem] = []
@@ -215,11 +239,14 @@ class SiteSimulator:
     def advance(self, seconds: float) -> None:
         """Step the physics ``seconds`` of simulated time and refresh every register."""
         step = self.sim.config.step_s
+        now = self.clock.monotonic()
+        for box in self.physics.wallboxes.values():
+            box.tick(now)
         while seconds > 1e-9:
             dt = min(step, seconds)
             local = self._sim_time.astimezone(self.tz).replace(tzinfo=None)
             if self.fleet is not None:
-                self.physics.building.other_load_kw = self.fleet.draw_kw
+                self.physics.building.other_load_kw = self.fleet.draw_kw + self.wallbox_kw
             self.physics.step(dt, local, self.day_kind(local.date()))
             self._sim_time += timedelta(seconds=dt)
             seconds -= dt
@@ -277,6 +304,9 @@ class SiteSimulator:
                     cid: {"connected": cp.connected.is_set(), "draw_kw": round(cp.draw_kw, 3),
                           "boots": cp.boots}
                     for cid, cp in self.fleet.chargers.items()},
+                "wallboxes": {dev: {"draw_kw": round(box.draw_kw, 3), "limit_a": box.limit_a,
+                                    "in_failsafe": box.in_failsafe}
+                              for dev, box in self.physics.wallboxes.items()},
                 "faults": {link: {str(u): f.to_dict() for u, f in sw.active().items()}
                            for link, sw in self.faults.items() if sw.active()}}
 

@@ -26,6 +26,7 @@ from simulators.physics import (
 )
 from simulators.sim_config import SiteSimulation
 from simulators.unit_memory import ProfileMemory
+from simulators.wallbox import Wallbox
 
 _MODE_NAMES = {code: name for name, code in MODE_CODES.items()}
 _FAN_NAMES = {code: name for name, code in FAN_CODES.items()}
@@ -97,6 +98,8 @@ class SitePhysics:
         #: heat meters: each on a heating loop of its own, following the weather
         self.heat_meters = {dev_id: HeatMeterPhysics() for dev_id, dev in sim.devices.items()
                             if dev.meter == "heat"}
+        #: Modbus wall boxes of the car park, by device id (the runner adds them)
+        self.wallboxes: dict[str, Wallbox] = {}
 
     def bind(self, device_id: str, memory: ProfileMemory | MeterMemory) -> None:
         self.memories[device_id] = memory
@@ -121,6 +124,8 @@ class SitePhysics:
                     "water_temp_c": 18.0}
         if dev.meter == "heat":
             return dict(self.heat_meters[device_id].readings())
+        if device_id in self.wallboxes:
+            return self.wallboxes[device_id].values()
         unit = b.units.get(device_id)
         if unit is None:
             return {}
@@ -148,7 +153,10 @@ class SitePhysics:
                     memory.set(device_id, name, value)
 
     def apply_write(self, device_id: str, name: str, value: Value) -> None:
-        """A Modbus write reached the device: command the AC unit."""
+        """A Modbus write reached the device: command the AC unit or the wall box."""
+        if device_id in self.wallboxes:
+            self.wallboxes[device_id].write(name, value)
+            return
         unit = self.building.units.get(device_id)
         if unit is None or isinstance(value, str):
             return

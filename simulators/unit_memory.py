@@ -24,6 +24,8 @@ from simulators.modbus.memory import (
 
 #: Called after a successful write with (device id, point name, standard value).
 WriteHook = Callable[[str, str, Value], None]
+#: Called on every read or write request that reaches the unit (a device's watchdog).
+AccessHook = Callable[[], None]
 
 
 @dataclass
@@ -55,6 +57,7 @@ class ProfileMemory:
         #: (table, address) → (device id, point) for every address a point occupies
         self._owner: dict[tuple[str, int], tuple[str, Point]] = {}
         self.on_write: WriteHook | None = None
+        self.on_access: AccessHook | None = None
 
     def add_device(self, device_id: str, index: int | None = None) -> None:
         """Lay out one device's block (all of it, for single-unit profiles)."""
@@ -93,6 +96,8 @@ class ProfileMemory:
     # -- UnitMemory -------------------------------------------------------------
 
     def read(self, table: Table, address: int, count: int) -> list[int]:
+        if self.on_access is not None:
+            self.on_access()
         limit = self.max_read_bits if table in BIT_TABLES else self.max_read_registers
         if count > limit:
             raise ModbusError(ILLEGAL_DATA_VALUE, f"read of {count} exceeds the device's {limit}")
@@ -105,6 +110,8 @@ class ProfileMemory:
         return [cells.get(a, fill) for a in range(address, end + 1)]
 
     def write(self, table: Table, address: int, values: list[int]) -> None:
+        if self.on_access is not None:
+            self.on_access()
         if table not in ("coil", "holding"):
             raise ModbusError(ILLEGAL_FUNCTION, f"{table} table is read-only")
         end = address + len(values) - 1

@@ -8,10 +8,12 @@ names, parents) checked by ``check_charging`` with ``file:line`` problems.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.core.profile import Profile
 from gateway.core.semantics import suggest
 from gateway.core.sourcefile import Problem, SourceDoc
 
@@ -47,12 +49,24 @@ class AcSupply(_Strict):
     def amps(self, kw: float) -> float:
         return kw * 1000.0 / (self.phases * PHASE_VOLTAGE_V)
 
+    def limit_amps(self, kw: float) -> float:
+        """A limit of ``kw`` in amps per phase, rounded down to 0.1 A: a limit is a
+        ceiling (OCPP profiles and Modbus current registers alike)."""
+        return math.floor(self.amps(kw) * 10 + 1e-6) / 10
+
 
 class DcSupply(_Strict):
     #: per connector
     max_power_kw: float = Field(gt=0, le=400)
     #: the lowest power the charger holds a session at; below it the connector pauses
     min_power_kw: float = Field(5.0, ge=0, le=50)
+
+
+class ModbusControl(_Strict):
+    """A charger steered over Modbus instead of OCPP: a device of the site file whose
+    profile has ``kind: charger`` (drivers/heidelberg-energy-control.yaml)."""
+
+    device: str
 
 
 class ChargerConfig(_Strict):
@@ -66,6 +80,8 @@ class ChargerConfig(_Strict):
     #: characters); None accepts the charger on its id alone (a closed site network)
     password: str | None = Field(None, min_length=16, max_length=40)
     tags: dict[str, str] = {}
+    #: steered through this Modbus device (its current limit) instead of OCPP
+    modbus: ModbusControl | None = None
     #: Simulator wiring; not read by the gateway.
     simulate: dict[str, object] | None = None
 
@@ -136,10 +152,27 @@ class ChargingConfig(_Strict):
         return self
 
 
-def check_charging(cfg: ChargingConfig, doc: SourceDoc, base: tuple[str, ...] = ("charging",)
-                   ) -> list[Problem]:
+#: a Modbus charger's device: its profile and how often it is polled (s)
+ChargerDevice = tuple[Profile, float]
+#: the point that steers a Modbus charger
+LIMIT_POINT = "current_limit_a"
+#: polls that may be lost before a Modbus charger's watchdog drops it to its fail-safe
+WATCHDOG_POLLS = 3
+
+
+def watchdog_s(cfg: ChargingConfig, profile: Profile) -> float:
+    """The watchdog a Modbus charger is given: the fail-safe lease of the OCPP chargers,
+    or less where the charger's register cannot hold that much."""
+    point = profile.points.get("watchdog_timeout_s")
+    most = point.max if point is not None and point.max is not None else math.inf
+    return min(cfg.failsafe_after_s, most)
+
+
+def check_charging(cfg: ChargingConfig, doc: SourceDoc, base: tuple[str, ...] = ("charging",),
+                   devices: Mapping[str, ChargerDevice] | None = None) -> list[Problem]:
     """Cross-references the model alone cannot see: circuits, parents, a loop of feeders,
-    a fail-safe budget the chargers cannot each keep their minimum in."""
+    a fail-safe budget the chargers cannot each keep their minimum in, Modbus chargers'
+    devices (``devices``: the site's, by id)."""
     problems: list[Problem] = []
     names = list(cfg.circuits)
     for name, circuit in cfg.circuits.items():
@@ -163,6 +196,11 @@ def check_charging(cfg: ChargingConfig, doc: SourceDoc, base: tuple[str, ...] = 
             problems.append(doc.problem((*base, "chargers", cid, "circuit"),
                                         f"no circuit '{charger.circuit}' in charging.circuits"
                                         f"{suggest(charger.circuit, names)}"))
+    steered: dict[str, str] = {}
+    for cid, charger in cfg.chargers.items():
+        if charger.modbus is not None:
+            problems.extend(_modbus_problems(cfg, cid, charger, doc, (*base, "chargers", cid),
+                                             devices or {}, steered))
     if cfg.chargers and not math.isinf(cfg.failsafe_kw):
         floor = min(c.min_kw for c in cfg.chargers.values())
         if cfg.failsafe_kw < floor:
@@ -171,3 +209,49 @@ def check_charging(cfg: ChargingConfig, doc: SourceDoc, base: tuple[str, ...] = 
                                         f"charger's minimum ({floor:g} kW): no charger "
                                         "could charge with the gateway gone"))
     return problems
+
+
+def _modbus_problems(cfg: ChargingConfig, cid: str, charger: ChargerConfig, doc: SourceDoc,
+                     at: tuple[str, ...], devices: Mapping[str, ChargerDevice],
+                     steered: dict[str, str]) -> list[Problem]:
+    """A Modbus charger: one AC connector, no OCPP password, a charger device of the site
+    that can hold its current and is polled often enough to keep its watchdog fed."""
+    assert charger.modbus is not None
+    out: list[Problem] = []
+    if charger.ac is None:
+        out.append(doc.problem((*at, "dc"), "a Modbus charger is steered by its current: "
+                                            "declare it with 'ac: {phases, max_current_a}'"))
+    if charger.connectors != 1:
+        out.append(doc.problem((*at, "connectors"), "a Modbus charger has one connector: "
+                                                    "declare each wall box as its own charger"))
+    if charger.password is not None:
+        out.append(doc.problem((*at, "password"), "a Modbus charger does not connect over "
+                                                  "OCPP: remove its password"))
+    name = charger.modbus.device
+    where = (*at, "modbus", "device")
+    if name in steered:
+        out.append(doc.problem(where, f"device '{name}' already steers charger "
+                                      f"'{steered[name]}'"))
+    steered.setdefault(name, cid)
+    if name not in devices:
+        return [*out, doc.problem(where, f"no device '{name}' in devices"
+                                         f"{suggest(name, list(devices))}")]
+    profile, poll_s = devices[name]
+    limit = profile.points.get(LIMIT_POINT)
+    if profile.kind != "charger" or limit is None or not limit.writable:
+        return [*out, doc.problem(where, f"device '{name}' is a {profile.kind} "
+                                         f"({profile.id}): a Modbus charger's profile has "
+                                         f"kind: charger and a writable {LIMIT_POINT}")]
+    if charger.ac is not None and limit.max is not None \
+            and charger.ac.max_current_a > limit.max:
+        out.append(doc.problem((*at, "ac", "max_current_a"),
+                               f"{charger.ac.max_current_a:g} A is above what {profile.id} "
+                               f"can be set to ({limit.max:g} A)"))
+    watchdog = watchdog_s(cfg, profile)
+    if poll_s * WATCHDOG_POLLS > watchdog:
+        out.append(doc.problem(("devices", name, "poll_interval_s"),
+                               f"polled every {poll_s:g} s, but charger {cid}'s watchdog "
+                               f"({watchdog:g} s) must see {WATCHDOG_POLLS} polls before it "
+                               f"runs out: poll it at most every "
+                               f"{math.floor(watchdog / WATCHDOG_POLLS * 10) / 10:g} s"))
+    return out

@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import Literal
 
-DeviceKind = Literal["meter", "hvac", "water"]
-DEVICE_KINDS: tuple[DeviceKind, ...] = ("meter", "hvac", "water")
+DeviceKind = Literal["meter", "hvac", "water", "charger"]
+DEVICE_KINDS: tuple[DeviceKind, ...] = ("meter", "hvac", "water", "charger")
 
 #: Standard codes of AC modes and fan speeds as they appear in readings and commands.
 MODE_CODES: dict[str, int] = {"cool": 0, "heat": 1, "fan": 2, "dry": 3, "auto": 4}
 FAN_CODES: dict[str, int] = {"auto": 0, "low": 1, "medium": 2, "high": 3, "top": 4,
                              "very_low": 5}
 POWER_CODES: dict[str, int] = {"off": 0, "on": 1}
+#: An AC charger's IEC 61851-1 state: A no vehicle, B vehicle connected, C charging,
+#: E no supply, F charger unavailable; 1 the charger offers no current (no PWM), 2 it does.
+CHARGE_STATE_CODES: dict[str, int] = {"a1": 0, "a2": 1, "b1": 2, "b2": 3, "c1": 4, "c2": 5,
+                                      "derating": 6, "e": 7, "f": 8, "error": 9}
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,23 @@ def _phases(prefix: str, suffix: str, unit: str, what: str) -> list[StandardPoin
             for ph in ("l1", "l2", "l3")]
 
 
-_POINTS: list[StandardPoint] = [
+#: meter points an AC charger's own meter shows too
+_CHARGER_METERED = frozenset({"voltage_l1_v", "voltage_l2_v", "voltage_l3_v", "current_l1_a",
+                              "current_l2_a", "current_l3_a", "active_power_kw",
+                              "energy_import_kwh"})
+
+
+def _also_chargers(points: list[StandardPoint]) -> list[StandardPoint]:
+    return [StandardPoint(p.name, p.kinds | {"charger"}, p.unit, p.description, p.counter,
+                          p.codes) if p.name in _CHARGER_METERED else p for p in points]
+
+
+def _charger(name: str, unit: str, description: str,
+             codes: dict[str, int] | None = None) -> StandardPoint:
+    return StandardPoint(name, frozenset({"charger"}), unit, description, codes=codes)
+
+
+_POINTS: list[StandardPoint] = _also_chargers([
     *_phases("voltage", "v", "V", "Phase-to-neutral voltage"),
     _meter("voltage_l12_v", "V", "Line-to-line voltage L1-L2"),
     _meter("voltage_l23_v", "V", "Line-to-line voltage L2-L3"),
@@ -107,7 +127,16 @@ _POINTS: list[StandardPoint] = [
     StandardPoint("remote_lock", frozenset({"hvac"}), "", "Local remote-control lock bits"),
     StandardPoint("window_open", frozenset({"hvac"}), "", "Window contact open (1)"),
     StandardPoint("occupied", frozenset({"hvac"}), "", "Occupancy sensor says occupied (1)"),
-]
+    _charger("charge_state", "", "IEC 61851-1 state of the charger and the car",
+             CHARGE_STATE_CODES),
+    _charger("current_limit_a", "A", "Current the charger may offer the car, per phase "
+                                     "(0: none)"),
+    _charger("failsafe_current_a", "A", "Current the charger falls back to when its "
+                                        "watchdog expires, per phase"),
+    _charger("watchdog_timeout_s", "s", "Silence on the bus after which the charger falls "
+                                        "back to its fail-safe current"),
+    _charger("standby", "", "Charger's power-saving standby enabled (1)", POWER_CODES),
+])
 
 STANDARD_POINTS: dict[str, StandardPoint] = {p.name: p for p in _POINTS}
 

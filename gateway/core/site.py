@@ -225,7 +225,8 @@ def load_site(path: str | Path, profiles: ProfileLibrary | None = None) -> Site:
         seen[key] = dev_id
         devices[dev_id] = device
     if spec.charging is not None:
-        problems.extend(check_charging(spec.charging, doc))
+        problems.extend(check_charging(spec.charging, doc, devices={
+            dev_id: (d.profile, d.config.poll_interval_s) for dev_id, d in devices.items()}))
     if problems:
         raise ConfigError(problems)
     return Site(str(path), spec, devices, doc)

@@ -2,22 +2,27 @@
 
 The daemon hands in the site's window (the demand limiter's meter integration), the limit,
 and two publishing callbacks (retained state, and messages through the outbox); this module
-wires them and runs until cancelled.
+wires them and runs until cancelled. Modbus chargers (modbus_chargers.py) need the
+acquisition too: its writer, its readings and the devices' profiles.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from gateway.acquisition.reading import Reading
+from gateway.control.actuator import Writer
 from gateway.core.chargers import ChargingConfig
 from gateway.core.clock import Clock
+from gateway.core.profile import Profile
 from gateway.ev.allocator import Allocation
 from gateway.ev.central_system import CentralSystem
 from gateway.ev.charger_state import Session
+from gateway.ev.modbus_chargers import ModbusChargers
 from gateway.ev.payloads import allocation_payload, charger_state_payload, session_payload
 from gateway.ev.supervisor import ChargingSupervisor, RulesInForce, SiteWindow
 
@@ -33,15 +38,24 @@ class ChargingService:
     def __init__(self, cfg: ChargingConfig, clock: Clock, window: SiteWindow, limit_kw: float,
                  *, topic_prefix: str, set_state: Publish, send: Publish,
                  source: str = "the site file",
-                 rules: Callable[[], RulesInForce] | None = None, tz: ZoneInfo | None = None):
+                 rules: Callable[[], RulesInForce] | None = None, tz: ZoneInfo | None = None,
+                 writer: Writer | None = None, readings: AsyncIterable[Reading] | None = None,
+                 profiles: Mapping[str, Profile] | None = None):
+        """``writer``, ``readings``, ``profiles`` (by device id): the acquisition's, for
+        the Modbus chargers; without them a Modbus charger never answers (metered load
+        at its fail-safe share)."""
         self.cfg = cfg
         self.clock = clock
         self.prefix = topic_prefix
         self.set_state = set_state
         self.send = send
         self.cs = CentralSystem(cfg, clock, source=source)
+        self.modbus = ModbusChargers(self.cs, cfg, writer, profiles or {}) \
+            if writer is not None and any(c.modbus for c in cfg.chargers.values()) else None
+        self.readings = readings if self.modbus is not None else None
         self.supervisor = ChargingSupervisor(self.cs, cfg, clock, window, limit_kw,
-                                             on_cycle=self._cycled, rules=rules, tz=tz)
+                                             on_cycle=self._cycled, rules=rules, tz=tz,
+                                             modbus=self.modbus)
         #: set by the daemon once the site's tariff is loaded
         self.price_session: PriceSession | None = None
         self.cs.on_session_done = self._session_done
@@ -74,12 +88,19 @@ class ChargingService:
             retained, topic, payload = await self._out.get()
             await (self.set_state if retained else self.send)(topic, payload)
 
+    async def _follow(self, readings: AsyncIterable[Reading]) -> None:
+        assert self.modbus is not None
+        async for reading in readings:
+            self.modbus.on_reading(reading)
+
     async def run(self) -> None:
         server = await self.cs.serve()
         log.info("ev: OCPP 1.6J central system on ws://%s:%d/<charger id>, %d chargers "
                  "declared", self.cfg.host, self.cfg.port, len(self.cfg.chargers))
         tasks = [asyncio.create_task(self.supervisor.run(), name="ev-supervisor"),
                  asyncio.create_task(self._drain(), name="ev-mqtt")]
+        if self.readings is not None:
+            tasks.append(asyncio.create_task(self._follow(self.readings), name="ev-modbus"))
         try:
             await asyncio.gather(*tasks)
         finally:

@@ -94,7 +94,7 @@ def limit_schedule(config: ChargerConfig, periods: list[tuple[int, float]],
         return ChargingSchedule(
             charging_rate_unit=ChargingRateUnitType.amps, start_schedule=start,
             charging_schedule_period=[ChargingSchedulePeriod(
-                start_period=at, limit=math.floor(ac.amps(kw) * 10 + 1e-6) / 10,
+                start_period=at, limit=ac.limit_amps(kw),
                 number_phases=ac.phases)
                 for at, kw in periods])
     return ChargingSchedule(
@@ -211,6 +211,11 @@ class CentralSystem:
             self.refused.append(cid)
             log.warning("ev: refused charger '%s' from %s: not declared in %s "
                         "(charging.chargers)", cid, where, self.source)
+            return connection.respond(HTTPStatus.NOT_FOUND, "unknown charge point\n")
+        if config.modbus is not None:  # steered over Modbus: an OCPP twin would be a second boss
+            self.refused.append(cid)
+            log.warning("ev: refused charger '%s' from %s: declared in %s as a Modbus "
+                        "charger (charging.chargers.%s.modbus)", cid, where, self.source, cid)
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown charge point\n")
         if config.password is not None and not basic_auth_ok(request.headers, cid,
                                                              config.password):

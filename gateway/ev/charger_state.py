@@ -29,8 +29,10 @@ class Session:
     samples: list[tuple[float, float]] = field(default_factory=list)
 
     def sample(self, now: float, wh: float) -> None:
-        """Add a meter reading; a register that went backwards is not energy delivered."""
-        if self.samples and (now < self.samples[-1][0] or wh < self.samples[-1][1]):
+        """Add a meter reading; a register that went backwards is not energy delivered,
+        and the same reading twice is one."""
+        if self.samples and (now < self.samples[-1][0] or wh < self.samples[-1][1]
+                             or self.samples[-1] == (now, wh)):
             return
         self.samples.append((now, wh))
 
@@ -138,13 +140,18 @@ def apply_meter_values(charger: ChargerState, connector_id: int,
         if "Power.Active.Import" not in values and conn.energy_wh is not None \
                 and conn.meter_at is not None and now > conn.meter_at:
             conn.power_kw = max(0.0, wh - conn.energy_wh) * 3.6 / (now - conn.meter_at)
-        conn.energy_wh = wh
-        if conn.session is not None:
-            conn.session.meter_wh = max(conn.session.meter_wh, wh)
-            conn.session.sample(now, wh)
+        record_energy(conn, wh, now)
     if "Power.Active.Import" in values:
         conn.power_kw = max(0.0, values["Power.Active.Import"])
     conn.meter_at = now
+
+
+def record_energy(conn: ConnectorState, wh: float, now: float) -> None:
+    """The connector's energy register read ``now``; a running session meters it."""
+    conn.energy_wh = wh
+    if conn.session is not None:
+        conn.session.meter_wh = max(conn.session.meter_wh, wh)
+        conn.session.sample(now, wh)
 
 
 def start_session(charger: ChargerState, connector_id: int, transaction_id: int, id_tag: str,

@@ -5,7 +5,8 @@ The site's 15-minute window comes from the demand limiter's meter integration
 (``DemandController.window_so_far``), so the air conditioning and the chargers spend one
 budget. A charger that boots is learnt (GetConfiguration), given its meter interval,
 cleared of old profiles, and then given its fail-safe share (ChargePointMaxProfile) and its
-connector limits on the spot, before the next cycle.
+connector limits on the spot, before the next cycle. A Modbus charger (modbus_chargers.py)
+is set up when it answers and steered through its registers by the same cycle.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gateway.ev.central_system import CentralSystem
 from gateway.ev.charger_state import ChargerState
 from gateway.ev.charging_rules import ChargingRules, Periods, Plugged, plan
 from gateway.ev.failsafe import FailsafePlan, failsafe_shares
+from gateway.ev.modbus_chargers import ModbusChargers
 
 log = logging.getLogger("escogw.ev")
 
@@ -41,13 +43,23 @@ class SiteWindow(Protocol):
     def window_so_far(self, now: float) -> tuple[float, float, float] | None: ...
 
 
+class Steering(Protocol):
+    """Where a charger's fail-safe and limits go: OCPP profiles or Modbus registers."""
+
+    async def set_failsafe(self, cid: str, share_kw: float) -> bool: ...
+
+    async def set_connector_limit(self, cid: str, connector: int, kw: float) -> bool: ...
+
+
 class ChargingSupervisor:
     def __init__(self, cs: CentralSystem, cfg: ChargingConfig, clock: Clock,
                  window: SiteWindow, limit_kw: float, window_s: float = 900.0,
                  on_cycle: Callable[[Allocation], None] | None = None,
                  rules: Callable[[], RulesInForce] | None = None,
-                 tz: ZoneInfo | None = None):
+                 tz: ZoneInfo | None = None, modbus: ModbusChargers | None = None):
         self.cs = cs
+        #: the chargers steered over Modbus; the others over OCPP (``cs``)
+        self.modbus = modbus
         #: the rule file's charging: section (comfort windows, departures, valley first)
         #: and the tariff's periods, as in force now (a reload may replace them)
         self.rules_in_force = rules or (lambda: (None, None))
@@ -85,20 +97,31 @@ class ChargingSupervisor:
         Under the cycle's lock, so no limit sent by a cycle can land between the clear and
         the new profiles; the cycle that follows sends the lease and the limits."""
         st = self.cs.chargers[cid]
+        ocpp = self.modbus is None or cid not in self.modbus
         async with self._lock:
             self.failsafe_sent.pop(cid, None)
             for conn in st.connectors.values():
                 conn.limit_kw = None
-            smart = await self.cs.learn(cid)
-            if smart is False and st.uncontrollable is None:
-                st.uncontrollable = "no SmartCharging"
-                log.warning("ev: charger %s does not support SmartCharging: counted as "
-                            "uncontrollable metered load", cid)
-            await self.cs.set_meter_interval(cid)
-            if smart:
-                await self.cs.clear_profiles(cid)
+            if ocpp:
+                await self._learn(cid)
+            elif self.modbus is not None:
+                await self.modbus.setup(cid)
         await self.cycle()
-        await self.cs.trigger_meter_values(cid)
+        if ocpp:
+            await self.cs.trigger_meter_values(cid)
+
+    async def _learn(self, cid: str) -> None:
+        """An OCPP charger after its boot: what it can do, its meter interval, no old
+        profiles."""
+        st = self.cs.chargers[cid]
+        smart = await self.cs.learn(cid)
+        if smart is False and st.uncontrollable is None:
+            st.uncontrollable = "no SmartCharging"
+            log.warning("ev: charger %s does not support SmartCharging: counted as "
+                        "uncontrollable metered load", cid)
+        await self.cs.set_meter_interval(cid)
+        if smart:
+            await self.cs.clear_profiles(cid)
 
     async def run(self) -> None:
         while True:
@@ -176,16 +199,22 @@ class ChargingSupervisor:
         now = self.clock.monotonic()
         sent = self.failsafe_sent.get(cid)
         # the lease is renewed once half of it has run, or when the share moves
+        steer = self.steering(cid)
         if (sent is None or abs(sent[0] - share) > RESEND_KW
                 or now - sent[1] >= self.cfg.failsafe_after_s / 2) \
-                and await self.cs.set_failsafe(cid, share):
+                and await steer.set_failsafe(cid, share):
             self.failsafe_sent[cid] = (share, now)
         for n, conn in st.connectors.items():
             if not _steerable(st):
                 return  # rejected the fail-safe or an earlier connector's profile
             kw = alloc.limits.get((cid, n), 0.0)
             if conn.limit_kw is None or abs(conn.limit_kw - kw) > RESEND_KW:
-                await self.cs.set_connector_limit(cid, n, kw)
+                await steer.set_connector_limit(cid, n, kw)
+
+    def steering(self, cid: str) -> Steering:
+        if self.modbus is not None and cid in self.modbus:
+            return self.modbus
+        return self.cs
 
 
 def _steerable(st: ChargerState) -> bool:

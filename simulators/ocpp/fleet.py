@@ -78,6 +78,12 @@ def given_car(cid: str, cfg: ChargerConfig) -> dict[int, list[Vehicle]] | None:
             for n in range(1, cfg.connectors + 1)}
 
 
+def cars_for(rng: random.Random, cid: str, cfg: ChargerConfig, start_s: float,
+             first_arrival_h: float) -> dict[int, list[Vehicle]]:
+    """The charger's given car, or its share of the seeded day."""
+    return given_car(cid, cfg) or day_of_cars(rng, cid, cfg, start_s, first_arrival_h)
+
+
 class Fleet:
     def __init__(self, chargers: Iterable[SimChargePoint]):
         self.chargers = {cp.spec.id: cp for cp in chargers}
@@ -87,11 +93,11 @@ class Fleet:
     def from_site(cls, cfg: ChargingConfig, url: str, clock: Clock, seed: int = 17,
                   start_s: float = 7 * 3600, first_arrival_h: float = 8.0,
                   tick_s: float = 5.0) -> Fleet:
+        """The OCPP chargers of the site (Modbus ones are devices: simulators/wallbox.py)."""
         rng = random.Random(seed)
         return cls(SimChargePoint(sim_spec(cid, c, tick_s), url, clock,
-                                  given_car(cid, c) or
-                                  day_of_cars(rng, cid, c, start_s, first_arrival_h))
-                   for cid, c in cfg.chargers.items())
+                                  cars_for(rng, cid, c, start_s, first_arrival_h))
+                   for cid, c in cfg.chargers.items() if c.modbus is None)
 
     @property
     def draw_kw(self) -> float:

@@ -17,7 +17,13 @@ import pytest
 
 from gateway.core.codec import CodecError
 from gateway.core.profile import Profile, ProfileLibrary, available_profiles, load_profile
-from gateway.core.semantics import FAN_CODES, MODE_CODES, POWER_CODES, STANDARD_POINTS
+from gateway.core.semantics import (
+    CHARGE_STATE_CODES,
+    FAN_CODES,
+    MODE_CODES,
+    POWER_CODES,
+    STANDARD_POINTS,
+)
 from gateway.core.site import DeviceConfig
 from gateway.core.sourcefile import ConfigError
 
@@ -76,8 +82,9 @@ def test_profile_case(case: str) -> None:
 
 def test_the_bundled_device_models_are_shipped() -> None:
     assert {"eastron-sdm630", "chint-dtsu666", "acrel-adl400", "generic-tuf2000m",
-            "coolautomation-coolmasternet", "lg-pdrycb500"} <= set(SHIPPED)
-    assert {profile(i).kind for i in SHIPPED} == {"meter", "hvac", "water"}
+            "coolautomation-coolmasternet", "lg-pdrycb500",
+            "heidelberg-energy-control"} <= set(SHIPPED)
+    assert {profile(i).kind for i in SHIPPED} == {"meter", "hvac", "water", "charger"}
 
 
 @pytest.mark.parametrize("profile_id", SHIPPED)
@@ -220,6 +227,30 @@ def test_tuf2000m_reads_low_word_first() -> None:
     assert points["volume_m3"].counter
 
 
+def test_heidelberg_energy_control_registers() -> None:
+    """The register table's (and evcc heidelberg-ec.go's) numbers and scalings."""
+    points = profile("heidelberg-energy-control").points
+    where = {n: (p.table, p.address) for n, p in points.items()}
+    assert where["charge_state"] == ("input", 5)
+    assert where["current_l1_a"] == ("input", 6) and where["voltage_l1_v"] == ("input", 10)
+    assert where["active_power_kw"] == ("input", 14)
+    assert where["energy_import_kwh"] == ("input", 17)
+    assert where["watchdog_timeout_s"] == ("holding", 257)
+    assert where["standby"] == ("holding", 258)
+    assert where["current_limit_a"] == ("holding", 261)
+    assert where["failsafe_current_a"] == ("holding", 262)
+    assert points["charge_state"].decode([7]) == CHARGE_STATE_CODES["c2"]
+    assert points["charge_state"].decode([4]) == CHARGE_STATE_CODES["b1"]
+    assert points["current_l2_a"].decode([158]) == 15.8
+    assert points["energy_import_kwh"].decode([0x0001, 0xE240]) == 123.456  # Wh, high first
+    assert points["current_limit_a"].encode(6.0) == [60]
+    assert points["current_limit_a"].encode(0) == [0]
+    assert points["watchdog_timeout_s"].encode(15) == [15000]  # ms, the table's default
+    assert points["standby"].encode("off") == [4]  # evcc hecStandbyDisabled
+    with pytest.raises(CodecError):
+        points["current_limit_a"].encode(16.5)
+
+
 # -- the semantic model's reference page ------------------------------------------------
 
 
@@ -248,7 +279,8 @@ def test_semantic_model_doc_lists_every_standard_point() -> None:
 
 def test_semantic_model_doc_lists_every_enum_code() -> None:
     text = (DOCS / "semantic-model.md").read_text(encoding="utf-8")
-    for title, codes in (("mode", MODE_CODES), ("fan", FAN_CODES), ("power", POWER_CODES)):
+    for title, codes in (("mode", MODE_CODES), ("fan", FAN_CODES), ("power", POWER_CODES),
+                         ("charge_state", CHARGE_STATE_CODES)):
         section = text.split(f"### `{title}`", 1)[1].split("###", 1)[0]
         rows = _doc_table(section)
         assert {k: int(v[0]) for k, v in rows.items()} == codes, title

@@ -11,6 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from gateway.core.chargers import ModbusControl
 from simulators.ocpp.charge_point import SimChargePoint, SimChargerSpec
 from simulators.ocpp.ev import Vehicle
 from simulators.ocpp.fleet import Fleet, sim_spec
@@ -32,17 +33,33 @@ def car(arrive_s: float = 0.0, stay_h: float = 6.0, **kw: object) -> Vehicle:
     return Vehicle(**base)  # type: ignore[arg-type]
 
 
+async def refused_status(w: World, cid: str, caplog: pytest.LogCaptureFixture) -> int:
+    """Connect as ``cid``: the HTTP status the handshake is refused with."""
+    async with running(w):
+        with caplog.at_level(logging.WARNING, "escogw.ev"), pytest.raises(InvalidStatus) as err:
+            async with connect(f"{w.url}/{cid}", subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
+                pass
+    return err.value.response.status_code
+
+
 async def test_an_unknown_charger_is_refused_with_a_clear_log_line(
         caplog: pytest.LogCaptureFixture) -> None:
     w = small_world()
-    async with running(w):
-        with caplog.at_level(logging.WARNING, "escogw.ev"), pytest.raises(InvalidStatus) as err:
-            async with connect(f"{w.url}/ROGUE7", subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
-                pass
-    assert err.value.response.status_code == 404
+    assert await refused_status(w, "ROGUE7", caplog) == 404
     assert "refused charger 'ROGUE7' from 127.0.0.1:" in caplog.text
     assert "not declared in test-site.yaml (charging.chargers)" in caplog.text
     assert w.cs.refused == ["ROGUE7"]
+
+
+async def test_a_modbus_charger_is_not_served_over_ocpp(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = charging_config(1, 0)
+    charger = cfg.chargers["AC01"].model_copy(
+        update={"modbus": ModbusControl(device="wallbox-p1")})
+    cfg = cfg.model_copy(update={"chargers": {"AC01": charger}})
+    w = World(cfg, scaled_clock("2026-07-15T10:00:00", 60), ac_kw=lambda _t: 40.0)
+    assert await refused_status(w, "AC01", caplog) == 404
+    assert "refused charger 'AC01'" in caplog.text
+    assert "as a Modbus charger (charging.chargers.AC01.modbus)" in caplog.text
 
 
 async def test_basic_auth_is_required_when_a_password_is_declared(
