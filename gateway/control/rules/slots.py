@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gateway.control.rules.context import MODE_NAMES, Context, digest, unit_list
 from gateway.control.rules.schema import DAY_KEYS
-from gateway.control.ruleset import MODE, Condition, Entry, PolicyConfig, SlotRule
+from gateway.control.ruleset import MODE, POWER, Condition, Entry, PolicyConfig, SlotRule
 from gateway.core.calendar import DAY_TYPES, DayType
 from gateway.core.semantics import MODE_CODES
 from gateway.core.sourcefile import Loc
@@ -89,6 +89,31 @@ def sweeps(ctx: Context) -> list[SlotRule]:
             line=ctx.doc.line_of(at), kind="sweep", months=s.months,
             days={dt: entries for dt in types}, digest=digest(raw_all.get(name))))
     return out
+
+
+def sweeps_shadowing(ctx: Context, rules: list[SlotRule]) -> None:
+    """A sweep with a schedule's own scope and priority: a load-time error. At such a tie
+    the sweep's off, in force from its last time until its next one, outranks the
+    schedule's switch-on as the more energy-conservative value — the units would never
+    come on (the hospital example's administration floor did exactly that)."""
+    for sweep in (r for r in rules if r.kind == "sweep"):
+        for sched in (r for r in rules if r.kind == "schedule"):
+            shared = sweep.units & sched.units
+            if not shared or sweep.scope != sched.scope or sweep.priority != sched.priority:
+                continue
+            if sweep.months is not None and sched.months is not None \
+                    and not sweep.months & sched.months:
+                continue
+            ons = [e for dt in sweep.days.keys() & sched.days.keys()
+                   for e in sched.days[dt] if e.values[POWER] == 1]
+            if ons:
+                ctx.bad(("sweeps", sweep.name),
+                        f"has the scope ({sweep.scope} units) and priority "
+                        f"({sweep.priority}) of schedule '{sched.name}' (line {sched.line}) "
+                        f"on {unit_list(shared)}: its off, in force until its next time, "
+                        f"would outrank the schedule's switch-on at {ons[0].hhmm} and the "
+                        "units would stay off; sweep a wider group (e.g. all, with except:)")
+                break
 
 
 def overlaps(ctx: Context, rules: list[SlotRule]) -> None:
