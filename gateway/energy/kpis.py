@@ -64,6 +64,8 @@ class Kpis:
     #: UnitCounters
     units: int = 0
     compressor_starts: int = 0
+    #: the units' compressors' running time summed, h
+    compressor_hours: float = 0.0
     #: ShortCycles
     short_cycles: int = 0
     #: Violations
@@ -260,11 +262,10 @@ class Discomfort:
 
 def exempt_rooms(building: Building, rules: RuleSet) -> set[str]:
     """Rooms of a zone the rule set exempts: the room's own id, or one of its units'."""
-    exempt = set(rules.policy.exemptions)
     units = {id(u) for uid, u in building.units.items()
-             if uid in rules.units and rules.units[uid].zone in exempt}
+             if uid in rules.units and rules.units[uid].exempt is not None}
     return {rid for rid, room in building.rooms.items()
-            if rid in exempt or any(id(u) in units for u in room.units)}
+            if rid in rules.policy.exemptions or any(id(u) in units for u in room.units)}
 
 
 class ShortCycles:
@@ -348,9 +349,9 @@ class Writes:
 
 
 class UnitCounters:
-    """Compressor starts and the occupants' switch-ons (and, on a site without an AC meter,
-    the AC energy: the units' own) over the day: the physics' counters at the end less
-    those at ``start``."""
+    """Compressor starts and running hours, the occupants' switch-ons (and, on a site
+    without an AC meter, the AC energy: the units' own) over the day: the physics'
+    counters at the end less those at ``start``."""
 
     def __init__(self, kp: Kpis, building: Building, ac_metered: bool):
         self.building = building
@@ -361,12 +362,14 @@ class UnitCounters:
         self.kp = kp
         kp.units = len(self.building.units)
         self._starts: dict[str, int] = {}
+        self._runtime_s = 0.0
         self._switch_ons = 0
         self._energy_kwh = 0.0
 
     def start(self) -> None:
         b = self.building
         self._starts = {uid: u.compressor_starts for uid, u in b.units.items()}
+        self._runtime_s = sum(u.compressor_runtime_s for u in b.units.values())
         self._energy_kwh = sum(u.energy_kwh for u in b.units.values())
         self._switch_ons = b.occupant_switch_ons
 
@@ -376,6 +379,8 @@ class UnitCounters:
             kp.ac_energy_kwh = sum(u.energy_kwh for u in b.units.values()) - self._energy_kwh
         kp.compressor_starts = sum(u.compressor_starts - self._starts.get(uid, 0)
                                    for uid, u in b.units.items())
+        kp.compressor_hours = (sum(u.compressor_runtime_s for u in b.units.values())
+                               - self._runtime_s) / 3600.0
         kp.occupant_switch_ons = b.occupant_switch_ons - self._switch_ons
 
 

@@ -63,9 +63,9 @@ TOTALS: dict[str, tuple[Callable[[Kpis], float], Callable[[Sequence[float]], flo
 
 
 def _saving_short(k: Kpis, vs: Kpis | None) -> bool:
-    """A day short of the saving. One on which no compressor started under either set (a
+    """A day short of the saving. One on which no compressor ran under either set (a
     school's Sunday: the units' standby is all either pays) has nothing to save."""
-    if vs is None or k.compressor_starts == vs.compressor_starts == 0:
+    if vs is None or k.compressor_hours == vs.compressor_hours == 0:
         return False
     mine, theirs = ac_cost(k), ac_cost(vs)
     if theirs <= 0:

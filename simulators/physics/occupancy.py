@@ -73,8 +73,9 @@ _MEETING_WORKDAY = (
 # and a laboratory 1.92 m²; the library's reading-room figure is ours (assumed).
 # Lighting: GB 50034-2013 table 6.3.7 holds classrooms, laboratories and reading rooms
 # to 9 W/m². Fresh air while people are in: GB 50736-2012 table 3.0.6-4 (high-density
-# rooms), classrooms at 0.4-1.0 person/m² 24 m³/h per person, libraries 17 (the lab
-# taken as a classroom). A classroom of 43 without it would reach 30 °C in January.
+# rooms), classrooms at 0.4-1.0 person/m² 24 m³/h per person, libraries at up to 0.4
+# person/m² 20 (the lab taken as a classroom). A classroom of 43 without it would reach
+# 30 °C in January.
 _CLASSROOM_WORKDAY = (
     (7.25, 0.0), (7.5, 0.9), (11.9, 0.95), (12.1, 0.25), (13.9, 0.25), (14.0, 0.95),
     (17.4, 0.95), (17.6, 0.0),
@@ -148,7 +149,7 @@ PROFILES: dict[str, OccupancyProfile] = {
         equipment_w_m2=5.0,
         lighting_w_m2=9.0,
         standby_w_m2=0.5,
-        fresh_air_m3_h_per_person=17.0,
+        fresh_air_m3_h_per_person=20.0,
     ),
     "ward": OccupancyProfile(
         name="ward",

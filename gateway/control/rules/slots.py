@@ -92,28 +92,33 @@ def sweeps(ctx: Context) -> list[SlotRule]:
 
 
 def sweeps_shadowing(ctx: Context, rules: list[SlotRule]) -> None:
-    """A sweep with a schedule's own scope and priority: a load-time error. At such a tie
-    the sweep's off, in force from its last time until its next one, outranks the
-    schedule's switch-on as the more energy-conservative value — the units would never
-    come on (the hospital example's administration floor did exactly that)."""
+    """A sweep that outranks every schedule switching one of its units on: a load-time
+    error. A sweep's off stays in force from its last time until its next one (whatever
+    the day type: a step is looked up over the days before), so where it does not lose a
+    tie — narrower, or as narrow at a priority as high — it outranks the morning's
+    switch-on and the unit never comes on (the hospital example's administration floor
+    did exactly that)."""
+    schedules = [r for r in rules if r.kind == "schedule"]
     for sweep in (r for r in rules if r.kind == "sweep"):
-        for sched in (r for r in rules if r.kind == "schedule"):
-            shared = sweep.units & sched.units
-            if not shared or sweep.scope != sched.scope or sweep.priority != sched.priority:
-                continue
-            if sweep.months is not None and sched.months is not None \
-                    and not sweep.months & sched.months:
-                continue
-            ons = [e for dt in sweep.days.keys() & sched.days.keys()
-                   for e in sched.days[dt] if e.values[POWER] == 1]
-            if ons:
-                ctx.bad(("sweeps", sweep.name),
-                        f"has the scope ({sweep.scope} units) and priority "
-                        f"({sweep.priority}) of schedule '{sched.name}' (line {sched.line}) "
-                        f"on {unit_list(shared)}: its off, in force until its next time, "
-                        f"would outrank the schedule's switch-on at {ons[0].hhmm} and the "
-                        "units would stay off; sweep a wider group (e.g. all, with except:)")
-                break
+        shadowed: list[str] = []
+        beaten: SlotRule | None = None
+        for unit in sorted(sweep.units):
+            ons = [sched for sched in schedules if unit in sched.units
+                   and (sweep.months is None or sched.months is None
+                        or bool(sweep.months & sched.months))
+                   and any(e.values[POWER] == 1 for steps in sched.days.values()
+                           for e in steps)]
+            if ons and all((sweep.scope, -sweep.priority) <= (s.scope, -s.priority)
+                           for s in ons):
+                shadowed.append(unit)
+                beaten = beaten or ons[0]
+        if beaten is not None:
+            ctx.bad(("sweeps", sweep.name),
+                    f"outranks schedule '{beaten.name}' (line {beaten.line}) on "
+                    f"{unit_list(shadowed)} (scope {sweep.scope} against {beaten.scope} "
+                    f"units, priority {sweep.priority} against {beaten.priority}): its off, "
+                    "in force until its next time, would win over the switch-on and the "
+                    "units would stay off; sweep a wider group (e.g. all, with except:)")
 
 
 def overlaps(ctx: Context, rules: list[SlotRule]) -> None:
