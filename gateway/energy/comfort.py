@@ -1,6 +1,7 @@
 """Comfort, defined once for the report and the what-if simulation.
 
-The band: 26–28 °C in the cooling months, 18–20 °C otherwise. Discomfort (BOPTEST's
+The band: 26–28 °C in the cooling months, 18–22 °C otherwise (``COOLING_BAND``,
+``HEATING_BAND``: their source below). Discomfort (BOPTEST's
 ``tdis``) of a zone is ∫ the zone's air temperature's distance outside the band dt, in K·h,
 over the time the zone is **occupied** only — an empty room that floats out of the band is
 no one's discomfort. The headline figure is the sum over the zones divided by the number of
@@ -22,8 +23,19 @@ from simulators.physics.occupancy import PROFILES, DayKind, occupancy_fraction
 
 Band = tuple[float, float]
 
+#: The comfort bands are GB 50736-2012《民用建筑供暖通风与空气调节设计规范》§3.0.2, table
+#: 3.0.2 (人员长期逗留区域, rooms people stay in for long): cooling comfort level II 26–28 °C
+#: (level I 24–26), heating comfort level II 18–22 °C (level I 22–24). (§3.0.1 gives 16–22 °C
+#: as the heating design temperature of 夏热冬冷 regions such as Wuhan.) Level II is the one a
+#: public building under the national setpoint limits can hold.
+#:
+#: The band is not the regulatory setpoint limit (国办发〔2007〕42号: cooling not set below
+#: 26 °C, heating not set above 20 °C; ``gateway.core.policy.SetpointPolicy``, the clamps):
+#: that limits what a unit is *set* to, and is never broken; the band says which *room*
+#: temperatures count as comfortable. A winter room at 21 °C from the afternoon sun, with its
+#: unit set to 20 °C or off, is inside the band.
 COOLING_BAND: Band = (26.0, 28.0)
-HEATING_BAND: Band = (18.0, 20.0)
+HEATING_BAND: Band = (18.0, 22.0)
 #: the scheduled occupied hours of an office zone without an occupancy sensor (working days)
 OFFICE_HOURS = (time(8, 0), time(18, 0))
 

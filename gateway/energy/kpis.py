@@ -224,11 +224,11 @@ class DemandThreshold:
 class Discomfort:
     """Thermal discomfort ``tdis`` (BOPTEST), K·h, as ``comfort.DiscomfortTally`` defines it
     (the report's definition too): per zone, the room air temperature's distance outside the
-    comfort band (26–28 °C in the rule set's cooling months, 18–20 °C otherwise) over the
-    zone's occupied time. A zone is a room with occupants, unless the rule set exempts it
-    (a ward, a theatre: their temperatures are clinical requirements, not the band's; the
-    report leaves exempt zones out the same way); it is occupied while the simulation has
-    people in it. The headline figure is the sum over the zones / zones
+    comfort band (26–28 °C in the rule set's cooling months, 18–22 °C otherwise: comfort.py)
+    over the zone's occupied time. A zone is a room with occupants, unless the rule set
+    exempts it (a ward, a theatre: their temperatures are clinical requirements, not the
+    band's; the report leaves exempt zones out the same way); it is occupied while the
+    simulation has people in it. The headline figure is the sum over the zones / zones
     (``Kpis.discomfort_kh_per_zone``)."""
 
     def __init__(self, kp: Kpis, rooms: Mapping[str, SimRoom], band: Band,

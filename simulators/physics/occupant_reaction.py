@@ -21,7 +21,8 @@ from simulators.physics.ac_unit import AcMode, AcUnit
 
 @dataclass(frozen=True, slots=True)
 class OccupantReaction:
-    """Thresholds, °C (0.5 K outside the 26-28 / 18-20 °C comfort bands), and patience, s."""
+    """Thresholds, °C (0.5 K above the 26-28 °C cooling band, 0.5 K below the heating band's
+    18 °C), and patience, s."""
 
     hot_c: float = 28.5
     cold_c: float = 17.5

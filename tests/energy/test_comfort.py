@@ -101,3 +101,19 @@ def test_an_empty_room_out_of_the_band_is_no_discomfort() -> None:
     tally.add("z", 35.0, comfort.COOLING_BAND, 1.0, occupied=False)
     tally.add("y", 27.0, comfort.COOLING_BAND, 1.0, occupied=True)
     assert tally.total_kh == 0.0 and tally.kh_per_zone == 0.0 and tally.hours == 1.0
+
+
+def test_the_winter_band_reaches_22_c_while_the_heating_setpoint_stays_capped_at_20() -> None:
+    """GB 50736-2012 table 3.0.2, heating level II: 18–22 °C. A room the afternoon sun has
+    warmed to 21.5 °C is comfortable; 22.5 °C is half a kelvin out. The regulation's 20 °C
+    heating-setpoint ceiling is another fact and does not move."""
+    from gateway.core.policy import HEATING_MODES, SetpointPolicy
+
+    winter = comfort.comfort_band(cooling=False)
+    assert winter == (18.0, 22.0)
+    assert comfort.outside_band(21.5, winter) == 0.0
+    assert comfort.outside_band(22.5, winter) == pytest.approx(0.5)
+    assert comfort.outside_band(17.0, winter) == pytest.approx(1.0)
+    heat = next(iter(HEATING_MODES))
+    assert SetpointPolicy().clamp(None, heat, 22.0) == 20.0
+    assert SetpointPolicy().violation(None, heat, 21.0) is not None
