@@ -154,8 +154,9 @@ def test_a_run_s_totals_take_the_share_at_the_run_s_peak() -> None:
 def test_the_demo_site_s_cars_share_its_limit_in_the_what_if(site: Site) -> None:
     """The demo site on a hot day: its cars charge under the demo rules' 32 kW limit,
     their draw is on the main meter, and without them the site uses less."""
-    [with_cars], _ = run_days(site, RULES, WED, WED, weather="wuhan-summer-hot", cars=True)
-    [without], _ = run_days(site, RULES, WED, WED, weather="wuhan-summer-hot")
+    [with_cars], _ = run_days(site, RULES, WED, WED, weather="wuhan-summer-hot", cars=True,
+                              warmup_days=0)
+    [without], _ = run_days(site, RULES, WED, WED, weather="wuhan-summer-hot", warmup_days=0)
     ev = with_cars.ev
     assert ev is not None and without.ev is None
     assert ev.sessions == 5 and 0 < ev.delivered_kwh <= ev.requested_kwh
@@ -172,3 +173,39 @@ def test_a_site_without_a_car_park_has_no_ev_kpis(tmp_path: Path) -> None:
     assert plain.spec.charging is None
     [k], _ = run_days(plain, NAIVE, WED, WED, weather="wuhan-summer-hot", warmup_days=0)
     assert k.ev is None
+
+
+def test_whatif_shows_the_car_park_in_console_json_and_page(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`escogw whatif` on the demo site: the car park's rows for both rule sets, its KPIs
+    in --json (day and season), the season page; --no-cars leaves them out."""
+    import json
+
+    from gateway.cli import main
+
+    common = ["--site", str(DEMO_SITE), "--warmup-days", "0", "--no-progress"]
+    day = ["--day", "2026-07-15", "--weather", "wuhan-summer-hot"]
+    assert main(["whatif", "--rules", str(RULES), "--vs", str(NAIVE), *common, *day,
+                 "--out", str(tmp_path / "d.html")]) == 0
+    text = capsys.readouterr().out
+    row = next(line for line in text.splitlines() if line.startswith("EV sessions that left"))
+    assert len(row.split()) >= 9  # name, A, B and the change
+    assert "charging's share of the site's peak (%)" in text
+    assert "EV sessions that left short" in (tmp_path / "d.html").read_text()
+    assert main(["whatif", "--rules", str(RULES), *common, *day, "--json",
+                 "--out", str(tmp_path / "d.html")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    ev = doc["runs"][0]["ev"]
+    assert ev["sessions"] == 5 and ev["requested_kwh"] >= ev["delivered_kwh"] > 0
+    assert isinstance(ev["cost"], float) and set(ev["kwh_by_period"]) <= {
+        "valley", "flat", "peak", "sharp"}
+    assert doc["ev"][0]["sessions"] == 5.0
+    assert main(["whatif", "--rules", str(RULES), *common, "--from", "2026-07-14", "--to",
+                 "2026-07-15", "--jobs", "1", "--json", "--out", str(tmp_path / "s.html")]) == 0
+    season = json.loads(capsys.readouterr().out)
+    run = season["runs"][0]
+    assert run["ev"]["sessions"] == sum(d["ev"]["sessions"] for d in run["days"]) == 10
+    assert "EV sessions that left short" in (tmp_path / "s.html").read_text()
+    assert main(["whatif", "--rules", str(RULES), *common, *day, "--no-cars",
+                 "--out", str(tmp_path / "d.html")]) == 0
+    assert "EV sessions" not in capsys.readouterr().out
