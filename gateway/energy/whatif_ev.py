@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from gateway.control.ruleset import RuleSet
@@ -44,9 +44,6 @@ from gateway.ev.charging_rules import Plugged, plan
 from gateway.i18n import N_, _
 from simulators.ocpp.ev import Vehicle
 from simulators.ocpp.fleet import day_of_cars
-
-if TYPE_CHECKING:
-    from gateway.energy.kpis import Kpis
 
 #: a session that got less than this share of what it asked for "left short"
 SHORT_SHARE = 0.95
@@ -84,6 +81,15 @@ class EvKpis:
     @property
     def delivered_pct(self) -> float:
         return 100.0 * self.delivered_kwh / self.requested_kwh if self.requested_kwh else 100.0
+
+
+class DayWithCars(Protocol):
+    """What the run's figures read of a day's ``kpis.Kpis``."""
+
+    @property
+    def peak_kw(self) -> float: ...
+    @property
+    def ev(self) -> EvKpis | None: ...
 
 
 class SiteWindow(Protocol):
@@ -247,7 +253,7 @@ class VirtualCarPark:
 # -- a run's figures and their rows in the what-if's tables --------------------------------
 
 
-def ev_totals(days: Sequence[Kpis]) -> dict[str, float]:
+def ev_totals(days: Sequence[DayWithCars]) -> dict[str, float]:
     """A run's car-park figures over its days (one day: that day's); the share of the
     peak is the chargers' in the run's highest site window."""
     evs = [(k, k.ev) for k in days if k.ev is not None]
@@ -286,7 +292,7 @@ EV_ROWS: dict[str, tuple[str, str, bool]] = {
 }
 
 
-def ev_rows(a: Sequence[Kpis], b: Sequence[Kpis] | None,
+def ev_rows(a: Sequence[DayWithCars], b: Sequence[DayWithCars] | None,
             change: Callable[[float, float], float]) -> list[tuple[str, str, str, str]]:
     """(name, A, B, change) rows of the car park's figures; none without a car park."""
     ta = ev_totals(a)
