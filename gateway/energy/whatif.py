@@ -67,6 +67,8 @@ class Trace:
     hours: list[float] = field(default_factory=list)
     power_kw: list[float] = field(default_factory=list)
     ac_power_kw: list[float] = field(default_factory=list)
+    #: the car park's draw (whatif_ev), on the main meter
+    ev_power_kw: list[float] = field(default_factory=list)
     outdoor_c: list[float] = field(default_factory=list)
     #: zone → temperatures
     temps: dict[str, list[float]] = field(default_factory=dict)
@@ -82,6 +84,7 @@ class Trace:
         self.hours.append(hour)
         self.power_kw.append(building.total_power_kw)
         self.ac_power_kw.append(building.ac_power_kw)
+        self.ev_power_kw.append(building.other_load_kw)
         self.outdoor_c.append(building.outdoor_temp_c)
         for rid, room in zones.items():
             self.temps.setdefault(rid, []).append(room.t_air_c)
@@ -426,6 +429,10 @@ def comparison_html(cmp: Comparison, title: str, notes: list[str] | None = None)
         power.series.append(Series(_("{label} 15-min demand").format(label=r.kpis.label),
                                    list(r.trace.demand), colour, 2.2, dashed=True, step=True,
                                    hold=0.25))
+        if any(r.trace.ev_power_kw):
+            power.series.append(Series(_("{label} charging").format(label=r.kpis.label),
+                                       list(zip(r.trace.hours, r.trace.ev_power_kw,
+                                                strict=True)), colour, 0.8, dashed=True))
     if a.trace.demand_limit_kw is not None:
         power.hlines.append(HLine(a.trace.demand_limit_kw, _(
             "{label} demand limit {limit} kW").format(label=a.kpis.label,

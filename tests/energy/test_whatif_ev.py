@@ -191,7 +191,9 @@ def test_whatif_shows_the_car_park_in_console_json_and_page(
     row = next(line for line in text.splitlines() if line.startswith("EV sessions that left"))
     assert len(row.split()) >= 9  # name, A, B and the change
     assert "charging's share of the site's peak (%)" in text
-    assert "EV sessions that left short" in (tmp_path / "d.html").read_text()
+    page = (tmp_path / "d.html").read_text()
+    assert "EV sessions that left short" in page
+    assert "naive-office charging" in page  # its chargers' draw on the power plot
     assert main(["whatif", "--rules", str(RULES), *common, *day, "--json",
                  "--out", str(tmp_path / "d.html")]) == 0
     doc = json.loads(capsys.readouterr().out)
