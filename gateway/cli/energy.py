@@ -243,8 +243,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"day": str(args.day), "limits": args.limits,
                           "runs": [kpis_json(r.kpis) for r in results],
-                          "ev": [ev_totals([r.kpis]) for r in results] if site.spec.charging
-                          else None,
+                          "ev": [ev_totals([r.kpis]) or None for r in results],
                           "figures": cmp.figures() if cmp.b else None, "plot": str(out)},
                          indent=2))
     else:
