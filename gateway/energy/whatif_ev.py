@@ -5,9 +5,10 @@ No sockets, no OCPP: each step (the what-if's ``step_s``) the car park does what
 gateway's supervisor does in a cycle (gateway/ev/supervisor.py) with the state a perfect
 meter would report —
 
-1. cars arrive and leave: each working day (the rule set's calendar) every connector gets
-   the simulator's seeded car (simulators/ocpp/fleet.py ``day_of_cars``, seeded by the
-   simulation seed and the date, so both rule sets meet the same cars);
+1. cars arrive and leave: each working day (the rule set's calendar, as for the simulated
+   occupants) every connector gets the simulator's seeded car (simulators/ocpp/fleet.py
+   ``day_of_cars``, seeded by the simulation seed and the date, so both rule sets meet
+   the same cars on the days their calendars agree on);
 2. the budget is the rule set's demand window (``DemandController.window_so_far``, the
    engine's own integration of the main meter, which reads the chargers too) shared as
    the gateway shares it (gateway/ev/budget.py); a rule set without a demand limit gives
