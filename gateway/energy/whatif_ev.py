@@ -144,6 +144,8 @@ class VirtualCarPark:
         #: window start (epoch s) → charging kWh in it
         self.energy: dict[float, float] = {}
         self.left: list[_Left] = []
+        #: the car park's draw over the last step: what the main meter reads of it now
+        self.draw_kw = 0.0
         self._next_midnight = -math.inf
 
     def _new_day(self, ts: float) -> None:
@@ -178,6 +180,7 @@ class VirtualCarPark:
             bay.draw_kw = 0.0 if bay.car is None else bay.draw_kw
             present = present or bay.car is not None
         if not present:
+            self.draw_kw = 0.0
             return 0.0
         self._allocate(ts)
         total_kwh = 0.0
@@ -191,7 +194,8 @@ class VirtualCarPark:
         if total_kwh > 0:
             start = math.floor(ts / _WINDOW_S) * _WINDOW_S
             self.energy[start] = self.energy.get(start, 0.0) + total_kwh
-        return total_kwh * 3600.0 / self.step_s
+        self.draw_kw = total_kwh * 3600.0 / self.step_s
+        return self.draw_kw
 
     def _allocate(self, ts: float) -> None:
         demands = [ConnectorDemand(
@@ -209,7 +213,7 @@ class VirtualCarPark:
             if self.window is not None and self.limit_kw is not None else None
         budget = cycle_budget_kw(
             window, limit_kw=self.limit_kw or 0.0, margin_kw=self.cfg.margin_kw,
-            window_s=self.window_s, ev_kw=sum(b.draw_kw for b in self.bays),
+            window_s=self.window_s, ev_kw=self.draw_kw,
             failsafe_kw=self.cfg.failsafe_kw,
             floor_kw=charging.floor_kw(local) if charging is not None else 0.0)
         alloc = allocate(demands, budget, self.cfg.circuits, self.ramp_kw)

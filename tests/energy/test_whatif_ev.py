@@ -71,7 +71,7 @@ class MeteredWindow:
     park: VirtualCarPark | None = None
 
     def window_so_far(self, now: float) -> tuple[float, float, float] | None:
-        ev = sum(b.draw_kw for b in self.park.bays) if self.park is not None else 0.0
+        ev = self.park.draw_kw if self.park is not None else 0.0
         return (600.0, 25.0 * 600.0, 25.0 + ev)
 
 
