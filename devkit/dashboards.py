@@ -255,6 +255,59 @@ def contract_figures(g: Layout) -> None:
     g.add(periods, 6, 5)
 
 
+def _connectors_summed(field: str, by: str = "") -> str:
+    """Each connector's mean ``field`` per interval (``ev_connector``: one point per
+    connector and allocation cycle), summed over the connectors (of each ``by``)."""
+    group = f', "{by}"' if by else ""
+    return (f'SELECT sum("{field}") FROM (SELECT mean("{field}") AS "{field}" FROM '
+            f'"ev_connector" WHERE {SITE} AND $timeFilter GROUP BY time($__interval), '
+            f'"charger", "connector" fill(none)) GROUP BY time($__interval){group} fill(none)')
+
+
+def car_park(g: Layout) -> None:
+    """The chargers (docs/ev-charging.md): power per charger, what the allocator gave
+    them against the budget the AC left, and each connector's state now."""
+    g.add(timeseries(_("Charging power by charger"), [target(
+        _connectors_summed("power_kw", "charger"), alias="$tag_charger")], unit="kwatt",
+        stack=True, description=_("Each charger's metered power (its connectors summed), "
+                                  "from the car park's state on every allocation cycle.")),
+          12, 8)
+    g.add(timeseries(_("Charging: power and allocation against the budget"), [
+        target(_connectors_summed("power_kw"), "A", alias=_("drawn")),
+        target(_connectors_summed("limit_kw"), "B", alias=_("allocated limits")),
+        target(f'SELECT mean("budget_kw") FROM "ev_allocation" WHERE {SITE} AND $timeFilter '
+               f'GROUP BY time($__interval) fill(none)', "C", alias=_("budget"))],
+        unit="kwatt", step=True,
+        description=_("What the chargers drew, the limits the allocator sent them, and the "
+                      "budget the site's demand window left them after the air "
+                      "conditioning (ev_allocation)."),
+        overrides=[{"matcher": {"id": "byName", "options": _("budget")}, "properties": [
+            {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}},
+            {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}}]}]), 12, 8)
+    connectors = table(_("Connectors now"), [target(
+        f'SELECT last("power_kw") AS "kW", last("limit_kw") AS "limit kW", '
+        f'last("online") AS "online" FROM "ev_connector" WHERE {SITE} AND $timeFilter '
+        f'GROUP BY "charger", "connector", "status"', table=True)], decimals=1,
+        time_from="5m",
+        description=_("Each connector's status (Available, Charging, SuspendedEV …), power "
+                      "and allocated limit over the last 5 minutes (the car park publishes "
+                      "them every allocation cycle)."),
+        overrides=[{"matcher": {"id": "byName", "options": "online"}, "properties": [
+            {"id": "mappings", "value": value_mappings(ON_OFF)},
+            {"id": "displayName", "value": _("online")}]},
+            {"matcher": {"id": "byName", "options": "status"}, "properties": [
+                {"id": "displayName", "value": _("status")}]},
+            {"matcher": {"id": "byName", "options": "charger"}, "properties": [
+                {"id": "displayName", "value": _("charger")}]},
+            {"matcher": {"id": "byName", "options": "connector"}, "properties": [
+                {"id": "displayName", "value": _("connector")}]},
+            {"matcher": {"id": "byName", "options": "limit kW"}, "properties": [
+                {"id": "displayName", "value": _("limit kW")}]}])
+    connectors["transformations"] = [{"id": "organize", "options": {
+        "excludeByName": {"Time": True}}}]
+    g.add(connectors, 24, 7)
+
+
 def site_overview() -> Json:
     g = Layout()
     g.add(stat(_("Power now"), f'SELECT last("active_power_kw") FROM "meter" WHERE {MAIN} '
@@ -303,6 +356,7 @@ def site_overview() -> Json:
         f'AND $timeFilter GROUP BY time($__interval), "device" fill(null)',
         alias="$tag_device")], unit="kwatt",
         description=_("AC sub-meter: the load the control loop manages.")), 12, 8)
+    car_park(g)
     site, limit_kw = demo_site_figures()
     limit = textbox_var("demand_limit_kw", _("Demand limit (kW)"), f"{limit_kw:g}",
                         _("The site's demand limit (limit_kw in the rule file's demand "

@@ -121,6 +121,10 @@ def add_whatif_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
                           "difference"))
     p.add_argument("--write-failure", type=float, default=0.0, metavar="FRACTION",
                    help=_("share of writes that fail (seeded), to exercise retries"))
+    p.add_argument("--cars", action=argparse.BooleanOptionalAction, default=True,
+                   help=_("simulate the site file's car park (charging:), its cars steered "
+                          "by the gateway's allocator on the same budget as the AC "
+                          "(default: yes)"))
     p.add_argument("--out", "-o", metavar="FILE",
                    help=_("HTML page (default whatif-DAY.html or whatif-FROM-TO.html)"))
     p.add_argument("--json", action="store_true", help=_("KPIs as JSON on stdout"))
@@ -179,6 +183,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     from gateway.core.site import load_site
     from gateway.energy.comfort import band_text
     from gateway.energy.whatif import Comparison, RunResult, comparison_html, run_day
+    from gateway.energy.whatif_ev import ev_totals
     from simulators.physics.weather_series import weather_day
 
     if not 0.0 <= args.write_failure < 1.0:
@@ -209,7 +214,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
             results.append(run_day(site, path, args.day, weather=args.weather, step_s=args.step,
                                    warmup_days=args.warmup_days, limits=args.limits,
                                    write_failure=args.write_failure, progress=bar,
-                                   sim_seed=args.seed, weather_for=weather_for))
+                                   sim_seed=args.seed, weather_for=weather_for,
+                                   cars=args.cars))
         except ValueError as exc:  # the rule file and the site's simulation settings
             raise ConfigError([Problem(str(path), None, "", str(exc))]) from None
         except OSError as exc:
@@ -237,6 +243,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"day": str(args.day), "limits": args.limits,
                           "runs": [kpis_json(r.kpis) for r in results],
+                          "ev": [ev_totals([r.kpis]) or None for r in results],
                           "figures": cmp.figures() if cmp.b else None, "plot": str(out)},
                          indent=2))
     else:
@@ -271,6 +278,8 @@ def cmd_season(args: argparse.Namespace) -> int:
     from gateway.core.site import load_site
     from gateway.energy.season import TOTALS, season_html, season_json, target_name
     from gateway.energy.season_run import run_season
+    from gateway.energy.whatif import change_pct
+    from gateway.energy.whatif_ev import ev_rows
 
     if args.start is None or args.end is None:
         raise ConfigError([Problem("command line", None, "--to" if args.end is None
@@ -293,7 +302,7 @@ def cmd_season(args: argparse.Namespace) -> int:
         cmp = run_season(site, args.rules, args.vs, days, step_s=args.step,
                          warmup_days=args.warmup_days, limits=args.limits,
                          sim_seed=args.seed, write_failure=args.write_failure,
-                         jobs=args.jobs, progress=bar)
+                         jobs=args.jobs, progress=bar, cars=args.cars)
     except ValueError as exc:
         raise ConfigError([Problem(str(args.rules), None, "", str(exc))]) from None
     except OSError as exc:
@@ -334,6 +343,7 @@ def cmd_season(args: argparse.Namespace) -> int:
     # season.TOTALS names are translated where the catalogue has them (report.po)
     rows += [(_(name), format(ta[name], fmt), format(tb[name], fmt) if tb else "")
              for name, (_fa, _fb, fmt) in TOTALS.items()]
+    rows += [r[:3] for r in ev_rows(cmp.a.days, cmp.b.days if cmp.b else None, change_pct)]
     print(_columns(rows))
     print()
     print(_columns([tuple(cmp.monthly_headers()), *map(tuple, cmp.monthly_rows())]))
@@ -378,10 +388,14 @@ def kpis_json(k: Kpis) -> dict[str, object]:
     out["discomfort_kh_per_zone"] = round(k.discomfort_kh_per_zone, 4)
     out["energy_kwh_per_m2"] = round(k.energy_kwh_per_m2, 4)
     out["starts_per_unit"] = round(k.starts_per_unit, 4)
+    if k.ev is not None and isinstance(out["ev"], dict):
+        out["ev"]["delivered_pct"] = round(k.ev.delivered_pct, 2)
     return out
 
 
 def _num(v: object) -> object:
+    if isinstance(v, dict):  # the car park's day (whatif_ev.EvKpis) and its periods
+        return {kk: _num(vv) for kk, vv in v.items()}
     if isinstance(v, Decimal):
         return float(round(v, 4))
     if isinstance(v, float):

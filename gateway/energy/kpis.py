@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.ruleset import RuleSet
@@ -26,6 +26,9 @@ from gateway.energy.accounting import Interval, IntervalAccountant, main_meters,
 from gateway.energy.comfort import Band, DiscomfortTally, comfort_band
 from gateway.energy.tariff import Tariff
 from simulators.physics import AcUnit, Building, SimRoom
+
+if TYPE_CHECKING:
+    from gateway.energy.whatif_ev import EvKpis
 
 
 @dataclass
@@ -81,6 +84,8 @@ class Kpis:
     alarms: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     steps: int = 0
+    #: the car park's day, when the site file declares one: whatif_ev.VirtualCarPark
+    ev: EvKpis | None = None
 
     @property
     def discomfort_kh_per_zone(self) -> float:

@@ -20,6 +20,8 @@ Sources (docs/mqtt.md schema):
 - comfort: 5-minute means of ``room_temp_c`` (and ``occupied`` where a unit has an
   occupancy sensor) of every unit with a ``zone`` tag, judged as ``comfort`` defines it;
 - control: ``control_event`` (``audit_summary``);
+- the car park, when the site file declares one: ``ev_connector`` and ``ev_session``
+  (``report_charging``);
 - degree days for the baseline: a CSV of daily mean outdoor temperatures, or an outdoor
   temperature point in InfluxDB (hourly means).
 
@@ -53,6 +55,7 @@ from gateway.energy.baseline import (
 from gateway.energy.comfort import DiscomfortTally, comfort_band, scheduled_occupied
 from gateway.energy.coverage import QUARTER, coverage
 from gateway.energy.influx import InfluxReader, Row, quote_ident, quote_str, rfc3339
+from gateway.energy.report_charging import charging_kw, charging_report, peak_windows
 from gateway.energy.report_csv import write_csvs
 from gateway.energy.report_data import (
     AcDay,
@@ -261,6 +264,20 @@ class Collector:
                                  f"{quote_str(self.site_id)}")
         return [], bool(ever and (ever[0].num("count") or 0) > 0)
 
+    def charging_sessions(self, start: date, end: date) -> list[Row]:
+        """The car park's sessions that stopped in the period (``ev_session``)."""
+        a, b = _local_range(self.tz, start, end)
+        return self.reader.query(f"SELECT * FROM ev_session WHERE {_where(self.site_id, a, b)}"
+                                 " GROUP BY charger")
+
+    def charging_in(self, at: datetime) -> float | None:
+        """The chargers' mean kW in the 15-minute window starting ``at`` (``ev_connector``:
+        each connector's stored states averaged, summed); None: no state stored."""
+        rows = self.reader.query(
+            f"SELECT mean(power_kw) AS kw FROM ev_connector WHERE "
+            f"{_where(self.site_id, at, at + QUARTER)} GROUP BY charger, connector")
+        return charging_kw(rows)
+
     def outdoor_days(self, start: date, end: date, ref: str) -> dict[date, float]:
         """Daily mean outdoor temperature from hourly means of DEVICE.POINT (any measurement)."""
         device, _sep, point = ref.partition(".")
@@ -399,6 +416,11 @@ def collect(opts: ReportOptions) -> ReportData:
                 total += value
                 known = True
         data.demand_charge = total if known else None
+    if site.spec.charging is not None:  # the car park (report_charging)
+        peaks = peak_windows(demand)
+        data.charging = charging_report(
+            col.charging_sessions(opts.start, opts.end), peaks,
+            {month: col.charging_in(at) for month, (at, _kw) in peaks.items()}, col.tz)
     _baseline(opts, col, data)
     return data
 

@@ -73,6 +73,8 @@ def write_csvs(data: ReportData, out: Path) -> list[Path]:
                             f"{a.peak_kw:.3f}", a.intervals,
                             f"{100 * a.kwh / data.days[d].kwh:.1f}" if data.days[d].kwh else ""]
                            for d, a in sorted(data.ac_days.items())]))
+    if data.charging is not None:
+        files.append(_charging_csv(data, out))
     files.append(_csv(out / "registers.csv", ["device", "address", "role", "unit",
                                               "first_at", "first", "last_at", "last",
                                               "difference"],
@@ -115,3 +117,22 @@ def write_csvs(data: ReportData, out: Path) -> list[Path]:
                             "" if m.demand_charge is None else money(m.demand_charge)]
                            for m in data.settlement]))
     return files
+
+
+def _charging_csv(data: ReportData, out: Path) -> Path:
+    """``charging.csv``: per month and for the whole period (``all``)."""
+    assert data.charging is not None
+    report = data.charging
+    rows_of = [*report.months, report.period]
+    seen = {p for m in rows_of for p in m.kwh_by_period}
+    ps = [p for p in PERIOD_ORDER if p in seen] + sorted(seen - set(PERIOD_ORDER))
+    return _csv(out / "charging.csv",
+                ["month", "peak_window_start", "site_peak_15min_kw", "charging_kw_in_peak",
+                 "charging_share_of_peak_pct", "sessions", "sessions_unpriced", "kwh",
+                 "cost_cny", *[f"kwh_{p}" for p in ps], *[f"cost_{p}_cny" for p in ps]],
+                [[m.month, m.peak_at.isoformat() if m.peak_at else "", f"{m.peak_kw:.3f}",
+                  _opt(m.charging_kw, ".3f"), _opt(m.share_pct, ".1f"), m.sessions, m.unpriced,
+                  f"{m.kwh:.3f}", f"{money(m.cost)}",
+                  *[f"{m.kwh_by_period.get(p, 0.0):.3f}" for p in ps],
+                  *[f"{money(m.cost_by_period.get(p, Decimal(0)))}" for p in ps]]
+                 for m in rows_of])

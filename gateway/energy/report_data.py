@@ -15,6 +15,7 @@ from gateway.energy.baseline import BaselineModel, Savings, Trusteeship
 from gateway.energy.comfort import DiscomfortTally
 from gateway.energy.coverage import DayCoverage, period_fraction
 from gateway.energy.influx import Row
+from gateway.energy.report_charging import ChargingReport
 from gateway.energy.settlement import MonthRow
 from gateway.energy.stats import DayTotals, InstitutionStats
 from gateway.energy.tariff import Tariff
@@ -127,6 +128,8 @@ class ReportData:
     month_demand_charges: dict[str, Decimal | None] = field(default_factory=dict)
     demand_charge: Decimal | None = None
     workdays: dict[date, bool] = field(default_factory=dict)
+    #: the car park's section; None when the site file declares no chargers
+    charging: ChargingReport | None = None
 
     @property
     def coverage_fraction(self) -> float:

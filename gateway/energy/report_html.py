@@ -13,8 +13,17 @@ from typing import TYPE_CHECKING
 from gateway.energy import svg
 from gateway.energy.comfort import OFFICE_HOURS, band_text
 from gateway.energy.coverage import period_fraction
+from gateway.energy.report_charging import ChargingMonth
 from gateway.energy.report_csv import periods
-from gateway.energy.report_text import cny, days_text, long_date, pct, period_name, short_date
+from gateway.energy.report_text import (
+    PERIOD_ORDER,
+    cny,
+    days_text,
+    long_date,
+    pct,
+    period_name,
+    short_date,
+)
 from gateway.energy.settlement import CONFIDENCE_PCT
 from gateway.energy.stats import KGCE_PER_KWH, InstitutionStats
 from gateway.i18n import N_, _, ngettext
@@ -95,6 +104,7 @@ def render_html(data: ReportData, opts: ReportOptions) -> str:
     parts += _energy(data)
     parts += _demand(data)
     parts += _ac(data)
+    parts += _charging(data)
     parts += _savings(data)
     parts += _water(data)
     parts += _comfort(data)
@@ -258,6 +268,55 @@ def _ac(data: ReportData) -> list[str]:
     out.append(svg.BarChart(_("AC energy per day"), _labels(data, days), [
         svg.Stack(_("AC energy"), [data.ac_days[d].kwh for d in days], "#56B4E9")],
         y_label="kWh").render())
+    return out
+
+
+def _charging(data: ReportData) -> list[str]:
+    """The car park: its part in each month's peak window, its energy and cost by period."""
+    report = data.charging
+    if report is None:
+        return []
+    out = [_h2(_("EV charging: the car park"))]
+    out.append(_note(_(
+        "Charging in the peak window: the mean power of each connector's states stored in "
+        "the site's highest 15-minute window of the month, summed over the connectors. "
+        "Energy and cost: the sessions that ended in the period, priced by the gateway "
+        "with the site's tariff per time-of-use period. The chargers are behind the main "
+        "meter: their energy is part of the site's, not added to it.")))
+
+    def at(m: ChargingMonth) -> str:
+        return f"{m.peak_at:%Y-%m-%d %H:%M}" if m.peak_at is not None else UNKNOWN
+
+    def kw(v: float | None) -> str:
+        return UNKNOWN if v is None else f"{v:.2f}"
+
+    def share(m: ChargingMonth) -> str:
+        v = m.share_pct
+        return UNKNOWN if v is None else f"{v:.1f} %"
+
+    rows = [[m.month, at(m), f"{m.peak_kw:.2f}", kw(m.charging_kw), share(m),
+             str(m.sessions), f"{m.kwh:,.1f}", cny(m.cost)] for m in report.months]
+    p = report.period
+    rows.append([_("the period"), at(p), f"{p.peak_kw:.2f}", kw(p.charging_kw), share(p),
+                 str(p.sessions), f"{p.kwh:,.1f}", cny(p.cost)])
+    out.append(svg.table([_("month"), _("peak window"), _("site peak (kW)"),
+                          _("charging in it (kW)"), _("charging's share"), _("sessions"),
+                          _("charging energy (kWh)"), _("charging cost")], rows))
+    seen = set(p.kwh_by_period)
+    order = [q for q in PERIOD_ORDER if q in seen] + sorted(seen - set(PERIOD_ORDER))
+    if order:
+        out.append(svg.table([_("tariff period"), _("charging energy (kWh)"),
+                              _("charging cost")],
+                             [[period_name(q), f"{p.kwh_by_period.get(q, 0.0):,.1f}",
+                               cny(p.cost_by_period.get(q, Decimal(0)))] for q in order]))
+    if p.unpriced:
+        out.append(_note(ngettext(
+            "{n} session was stored without a cost (no tariff when it ended): its energy "
+            "counts, its cost is unknown.",
+            "{n} sessions were stored without a cost (no tariff when they ended): their "
+            "energy counts, their cost is unknown.", p.unpriced).format(n=p.unpriced), "bad"))
+    if not p.sessions:
+        out.append(_note(_("No charging session is stored for this period."), "bad"))
     return out
 
 

@@ -89,5 +89,24 @@ def summary(data: ReportData, opts: ReportOptions) -> list[str]:
                                         cost=cny(s.avoided_cost)))
     out.append(_("comfort: {kh} K·h per zone outside the band in occupied hours").format(
         kh=f"{data.comfort.kh_per_zone:.2f}"))
+    if data.charging is not None:
+        out.append(charging_line(data))
     out += data.notes
     return out
+
+
+def charging_line(data: ReportData) -> str:
+    """The car park in one line: its energy and cost, and its share of the peak window."""
+    assert data.charging is not None
+    p = data.charging.period
+    share = p.share_pct
+    text = ngettext("charging: {kwh} kWh, {cost} in {n} session",
+                    "charging: {kwh} kWh, {cost} in {n} sessions", p.sessions).format(
+                        kwh=f"{p.kwh:,.1f}", cost=cny(p.cost), n=p.sessions)
+    if p.peak_at is None:
+        return text
+    return text + "; " + (_("{pct} % of the peak window {when} ({kw} of {peak} kW)").format(
+        pct=f"{share:.1f}", when=f"{p.peak_at:%Y-%m-%d %H:%M}",
+        kw=f"{p.charging_kw or 0.0:.1f}", peak=f"{p.peak_kw:.1f}") if share is not None
+        else _("no charger state stored in the peak window {when}").format(
+            when=f"{p.peak_at:%Y-%m-%d %H:%M}"))

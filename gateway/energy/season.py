@@ -17,6 +17,7 @@ from html import escape
 
 from gateway.energy.kpis import Kpis
 from gateway.energy.whatif import change_pct
+from gateway.energy.whatif_ev import ev_rows, ev_totals
 from gateway.i18n import N_, _
 from simulators.physics.weather_series import DailyWeather
 
@@ -224,6 +225,8 @@ def season_html(cmp: SeasonComparison, title: str, notes: Sequence[str] = (),
                     else ""]
         rows.append(row)
     headers = [_("season"), a.label] + ([b.label, _("A vs B")] if b else [])
+    rows += [list(r[:len(headers)]) for r in ev_rows(a.days, b.days if b else None,
+                                                      change_pct)]
     months = cmp.months()
     cats = [m for m, _ in months]
 
@@ -317,7 +320,8 @@ def season_json(cmp: SeasonComparison, kpis_json: Callable[[Kpis], dict[str, obj
     """Per-day KPIs (``kpis_json`` of each), season totals, the worst day, the figures."""
     def one(s: Season) -> dict[str, object]:
         return {"label": s.label, "totals": {k: round(v, 4) for k, v in cmp.totals(s).items()},
-                "days": [kpis_json(k) for k in s.days], "cpu_s": round(s.cpu_s, 2)}
+                "days": [kpis_json(k) for k in s.days], "cpu_s": round(s.cpu_s, 2),
+                "ev": ev_totals(s.days) or None}
 
     return {"from": str(cmp.a.days[0].day), "to": str(cmp.a.days[-1].day),
             "weather": [{"day": str(d.day), "min_c": d.min_c, "max_c": d.max_c,

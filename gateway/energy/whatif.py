@@ -43,6 +43,7 @@ from gateway.energy.kpis import DayKpis, DemandThreshold, Kpis
 from gateway.energy.report_text import period_name
 from gateway.energy.tariff import Tariff, load_site_tariff
 from gateway.energy.virtual_site import VirtualSite
+from gateway.energy.whatif_ev import VirtualCarPark, ev_rows
 from gateway.i18n import _, ljust, rjust, width
 from simulators.physics import Building, SimRoom, WeatherDay
 from simulators.sim_config import SiteSimulation, load_simulation
@@ -66,6 +67,8 @@ class Trace:
     hours: list[float] = field(default_factory=list)
     power_kw: list[float] = field(default_factory=list)
     ac_power_kw: list[float] = field(default_factory=list)
+    #: the car park's draw (whatif_ev), on the main meter
+    ev_power_kw: list[float] = field(default_factory=list)
     outdoor_c: list[float] = field(default_factory=list)
     #: zone → temperatures
     temps: dict[str, list[float]] = field(default_factory=dict)
@@ -81,6 +84,7 @@ class Trace:
         self.hours.append(hour)
         self.power_kw.append(building.total_power_kw)
         self.ac_power_kw.append(building.ac_power_kw)
+        self.ev_power_kw.append(building.other_load_kw)
         self.outdoor_c.append(building.outdoor_temp_c)
         for rid, room in zones.items():
             self.temps.setdefault(rid, []).append(room.t_air_c)
@@ -162,13 +166,14 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
             seed: int = 1, sample_s: float = 300.0, progress: Progress | None = None,
             rules: RuleSet | None = None, sim_seed: int | None = None,
             observer: Callable[[datetime, Mapping[str, Reading]], None] | None = None,
-            weather_for: WeatherFor | None = None) -> RunResult:
+            weather_for: WeatherFor | None = None, cars: bool = False) -> RunResult:
     """Simulate ``day`` (site-local) under one rule set; see the module docstring.
 
     ``sim_seed`` replaces the site's ``simulation.seed`` (who comes in when,
     sensor noise); ``seed`` drives only the simulated write failures.
     ``observer`` sees every step's synthesised readings (warm-up included), as the
     gateway would have published them. ``weather_for``: each day's weather (``run_days``).
+    ``cars``: simulate the site file's car park (``escogw whatif`` does unless ``--no-cars``).
     Runs its own event loop (the actuator is async): call it from synchronous code.
     """
     trace = Trace()
@@ -178,7 +183,7 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
                            tariff=tariff, min_on_s=min_on_s, min_off_s=min_off_s,
                            write_failure=write_failure, seed=seed, sample_s=sample_s,
                            progress=progress, rules=rules, sim_seed=sim_seed,
-                           observer=observer, trace=trace)
+                           observer=observer, trace=trace, cars=cars)
     return RunResult(days[0], trace, rules)
 
 
@@ -190,15 +195,16 @@ def run_days(site: Site, rules_path: str | Path, first: date, last: date, *,
              seed: int = 1, sample_s: float = 300.0, progress: Progress | None = None,
              rules: RuleSet | None = None, sim_seed: int | None = None,
              observer: Callable[[datetime, Mapping[str, Reading]], None] | None = None,
-             trace: Trace | None = None, demand_limit: DemandThreshold | None = None
-             ) -> tuple[list[Kpis], RuleSet]:
+             trace: Trace | None = None, demand_limit: DemandThreshold | None = None,
+             cars: bool = False) -> tuple[list[Kpis], RuleSet]:
     """Simulate ``first``..``last`` (site-local, inclusive) in one continuous run under one
     rule set, after ``warmup_days``; one ``Kpis`` per day (``run_day``'s arguments).
 
     ``weather_for``: each local day's weather (the building switches at midnight; it
     beats ``weather``). ``trace``: filled with the *first* evaluated day's series.
     ``demand_limit``: the limit whose windows each day's ``demand_windows_over_limit``
-    counts (default: the rule set's own).
+    counts (default: the rule set's own). ``cars``: simulate the site file's car park, if
+    it declares one (gateway/energy/whatif_ev.py).
     """
     if not 1.0 <= step_s <= 900.0 or 900.0 % step_s:
         raise ValueError("step_s must divide 15 minutes (1..900 s)")
@@ -216,6 +222,9 @@ def run_days(site: Site, rules_path: str | Path, first: date, last: date, *,
     sim = with_overrides(load_simulation(site), weather, sim_seed)
     vsite = VirtualSite(site, engine, sim, write_failure=write_failure, seed=seed,
                         weather=weather_for(start_day) if weather_for else None)
+    charging = site.spec.charging if cars else None
+    park = VirtualCarPark(charging, rules, engine.demand, tz, seed=sim.config.seed,
+                          step_s=step_s) if charging is not None else None
     n_days = (last - first).days + 1
     #: local midnights: of the first simulated day .. after the last evaluated one
     midnights = [datetime.combine(start_day + timedelta(days=k), datetime.min.time(),
@@ -242,6 +251,8 @@ def run_days(site: Site, rules_path: str | Path, first: date, last: date, *,
     def close_day() -> None:
         nonlocal episodes_before, wall_before
         kp = kpis.finish(engine.episodes - episodes_before)
+        if park is not None:
+            kp.ev = park.finish_day(*bounds(len(done)), kpis.meters.site_demand, tariff)
         episodes_before = engine.episodes
         now = time.perf_counter()
         kp.wall_s, wall_before = now - wall_before, now
@@ -272,6 +283,8 @@ def run_days(site: Site, rules_path: str | Path, first: date, last: date, *,
             writes = await vsite.control(t, latest)
             kpis.actuated(ts, (outcome for _write, outcome in writes.outcomes), writes.alarms,
                           writes.tick_alarms)
+            if park is not None:  # the chargers' draw on the main meter for this step
+                vsite.building.other_load_kw = park.step(ts)
             vsite.advance(t, step_s)
             kpis.stepped(t.astimezone(tz).hour, step_s)
             if trace is not None and t_begin <= ts < midnights[warmup_days + 1] \
@@ -343,6 +356,7 @@ class Comparison:
             row(_("regulatory violations"), lambda k: k.violations, ".0f", False),
             row(_("commands written"), lambda k: k.commands, ".0f", False),
             row(_("unmet commands"), lambda k: k.unmet_commands, ".0f", False),
+            *ev_rows([a], [b] if b is not None else None, change_pct),
         ]
 
     def text(self) -> str:
@@ -415,6 +429,10 @@ def comparison_html(cmp: Comparison, title: str, notes: list[str] | None = None)
         power.series.append(Series(_("{label} 15-min demand").format(label=r.kpis.label),
                                    list(r.trace.demand), colour, 2.2, dashed=True, step=True,
                                    hold=0.25))
+        if any(r.trace.ev_power_kw):
+            power.series.append(Series(_("{label} charging").format(label=r.kpis.label),
+                                       list(zip(r.trace.hours, r.trace.ev_power_kw,
+                                                strict=True)), colour, 0.8, dashed=True))
     if a.trace.demand_limit_kw is not None:
         power.hlines.append(HLine(a.trace.demand_limit_kw, _(
             "{label} demand limit {limit} kW").format(label=a.kpis.label,

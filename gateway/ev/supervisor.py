@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 from gateway.core.chargers import ChargingConfig
 from gateway.core.clock import Clock, sleep_or_wake
-from gateway.ev.allocator import Allocation, ConnectorDemand, allocate, charging_budget_kw
+from gateway.ev.allocator import Allocation, ConnectorDemand, allocate
+from gateway.ev.budget import cycle_budget_kw
 from gateway.ev.central_system import CentralSystem
 from gateway.ev.charger_state import ChargerState
 from gateway.ev.charging_rules import ChargingRules, Periods, Plugged, plan
@@ -133,18 +134,14 @@ class ChargingSupervisor:
                 log.exception("ev: allocation cycle failed")
 
     def budget(self, now: float) -> float:
-        ev_kw = sum(st.power_kw for st in self.cs.chargers.values())
-        window = self.window.window_so_far(now)
-        if window is None:  # meter stale: hold the chargers to their fail-safe budget
-            return self.cfg.failsafe_kw
-        elapsed, energy, site_kw = window
-        budget = charging_budget_kw(limit_kw=self.limit_kw, margin_kw=self.cfg.margin_kw,
-                                    window_s=self.window_s, elapsed_s=elapsed,
-                                    energy_kws=energy, non_ev_kw=max(0.0, site_kw - ev_kw))
         rules, _ = self.rules_in_force()
-        if rules is not None:  # outside comfort_first: the AC makes room for this much
-            budget = max(budget, rules.floor_kw(self.local(now)))
-        return budget
+        return cycle_budget_kw(
+            self.window.window_so_far(now), limit_kw=self.limit_kw,
+            margin_kw=self.cfg.margin_kw, window_s=self.window_s,
+            ev_kw=sum(st.power_kw for st in self.cs.chargers.values()),
+            failsafe_kw=self.cfg.failsafe_kw,
+            # outside comfort_first: the AC makes room for this much
+            floor_kw=rules.floor_kw(self.local(now)) if rules is not None else 0.0)
 
     def local(self, now: float) -> datetime:
         return datetime.fromtimestamp(now, self.tz)

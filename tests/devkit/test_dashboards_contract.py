@@ -146,8 +146,8 @@ def _walk(node: Any) -> Iterator[Any]:
             yield from _walk(value)
 
 
-NAMES = ("escogw", "energy_interval", "device_state", "historian", "limit_kw", "demand",
-         "site.floor_area_m2", "site.occupants", "kWh/m²")
+NAMES = ("escogw", "energy_interval", "ev_allocation", "device_state", "historian",
+         "limit_kw", "demand", "site.floor_area_m2", "site.occupants", "kWh/m²")
 
 
 def test_chinese_copies_leave_no_english_to_read() -> None:

@@ -28,9 +28,12 @@ from gateway.core.calendar import WORKING, SiteCalendar
 from gateway.core.site import Site, load_site
 from gateway.energy.accounting import Interval, IntervalAccountant, site_meters
 from gateway.energy.baseline import degree_days
+from gateway.energy.ev_sessions import session_costs, split_by_period
 from gateway.energy.live import interval_message
 from gateway.energy.tariff import load_site_tariff, money
 from gateway.energy.whatif import run_day
+from gateway.ev.charger_state import ChargerState, Session
+from gateway.ev.payloads import charger_state_payload, session_payload
 from gateway.uplink.messages import Topics, data_payload
 from tests.historian_process import HistorianProcess, historian_config, publish, unique, until
 from tests.services import InfluxDB, Mosquitto
@@ -61,9 +64,17 @@ CONTROL_EVENTS = [
 ]
 
 
+#: the car park on July 14 and 15: CP01's connector at 7 kW and DC01's at 20 kW from 08:00
+#: to 18:00 (a state every 5 minutes); two sessions that end on the 15th, one priced
+EV_KW = {"CP01": 7.0, "DC01": 20.0}
+
+
 @dataclass
 class Published:
     messages: list[tuple[str, bytes]] = field(default_factory=list)
+    #: ev/{charger}/state messages and ev/session messages
+    ev_states: int = 0
+    sessions: list[Session] = field(default_factory=list)
     intervals: list[Interval] = field(default_factory=list)
     #: water meter readings (local time, m³)
     water: list[tuple[datetime, float]] = field(default_factory=list)
@@ -122,9 +133,40 @@ def build(site: Site) -> Published:
 
     run_day(site, SHIPPED, date(2026, 7, 15), weather="wuhan-summer-hot", observer=observe)
     pub.temps[date(2026, 7, 14)] = pub.temps[date(2026, 7, 15)] = 32.3
+    car_park(site, topics, pub)
     pub.messages += [interval_message(topics, i) for i in pub.intervals]
     pub.messages += [(topics.control_event, json.dumps(e).encode()) for e in CONTROL_EVENTS]
     return pub
+
+
+def car_park(site: Site, topics: Topics, pub: Published) -> None:
+    """What the car park publishes (gateway/ev/payloads.py)."""
+    tariff = load_site_tariff(site.spec.site.tariff)
+    for d in (14, 15):
+        charging_day(site, topics, pub, d)
+    day = datetime(2026, 7, 15, tzinfo=site.tz).timestamp()
+    # 10:00-14:00 across flat, peak and the 12:00-14:00 valley: 28 kWh; then 14:00-16:00
+    for n, (a, b, kwh) in enumerate(((10, 14, 28.0), (14, 16, 14.0)), 1):
+        s = Session(n, f"tag-{n}", day + a * 3600, 0.0, kwh * 1000, stopped=day + b * 3600,
+                    reason="EVDisconnected",
+                    samples=[(day + a * 3600, 0.0), (day + b * 3600, kwh * 1000)])
+        priced = session_costs(s, tariff, site.tz) if n == 1 else None
+        pub.messages.append((f"{topics.base}/ev/session", session_payload("CP01", s, priced)))
+        pub.sessions.append(s)
+
+
+def charging_day(site: Site, topics: Topics, pub: Published, day: int) -> None:
+    """The chargers' states of one July day, every 5 minutes from 08:00 to 18:00."""
+    assert site.spec.charging is not None
+    t = datetime(2026, 7, day, 8, tzinfo=site.tz)
+    while t < datetime(2026, 7, day, 18, tzinfo=site.tz):
+        for cid, kw in EV_KW.items():
+            st = ChargerState(cid, site.spec.charging.chargers[cid], online=True)
+            st.connectors[1].status, st.connectors[1].power_kw = "Charging", kw
+            pub.messages.append((f"{topics.base}/ev/{cid}/state",
+                                 charger_state_payload(st, t.astimezone(UTC))))
+            pub.ev_states += 1
+        t += timedelta(minutes=5)
 
 
 def table(path: Path) -> list[dict[str, str]]:
@@ -159,6 +201,10 @@ def filled(tmp_path_factory: pytest.TempPathFactory, mosquitto: Mosquitto,
         def written() -> bool:
             assert proc.alive(), proc.log_text()
             return count(influxdb, db, "SELECT count(kwh) FROM energy_interval") >= electric \
+                and count(influxdb, db, "SELECT count(power_kw) FROM ev_connector") \
+                >= pub.ev_states \
+                and count(influxdb, db, "SELECT count(energy_kwh) FROM ev_session") \
+                >= len(pub.sessions) \
                 and count(influxdb, db, "SELECT count(room_temp_c) FROM hvac") >= 20 * 576 \
                 and count(influxdb, db, "SELECT count(reason) FROM control_event") >= \
                 len(CONTROL_EVENTS)
@@ -238,6 +284,52 @@ def test_report_from_influxdb(filled: tuple[Published, str], influxdb: InfluxDB,
         ET.fromstring("<svg" + part.split("</svg>")[0] + "</svg>")
     assert "<script" not in html and "http://" not in html.replace(influxdb.url, "").replace(
         "http://www.w3.org/2000/svg", "")
+
+
+def test_the_charging_section(filled: tuple[Published, str], influxdb: InfluxDB,
+                              tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The car park's part in each month's peak window and its energy and cost by period,
+    from the historian's ev_connector and ev_session points."""
+    from gateway.cli import main
+
+    pub, db = filled
+    site = load_site(DEMO_SITE)
+    tz = site.tz
+    out = tmp_path / "r"
+    rc = main(["report", "-c", str(DEMO_SITE), "--from", "2026-06-01", "--to", "2026-07-15",
+               "--influx", influxdb.url, "--db", db, "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    rows = {r["month"]: r for r in table(out / "charging.csv")}
+    assert set(rows) == {"2026-06", "2026-07", "all"}
+    # July's peak window is the main meter's highest interval; both chargers ran in it
+    july = [i for i in pub.intervals if i.device == "main-meter"
+            and i.start.astimezone(tz).month == 7]
+    top = max(july, key=lambda i: i.demand_kw or 0.0)
+    assert rows["2026-07"]["peak_window_start"] == top.start.astimezone(tz).isoformat()
+    assert 8 <= top.start.astimezone(tz).hour < 18  # inside the chargers' hours
+    assert float(rows["2026-07"]["charging_kw_in_peak"]) == pytest.approx(27.0)
+    assert float(rows["2026-07"]["charging_share_of_peak_pct"]) == pytest.approx(
+        100 * 27.0 / (top.demand_kw or 1.0), abs=0.05)
+    # June: no charger state stored in its peak window: unknown, not 0
+    assert rows["2026-06"]["charging_kw_in_peak"] == ""
+    assert rows["2026-06"]["charging_share_of_peak_pct"] == ""
+    # the period's peak is July's (the shipped day is above the June model's days)
+    assert rows["all"]["peak_window_start"] in (rows["2026-07"]["peak_window_start"],
+                                                rows["2026-06"]["peak_window_start"])
+    # sessions: 42 kWh, one priced by period, the other unpriced
+    split = split_by_period(pub.sessions[0].samples, load_site_tariff(site.spec.site.tariff),
+                            tz)
+    assert rows["all"]["sessions"] == "2" and rows["all"]["sessions_unpriced"] == "1"
+    assert float(rows["all"]["kwh"]) == pytest.approx(42.0)
+    assert Decimal(rows["all"]["cost_cny"]) == money(split.total_cost)
+    assert len(split.kwh) >= 2  # the session spans periods
+    for p, kwh in split.kwh.items():
+        assert float(rows["all"][f"kwh_{p}"]) == pytest.approx(kwh, abs=1e-3)
+        assert Decimal(rows["all"][f"cost_{p}_cny"]) == money(split.cost[p])
+    html = (out / "report.html").read_text()
+    assert "EV charging: the car park" in html and "1 session was stored without a cost" in html
+    assert "charging: 42.0 kWh" in text and "% of the peak window" in text
 
 
 def test_report_without_baseline_still_reports(filled: tuple[Published, str],

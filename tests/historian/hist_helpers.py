@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gateway.acquisition.reading import Reading as GatewayReading
 from gateway.control.audit import Alarm, alarm_record
+from gateway.core.site import Site
 from gateway.uplink.messages import Topics, data_payload, iso, state_payload
 
 # the publisher, configs, the historian process and waiting live in tests.historian_process
@@ -79,11 +80,38 @@ _PERIODS = {h: "valley" for h in range(0, 8)} | {h: "flat" for h in range(8, 24)
 _PRICES = {"valley": 0.35, "flat": 0.68, "peak": 1.12}
 
 
+def car_park_messages(site: Site, topics: Topics, ts: datetime, seq: int) -> list[Message]:
+    """The demo car park's states and allocation at ``ts`` (gateway/ev/payloads.py): CP04 and
+    DC01 charging under their limits, the others available."""
+    from gateway.ev.allocator import Allocation
+    from gateway.ev.charger_state import ChargerState
+    from gateway.ev.payloads import allocation_payload, charger_state_payload
+
+    assert site.spec.charging is not None
+    out: list[Message] = []
+    limits: dict[tuple[str, int], float] = {}
+    for cid, cfg in site.spec.charging.chargers.items():
+        st = ChargerState(cid, cfg, online=True, smart_charging=True)
+        conn = st.connectors[1]
+        if cid in ("CP04", "DC01"):
+            conn.limit_kw = 5.0 + seq % 3
+            conn.status, conn.power_kw = "Charging", conn.limit_kw - 0.2
+        else:
+            conn.status, conn.limit_kw = "Available", 0.0
+        limits[(cid, 1)] = conn.limit_kw
+        out.append((f"{topics.base}/ev/{cid}/state", charger_state_payload(st, ts)))
+    alloc = Allocation(limits, budget_kw=sum(limits.values()) + 1.5, uncontrolled_kw=0.0,
+                       paused=())
+    out.append((f"{topics.base}/ev/allocation", allocation_payload(alloc, ts)))
+    return out
+
+
 def demo_data(prefix: str = "escogw", hours: float = 2.0, step_s: int = 60,
               warmup_h: float = 3.0) -> DemoData:
     """Readings of every demo-site device every ``step_s`` for ``hours`` of simulated
     time (after ``warmup_h`` from the site file's simulation start, so offices are in use),
-    plus device states, a few control events and 15-minute energy intervals."""
+    plus device states, a few control events, 15-minute energy intervals and the car
+    park's charger states and allocations every 5 minutes."""
     from gateway.core.site import load_site
     from simulators.runner import SiteSimulator
 
@@ -123,6 +151,8 @@ def demo_data(prefix: str = "escogw", hours: float = 2.0, step_s: int = 60,
                    "demand_kw": round(sum(powers) / len(powers), 2), "quality": "good"}
             data.extra.append((topics.energy_interval, json.dumps(doc).encode()))
             interval_start, interval_kwh0, powers = ts, kwh, []
+        if seq % 5 == 0:
+            data.extra += car_park_messages(site, topics, ts, seq)
         if seq % 30 == 5:
             doc = {"v": 1, "ts": iso(ts), "device": "ac-r101", "point": "setpoint_c",
                    "before": 24.0, "after": 26.0, "rule": "clamp:cooling-floor",

@@ -41,7 +41,8 @@ def test_measurements_tags_and_field_types(demo_influx: tuple[DemoData, str],
     demo, db = demo_influx
     names = influxdb.points("SHOW MEASUREMENTS", db)
     assert {r["name"] for r in names} == {"meter", "hvac", "water", "device_state",
-                                          "control_event", "energy_interval", "fleet_health"}
+                                          "control_event", "energy_interval", "fleet_health",
+                                          "ev_connector", "ev_allocation"}
     result = influxdb.query("SHOW TAG KEYS", db)["results"][0]["series"]
     tags = {s["name"]: {v[0] for v in s["values"]} for s in result}
     assert tags["meter"] == {"site", "device", "building", "role"}
@@ -51,6 +52,7 @@ def test_measurements_tags_and_field_types(demo_influx: tuple[DemoData, str],
     assert tags["control_event"] == {"site", "device", "point", "rule", "kind"}
     assert tags["energy_interval"] == {"site", "device", "period"}
     assert tags["fleet_health"] == {"site", "software"}  # no rules_version: none pushed
+    assert tags["ev_connector"] == {"site", "charger", "connector", "status"}
     fields = influxdb.query("SHOW FIELD KEYS", db)["results"][0]["series"]
     types = {(s["name"], f): t for s in fields for f, t in s["values"]}
     for (measurement, field), kind in types.items():
