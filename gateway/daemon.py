@@ -95,6 +95,7 @@ class Gateway:
         #: why the gateway stops on its own: an essential service ended (run() then exits
         #: with FAILED_EXIT), None while all run
         self.failure: str | None = None
+        self._stopping = False
         self.control: ControlLoop | None = None
         #: the interval accountant, from start()
         self.energy: EnergyService | None = None
@@ -256,7 +257,7 @@ class Gateway:
         it): stop, and exit with FAILED_EXIT so that systemd starts the gateway again.
         The car park is one: with it gone, the Modbus chargers' watchdogs would stay
         fed by the polls and the boxes would keep their last limits."""
-        if task.cancelled():
+        if task.cancelled() or self._stopping:
             return
         exc = task.exception()
         self.failure = f"{task.get_name()} ended" + (f": {exc!r}" if exc is not None else "")
@@ -346,6 +347,7 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop polling, commit what was read, close the uplink and the outbox."""
+        self._stopping = True
         if self.control is not None:
             await self.control.close()
         await self.engine.stop()
