@@ -263,8 +263,8 @@ class ChargingSupervisor:
                 or now - sent[1] >= self.cfg.failsafe_after_s / 2) \
                 and await steer.set_failsafe(cid, share):
             self.failsafe_sent[cid] = (share, now)
-        # a Modbus box whose fail-safe is not in place gets no more than its share: its
-        # watchdog would leave it at whatever the box held before
+        # a Modbus box whose fail-safe current is not in place (the write was lost) gets
+        # no more than its share: what its watchdog falls back to is not known yet
         capped = steer is self.modbus and cid not in self.failsafe_sent
         for n, conn in st.connectors.items():
             if not _steerable(st):

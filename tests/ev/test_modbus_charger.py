@@ -434,3 +434,27 @@ async def test_the_gateway_stops_with_a_failure_when_the_car_park_service_ends(
         code = await asyncio.wait_for(run(site, settings), 60)
     assert code == FAILED_EXIT
     assert "ev ended: RuntimeError('the car park broke'): stopping the gateway" in caplog.text
+
+
+async def test_a_car_park_that_fails_while_the_gateway_stops_is_no_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM stops every task; one that raises on its way out is not a reason to exit 1."""
+    running = asyncio.Event()
+
+    async def fails_on_cancel(self: ChargingService) -> None:
+        running.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            raise RuntimeError("closing the central system failed")
+
+    monkeypatch.setattr(ChargingService, "run", fails_on_cancel)
+    site = load_site(wallbox_site(tmp_path))
+    gw = Gateway(site, GatewaySettings(
+        mqtt=MqttSettings(port=free_port(), client_id="ev-stops"),
+        outbox=OutboxSettings(path=tmp_path / "outbox.sqlite"),
+        metrics=MetricsSettings(enabled=False)))
+    await gw.start()
+    await running.wait()
+    await gw.stop()
+    assert gw.failure is None and not gw.stop_requested.is_set()
