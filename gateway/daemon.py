@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("escogw")
 #: the exit status that asks systemd for a restart (EX_TEMPFAIL; the unit restarts on failure)
 RESTART_EXIT = 75
+#: a service the gateway cannot run without ended: a failure (the unit restarts on failure)
+FAILED_EXIT = 1
 
 
 @dataclass
@@ -90,6 +92,10 @@ class Gateway:
         #: set by a signal or a restart request; run() then stops the gateway
         self.stop_requested = asyncio.Event()
         self.restart_requested = False
+        #: why the gateway stops on its own: an essential service ended (run() then exits
+        #: with FAILED_EXIT), None while all run
+        self.failure: str | None = None
+        self._stopping = False
         self.control: ControlLoop | None = None
         #: the interval accountant, from start()
         self.energy: EnergyService | None = None
@@ -159,7 +165,7 @@ class Gateway:
             set_state=self.publisher.set_state, send=self._send_one, source=self.site.path,
             rules=self._charging_rules, tz=self.site.tz, writer=self.engine,
             readings=self.stream.subscribe(maxsize=max(64, len(self.site.devices)), lossy=True)
-            if any(c.modbus for c in cfg.chargers.values()) else None,
+            if cfg.modbus_devices else None,
             profiles={dev_id: d.profile for dev_id, d in self.site.devices.items()})
 
     def _price_session(self, session: Session) -> dict[str, Any] | None:
@@ -232,7 +238,8 @@ class Gateway:
             yield from source()
 
     def progress(self) -> dict[str, Callable[[], int]]:
-        """The loops the watchdog watches: every link scheduler and the publisher."""
+        """The loops the watchdog watches: every link scheduler, the publisher, the outbox,
+        the control loop and the car park's allocation cycles."""
         loops: dict[str, Callable[[], int]] = {
             f"link {link_id}": _progress_of(sched)
             for link_id, sched in self.engine.schedulers.items()}
@@ -241,7 +248,21 @@ class Gateway:
         if self.control is not None:
             control = self.control
             loops["control"] = lambda: control.ticks
+        if self.charging is not None:  # stands still once no allocation cycle succeeds
+            loops["ev"] = self.charging.supervisor.progress
         return loops
+
+    def _essential_ended(self, task: asyncio.Task[None]) -> None:
+        """A service the gateway must not run without ended by itself (stop() cancels
+        it): stop, and exit with FAILED_EXIT so that systemd starts the gateway again.
+        The car park is one: with it gone, the Modbus chargers' watchdogs would stay
+        fed by the polls and the boxes would keep their last limits."""
+        if task.cancelled() or self._stopping:
+            return
+        exc = task.exception()
+        self.failure = f"{task.get_name()} ended" + (f": {exc!r}" if exc is not None else "")
+        log.error("%s: stopping the gateway", self.failure, exc_info=exc)
+        self.stop_requested.set()
 
     async def _refresh_outbox_stats(self) -> None:
         while True:
@@ -304,7 +325,9 @@ class Gateway:
                        asyncio.create_task(self.publisher.run(), name="mqtt"),
                        asyncio.create_task(self._refresh_outbox_stats(), name="outbox-stats")]
         if self.charging is not None:  # after the list is made, so stop() cancels it too
-            self._tasks.append(asyncio.create_task(self.charging.run(), name="ev"))
+            ev = asyncio.create_task(self.charging.run(), name="ev")
+            ev.add_done_callback(self._essential_ended)
+            self._tasks.append(ev)
         # energy/interval: the interval accountant (docs/energy.md), state beside the outbox
         from gateway.energy.live import EnergyService
 
@@ -324,6 +347,7 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop polling, commit what was read, close the uplink and the outbox."""
+        self._stopping = True
         if self.control is not None:
             await self.control.close()
         await self.engine.stop()
@@ -399,6 +423,9 @@ async def run(site: Site, settings: GatewaySettings, ready: asyncio.Event | None
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+    if gateway.failure is not None:
+        log.error("exiting with %d: %s", FAILED_EXIT, gateway.failure)
+        return FAILED_EXIT
     if gateway.restart_requested:
         log.warning("exiting with %d so that the service manager starts the gateway again",
                     RESTART_EXIT)

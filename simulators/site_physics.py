@@ -155,7 +155,13 @@ class SitePhysics:
     def apply_write(self, device_id: str, name: str, value: Value) -> None:
         """A Modbus write reached the device: command the AC unit or the wall box."""
         if device_id in self.wallboxes:
+            # its registers show what the box holds: a write it did not take reads back
+            # as the old value
             self.wallboxes[device_id].write(name, value)
+            memory = self.memories[device_id]
+            for point, now in self.wallboxes[device_id].values().items():
+                if memory.has_point(device_id, point):
+                    memory.set(device_id, point, now)
             return
         unit = self.building.units.get(device_id)
         if unit is None or isinstance(value, str):

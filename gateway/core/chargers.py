@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -143,6 +143,12 @@ class ChargingConfig(_Strict):
     circuits: dict[CircuitName, CircuitConfig]
     chargers: dict[ChargerId, ChargerConfig]
 
+    @property
+    def modbus_devices(self) -> dict[str, str]:
+        """The chargers steered over Modbus: charger id → its device id."""
+        return {cid: c.modbus.device for cid, c in self.chargers.items()
+                if c.modbus is not None}
+
     @model_validator(mode="after")
     def _lease_outlives_a_cycle(self) -> ChargingConfig:
         if self.failsafe_after_s < 4 * self.cycle_s:
@@ -152,10 +158,27 @@ class ChargingConfig(_Strict):
         return self
 
 
-#: a Modbus charger's device: its profile and how often it is polled (s)
-ChargerDevice = tuple[Profile, float]
+class ChargerDevice(NamedTuple):
+    """A Modbus charger's device, as the site file declares it."""
+
+    profile: Profile
+    #: how often it is polled (s)
+    poll_interval_s: float
+    #: the points it is polled for (the site file's ``points``), None: all the profile's
+    points: frozenset[str] | None = None
+
+
 #: the point that steers a Modbus charger
 LIMIT_POINT = "current_limit_a"
+#: what a Modbus charger's profile must have for the gateway to steer it safely, and poll:
+#: its state (read), its limit, its fail-safe current and its watchdog (written, read back)
+CHARGER_READS = ("charge_state",)
+CHARGER_WRITES = (LIMIT_POINT, "failsafe_current_a", "watchdog_timeout_s")
+_NEEDS = {"charge_state": "the gateway cannot tell whether a car is plugged in or charging",
+          LIMIT_POINT: "the gateway reads back the limit the box holds",
+          "failsafe_current_a": "the box would have no fail-safe with the gateway gone",
+          "watchdog_timeout_s": "the gateway could not set when the box falls back to its "
+                                "fail-safe"}
 #: polls that may be lost before a Modbus charger's watchdog drops it to its fail-safe
 WATCHDOG_POLLS = 3
 
@@ -236,12 +259,23 @@ def _modbus_problems(cfg: ChargingConfig, cid: str, charger: ChargerConfig, doc:
     if name not in devices:
         return [*out, doc.problem(where, f"no device '{name}' in devices"
                                          f"{suggest(name, list(devices))}")]
-    profile, poll_s = devices[name]
+    profile, poll_s, polled = devices[name]
     limit = profile.points.get(LIMIT_POINT)
     if profile.kind != "charger" or limit is None or not limit.writable:
         return [*out, doc.problem(where, f"device '{name}' is a {profile.kind} "
                                          f"({profile.id}): a Modbus charger's profile has "
                                          f"kind: charger and a writable {LIMIT_POINT}")]
+    for point in (*CHARGER_READS, *CHARGER_WRITES):
+        have = profile.points.get(point)
+        writes = point in CHARGER_WRITES
+        if have is None or (writes and not have.writable):
+            out.append(doc.problem(where, f"profile {profile.id} has no "
+                                          f"{'writable ' if writes else ''}point '{point}': "
+                                          f"{_NEEDS[point]}"))
+        elif polled is not None and point not in polled:
+            out.append(doc.problem(("devices", name, "points"),
+                                   f"'{point}' is not polled, but charger {cid} needs it: "
+                                   f"{_NEEDS[point]}"))
     if charger.ac is not None and limit.max is not None \
             and charger.ac.max_current_a > limit.max:
         out.append(doc.problem((*at, "ac", "max_current_a"),

@@ -315,8 +315,9 @@ class Point:
     def encode(self, value: Value, *, bounded: bool = True) -> list[int]:
         """A standard value (number, enum name or enum code) → registers to write.
 
-        Raises CodecError for values outside the profile's bounds (unless
-        ``bounded`` is false: simulators laying out readings) or enum.
+        Raises CodecError for values outside the profile's bounds or enum (unless
+        ``bounded`` is false: simulators laying out readings, which may show a code the
+        profile does not know, as a device with newer firmware would).
         """
         if self.names is not None and self.raws is not None:
             if isinstance(value, str):
@@ -324,9 +325,9 @@ class Point:
                     raise CodecError(f"'{value}' is not one of {sorted(self.names)}")
                 return self._encode(self.names[value])
             if isinstance(value, bool) or not isinstance(value, int | float) or \
-                    int(value) != value or int(value) not in self.raws:
+                    int(value) != value or (bounded and int(value) not in self.raws):
                 raise CodecError(f"{value!r} is not one of {sorted(self.names)}")
-            return self._encode(self.raws[int(value)])
+            return self._encode(self.raws.get(int(value), int(value)))
         if isinstance(value, str):
             if self.dtype == "string":
                 return self._encode(value)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gateway.core.chargers import ChargingConfig, check_charging
+from gateway.core.chargers import ChargerDevice, ChargingConfig, check_charging
 from gateway.core.profile import Profile, ProfileLibrary
 from gateway.core.semantics import suggest
 from gateway.core.settings import GatewaySettings
@@ -226,7 +226,9 @@ def load_site(path: str | Path, profiles: ProfileLibrary | None = None) -> Site:
         devices[dev_id] = device
     if spec.charging is not None:
         problems.extend(check_charging(spec.charging, doc, devices={
-            dev_id: (d.profile, d.config.poll_interval_s) for dev_id, d in devices.items()}))
+            dev_id: ChargerDevice(d.profile, d.config.poll_interval_s,
+                                  None if d.config.points is None else frozenset(d.config.points))
+            for dev_id, d in devices.items()}))
     if problems:
         raise ConfigError(problems)
     return Site(str(path), spec, devices, doc)

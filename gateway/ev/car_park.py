@@ -51,7 +51,7 @@ class ChargingService:
         self.send = send
         self.cs = CentralSystem(cfg, clock, source=source)
         self.modbus = ModbusChargers(self.cs, cfg, writer, profiles or {}) \
-            if writer is not None and any(c.modbus for c in cfg.chargers.values()) else None
+            if writer is not None and cfg.modbus_devices else None
         self.readings = readings if self.modbus is not None else None
         self.supervisor = ChargingSupervisor(self.cs, cfg, clock, window, limit_kw,
                                              on_cycle=self._cycled, rules=rules, tz=tz,

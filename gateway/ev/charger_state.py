@@ -27,6 +27,9 @@ class Session:
     #: (epoch s, meter Wh) from start to stop: the session's energy over time, for its
     #: split by time-of-use period (gateway/energy/ev_sessions.py)
     samples: list[tuple[float, float]] = field(default_factory=list)
+    #: the car charged and then stopped by itself (a Modbus wall box's B2): full until it
+    #: draws again (gateway/ev/modbus_reading.py)
+    full: bool = False
 
     def sample(self, now: float, wh: float) -> None:
         """Add a meter reading; a register that went backwards is not energy delivered,

@@ -7,6 +7,11 @@ budget. A charger that boots is learnt (GetConfiguration), given its meter inter
 cleared of old profiles, and then given its fail-safe share (ChargePointMaxProfile) and its
 connector limits on the spot, before the next cycle. A Modbus charger (modbus_chargers.py)
 is set up when it answers and steered through its registers by the same cycle.
+
+The Modbus chargers' watchdogs are fed by the acquisition's polls, not by this loop: when
+no cycle has succeeded for ``failsafe_after_s`` (the OCPP chargers' lease has run out by
+then) the loop writes each Modbus charger's fail-safe current into its limit, and
+``progress`` stands still, so that the systemd watchdog restarts the gateway.
 """
 
 from __future__ import annotations
@@ -76,6 +81,12 @@ class ChargingSupervisor:
         self.plan: FailsafePlan = self._plan()
         self.last: Allocation | None = None
         self.cycles = 0
+        #: cycles that succeeded, and when the last one did (monotonic s)
+        self.good_cycles = 0
+        self.good_at = clock.monotonic()
+        #: the Modbus chargers are held at their fail-safe current (no cycle succeeded)
+        self.fallen_back = False
+        self._looks = 0
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         cs.on_boot = self.on_boot
@@ -132,6 +143,34 @@ class ChargingSupervisor:
                 await self.cycle()
             except Exception:  # one bad cycle must not end charging control
                 log.exception("ev: allocation cycle failed")
+                if self.clock.monotonic() - self.good_at >= self.cfg.failsafe_after_s:
+                    await self.fall_back()
+
+    def progress(self) -> int:
+        """For the systemd watchdog (``Gateway.progress``): moves at every look while a
+        cycle has succeeded within ``failsafe_after_s`` (a cycle may be longer than the
+        watchdog's look), stands still once none has."""
+        if self.clock.monotonic() - self.good_at < self.cfg.failsafe_after_s:
+            self._looks += 1
+        return self.good_cycles + self._looks
+
+    async def fall_back(self) -> None:
+        """No cycle has succeeded for a lease: the OCPP chargers are at their fail-safe
+        shares by now, and a Modbus charger, whose watchdog the polls still feed, is
+        written its fail-safe current as its limit (again after each failed cycle, until
+        one succeeds and sends the limits)."""
+        if self.modbus is None:
+            return
+        if not self.fallen_back:
+            log.error("ev: no allocation cycle has succeeded for %.0f s: Modbus chargers "
+                      "held at their fail-safe current", self.cfg.failsafe_after_s)
+        self.fallen_back = True
+        for cid in self.modbus.devices:
+            if self.cs.chargers[cid].online:
+                try:
+                    await self.modbus.fall_back(cid, self.plan.shares.get(cid, 0.0))
+                except Exception:
+                    log.exception("ev: Modbus charger %s: fail-safe limit not written", cid)
 
     def budget(self, now: float) -> float:
         rules, _ = self.rules_in_force()
@@ -148,18 +187,17 @@ class ChargingSupervisor:
 
     def demands(self) -> list[ConnectorDemand]:
         out = []
+        now = self.clock.now().timestamp()
         for cid, st in self.cs.chargers.items():
-            # an offline charger that was here may be charging at its fail-safe share
-            offline_kw = 0.0 if st.online or st.boots == 0 else \
-                self.plan.shares.get(cid, st.config.max_kw * st.config.connectors) \
-                / st.config.connectors
+            share = self.plan.shares.get(cid, st.config.max_kw * st.config.connectors)
             for n, conn in st.connectors.items():
                 out.append(ConnectorDemand(
                     charger=cid, connector=n, circuit=st.config.circuit,
                     priority=st.config.priority, min_kw=st.config.min_kw,
                     max_kw=st.config.max_kw, plugged=conn.wants_power,
                     controllable=_steerable(st),
-                    measured_kw=conn.power_kw if st.online else offline_kw,
+                    measured_kw=self._measured_kw(cid, st, share, now) / st.config.connectors
+                    if st.config.modbus is not None or not st.online else conn.power_kw,
                     last_kw=conn.limit_kw))
         rules, periods = self.rules_in_force()
         if rules is None:
@@ -168,6 +206,21 @@ class ChargingSupervisor:
                 for cid, st in self.cs.chargers.items() for n, conn in st.connectors.items()
                 if conn.session is not None}
         return plan(out, rules, self.local(self.clock.now().timestamp()), periods, cars)
+
+    def _measured_kw(self, cid: str, st: ChargerState, share_kw: float, now: float) -> float:
+        """What an offline charger, or a Modbus charger, is counted at (whole charger).
+
+        An offline OCPP charger that was here may charge at its fail-safe share; one never
+        seen holds no lease of the gateway's (0). A Modbus charger: what it draws while it
+        is steered, else ``ModbusChargers.counted_kw``; a declared one never heard from
+        (or without the acquisition) may sit in its fail-safe: its share."""
+        if st.config.modbus is None:
+            return 0.0 if st.boots == 0 else share_kw
+        if _steerable(st):
+            return st.power_kw
+        if self.modbus is None:
+            return share_kw
+        return self.modbus.counted_kw(cid, share_kw, now)
 
     async def cycle(self) -> Allocation:
         async with self._lock:
@@ -187,6 +240,12 @@ class ChargingSupervisor:
                     sends.append(self._send(cid, st, alloc))
             await asyncio.gather(*sends)
             self.last = alloc
+            self.good_cycles += 1
+            self.good_at = self.clock.monotonic()
+            if self.fallen_back:
+                log.info("ev: allocation cycles succeed again: the Modbus chargers are "
+                         "steered again")
+                self.fallen_back = False
             if self.on_cycle is not None:
                 self.on_cycle(alloc)
             return alloc
@@ -201,10 +260,15 @@ class ChargingSupervisor:
                 or now - sent[1] >= self.cfg.failsafe_after_s / 2) \
                 and await steer.set_failsafe(cid, share):
             self.failsafe_sent[cid] = (share, now)
+        # a Modbus box whose fail-safe current is not in place (the write was lost) gets
+        # no more than its share: what its watchdog falls back to is not known yet
+        capped = steer is self.modbus and cid not in self.failsafe_sent
         for n, conn in st.connectors.items():
             if not _steerable(st):
                 return  # rejected the fail-safe or an earlier connector's profile
             kw = alloc.limits.get((cid, n), 0.0)
+            if capped:
+                kw = min(kw, share / st.config.connectors)
             if conn.limit_kw is None or abs(conn.limit_kw - kw) > RESEND_KW:
                 await steer.set_connector_limit(cid, n, kw)
 

@@ -20,9 +20,16 @@ import pytest
 import yaml
 
 from gateway.acquisition.buses import AcquisitionEngine
+from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.acquisition.stream import ReadingStream
+from gateway.core.chargers import ChargingConfig
 from gateway.core.clock import Clock
+from gateway.core.profile import ProfileLibrary, Value
+from gateway.core.semantics import CHARGE_STATE_CODES
+from gateway.core.settings import GatewaySettings, MetricsSettings, MqttSettings, OutboxSettings
 from gateway.core.site import load_site
+from gateway.daemon import FAILED_EXIT, Gateway, run
+from gateway.ev.allocator import Allocation
 from gateway.ev.car_park import ChargingService
 from gateway.ev.charging_rules import ChargingRulesSpec, compile_charging
 from gateway.ev.supervisor import RulesInForce
@@ -84,6 +91,14 @@ class Rig:
     clock: Clock
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    #: every allocation the supervisor made, in order
+    allocs: list[Allocation] = field(default_factory=list)
+
+    def uncontrolled_since(self, n: int) -> list[float]:
+        """The metered load of the allocations from the ``n``-th on that did not steer
+        the box (one under way when it changed may still have)."""
+        return [round(a.uncontrolled_kw, 2) for a in self.allocs[n:]
+                if ("WB01", 1) not in a.limits]
 
     def register(self, point: str) -> Any:
         memory = self.sim.physics.memories["wallbox-p1"]
@@ -105,7 +120,8 @@ class Rig:
 
 @contextlib.asynccontextmanager
 async def rig(tmp_path: Path, rules: Callable[[], RulesInForce] | None = None,
-              **site: Any) -> AsyncIterator[Rig]:
+              ignores: frozenset[str] = frozenset(), **site: Any) -> AsyncIterator[Rig]:
+    """``ignores``: registers the wall box does not take writes to from the start."""
     site_path = wallbox_site(tmp_path, **site)
     loaded = load_site(site_path)
     clock = scaled_clock("2026-07-15T10:00:00", SPEED)
@@ -127,8 +143,17 @@ async def rig(tmp_path: Path, rules: Callable[[], RulesInForce] | None = None,
                            readings=stream.subscribe(lossy=True, maxsize=64),
                            profiles={d: dev.profile for d, dev in loaded.devices.items()})
     await sim.start()
+    sim.physics.wallboxes["wallbox-p1"].ignores |= ignores
+    allocs: list[Allocation] = []
+
+    def cycled(alloc: Allocation) -> None:
+        allocs.append(alloc)
+        park._cycled(alloc)
+
+    park.supervisor.on_cycle = cycled
     engine.start()
-    r = Rig(sim, engine, park, clock, states, asyncio.ensure_future(park.run()))
+    r = Rig(sim, engine, park, clock, states, asyncio.ensure_future(park.run()),
+            allocs=allocs)
     try:
         yield r
     finally:
@@ -173,18 +198,27 @@ async def test_the_allocation_reaches_the_wallbox_register_and_its_draw_follows(
         assert r.box.draw_kw <= FAILSAFE_KW
 
 
-async def test_a_wallbox_that_does_not_answer_is_metered_load_at_its_share_until_it_is_back(
+async def test_a_wallbox_that_does_not_answer_counts_at_its_last_limit_until_its_watchdog_ran_out(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Silent, the box may still hold its last limit (9 A, 5.94 kW, above its 5 kW
+    share) until its watchdog (20 s) has run out since its last answer: counted at that,
+    then at its share."""
     async with rig(tmp_path) as r:
         st = r.park.cs.chargers["WB01"]
         sup = r.park.supervisor
-        assert await until(r.clock, lambda: "WB01" in sup.failsafe_sent, 60)
+        assert await until(r.clock, lambda: "WB01" in sup.failsafe_sent
+                           and r.register("current_limit_a") == 9.0
+                           and st.connectors[1].status == "Charging", 120)
         share = sup.plan.shares["WB01"]
+        assert share == 5.0
         with caplog.at_level(logging.INFO, "escogw.ev"):
             r.sim.set_fault("wallbox-p1", {"kind": "no_reply"})
             assert await until(r.clock, lambda: not st.online, 60)
-            assert await until(r.clock, lambda: sup.last is not None
-                               and sup.last.uncontrolled_kw == pytest.approx(share), 30)
+            n = len(r.allocs)
+            assert await until(r.clock, lambda: r.uncontrolled_since(n)[-1:] == [share], 60)
+            seen = r.uncontrolled_since(n)
+            assert seen[0] == round(9.0 * KW_PER_A, 2)
+            assert seen == sorted(seen, reverse=True)  # the limit, then the share
             assert "WB01" not in sup.failsafe_sent
             r.sim.set_fault("wallbox-p1", {"kind": "none"})
             # back: set up again (fail-safe, watchdog, limit) within a cycle or two
@@ -192,8 +226,70 @@ async def test_a_wallbox_that_does_not_answer_is_metered_load_at_its_share_until
                                and "WB01" in sup.failsafe_sent
                                and st.connectors[1].limit_kw is not None, 60)
         assert "Modbus charger WB01 (device wallbox-p1) does not answer" in caplog.text
-        assert "counted as metered load at its fail-safe share" in caplog.text
+        assert "counted as metered load at its last limit or its fail-safe share" \
+            in caplog.text
         assert await until(r.clock, lambda: r.register("current_limit_a") == 9.0, 60)
+
+
+async def test_a_wallbox_whose_state_is_unreadable_is_online_and_counted_at_its_limit(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A state code outside the profile's enum: the box answers, so it is not offline at
+    its share (5 kW) while it draws its last limit (9 A, 5.94 kW); the gateway does not
+    steer what it cannot see, and counts it at that limit."""
+    async with rig(tmp_path) as r:
+        st = r.park.cs.chargers["WB01"]
+        assert await until(r.clock, lambda: r.register("current_limit_a") == 9.0
+                           and st.power_kw > 5.0, 120)
+        with caplog.at_level(logging.WARNING, "escogw.ev"):
+            r.box.odd_state = 12
+            assert await until(r.clock, lambda: st.uncontrollable == "state unreadable", 30)
+            n = len(r.allocs)
+            assert await until(r.clock, lambda: len(r.uncontrolled_since(n)) > 1, 30)
+        assert st.online and st.boots == 1 and st.connectors[1].session is not None
+        assert set(r.uncontrolled_since(n)) == {round(9.0 * KW_PER_A, 2)}
+        assert "Modbus charger WB01 answers but its state is unreadable" in caplog.text
+        r.box.odd_state = None
+        assert await until(r.clock, lambda: st.controllable, 30)
+        assert st.connectors[1].status == "Charging" and st.boots == 1
+
+
+async def test_a_wallbox_that_refuses_its_fail_safe_is_never_raised_and_counted_at_its_limit(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The box does not take the fail-safe current (its read-back shows 0): it is
+    uncontrollable, as an OCPP charger that rejects a profile, its limit untouched (its
+    power-up 16 A), and the allocator counts it at that: 10.56 kW."""
+    with caplog.at_level(logging.ERROR, "escogw.ev"):
+        async with rig(tmp_path, ignores=frozenset({"failsafe_current_a"})) as r:
+            st = r.park.cs.chargers["WB01"]
+            assert await until(r.clock, lambda: st.uncontrollable is not None, 60)
+            assert st.uncontrollable == "failsafe_current_a refused" and st.online
+            n = len(r.allocs)
+            assert await until(r.clock, lambda: len(r.uncontrolled_since(n)) > 1, 30)
+            assert set(r.uncontrolled_since(n)) == {round(16.0 * KW_PER_A, 2)}
+            assert "WB01" not in r.park.supervisor.failsafe_sent
+            assert r.register("current_limit_a") == 16.0
+    assert "Modbus charger WB01: failsafe_current_a = 7.5 refused" in caplog.text
+
+
+async def test_with_no_allocation_cycle_for_a_lease_the_wallbox_is_held_at_its_fail_safe(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The polls keep the box's watchdog fed while the cycles fail: after
+    ``failsafe_after_s`` without a good cycle the gateway writes the fail-safe current
+    as its limit, and the car park's progress (the systemd watchdog's) stands still."""
+    async with rig(tmp_path) as r:
+        sup = r.park.supervisor
+        assert await until(r.clock, lambda: r.register("current_limit_a") == 9.0, 120)
+
+        def broken(now: float) -> float:
+            raise RuntimeError("a bug in the budget")
+
+        monkeypatch.setattr(sup, "budget", broken)
+        assert await until(r.clock, lambda: r.register("current_limit_a") == 7.5, 60)
+        assert sup.fallen_back and not r.box.in_failsafe
+        assert sup.progress() == sup.progress()
+        monkeypatch.undo()
+        assert await until(r.clock, lambda: r.register("current_limit_a") == 9.0, 60)
+        assert not sup.fallen_back and sup.progress() != sup.progress()
 
 
 async def test_the_rule_files_reserve_reaches_the_wallbox_outside_the_comfort_windows(
@@ -239,3 +335,126 @@ async def test_a_wallbox_that_restarts_with_its_defaults_is_set_up_again(
                                and r.register("current_limit_a") == 9.0
                                and r.register("standby") == 0, 60)
         assert "Modbus charger WB01 lost its fail-safe settings (restarted?)" in caplog.text
+
+
+# -- the supervisor's side, without sockets: what it counts a box at and what it writes
+
+
+CONFIG = ChargingConfig.model_validate({
+    "limit_kw": LIMIT_KW, "margin_kw": MARGIN_KW, "failsafe_kw": FAILSAFE_KW,
+    "failsafe_after_s": 20, "cycle_s": 5, "circuits": {"carpark": {"max_kw": 50}},
+    "chargers": {"WB01": {"modbus": {"device": "wb"}, "ac": {"phases": 3, "max_current_a": 16},
+                          "circuit": "carpark"}}})
+
+
+class NothingElse:
+    """The site meter's window: nothing but the chargers."""
+
+    def window_so_far(self, now: float) -> tuple[float, float, float] | None:
+        return 0.0, 0.0, 0.0
+
+
+class Box:
+    """The acquisition's write queue in front of a box that takes every write but,
+    while ``lost`` holds a point, never gets it (it expires in the queue)."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[str, float]] = []
+        self.lost: set[str] = set()
+
+    async def write(self, device_id: str, point_name: str, value: Value, *,
+                    ttl_s: float | None = None, verify: bool = True) -> WriteOutcome:
+        if point_name in self.lost:
+            return WriteOutcome(False, "expired before it could be applied")
+        assert isinstance(value, float | int)
+        self.writes.append((point_name, float(value)))
+        return WriteOutcome(True, None, value)
+
+
+async def _quiet(topic: str, payload: bytes) -> None:
+    return None
+
+
+def service(writer: Box | None) -> ChargingService:
+    clock = scaled_clock("2026-07-15T10:00:00", SPEED)
+    profile = ProfileLibrary().get("heidelberg-energy-control")
+    return ChargingService(CONFIG, clock, NothingElse(), LIMIT_KW, topic_prefix="esco/t",
+                           set_state=_quiet, send=_quiet, writer=writer,
+                           profiles={"wb": profile})
+
+
+async def test_a_declared_wallbox_never_heard_from_counts_at_its_fail_safe_share() -> None:
+    """It may sit in its fail-safe (drawing its share) with the gateway just started, or
+    run without the acquisition."""
+    for writer in (Box(), None):
+        park = service(writer)
+        alloc = await park.supervisor.cycle()
+        assert alloc.uncontrolled_kw == FAILSAFE_KW == park.supervisor.plan.shares["WB01"]
+        assert alloc.budget_kw == LIMIT_KW - MARGIN_KW
+
+
+async def test_a_wallbox_whose_fail_safe_is_not_in_place_gets_no_more_than_its_share() -> None:
+    """The fail-safe write was lost (not refused: the box stays steerable): the limit is
+    held at the share (7.5 A), not the 16 A the budget allows, until it is in place."""
+    box = Box()
+    box.lost.add("failsafe_current_a")
+    park = service(box)
+    assert park.modbus is not None
+    park.modbus.on_reading(Reading("wb", park.clock.now(), 1, values={
+        "charge_state": CHARGE_STATE_CODES["b1"], "active_power_kw": 0.0,
+        "energy_import_kwh": 10.0, "current_limit_a": 16.0}))
+    sup = park.supervisor
+    await sup.cycle()
+    st = park.cs.chargers["WB01"]
+    assert st.controllable and "WB01" not in sup.failsafe_sent
+    assert box.writes[-1] == ("current_limit_a", 7.5)
+    box.lost.clear()
+    await sup.cycle()
+    assert "WB01" in sup.failsafe_sent
+    assert box.writes[-1] == ("current_limit_a", 16.0)
+
+
+async def test_the_gateway_stops_with_a_failure_when_the_car_park_service_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """With the car park gone the polls would keep the wall boxes' watchdogs fed at their
+    last limits: the gateway stops and exits with a failure, for systemd to restart it
+    (and the boxes fall to their fail-safe meanwhile). Its cycles are watched too."""
+
+    async def ends(self: ChargingService) -> None:
+        raise RuntimeError("the car park broke")
+
+    site = load_site(wallbox_site(tmp_path))
+    settings = GatewaySettings(mqtt=MqttSettings(port=free_port(), client_id="ev-ends"),
+                               outbox=OutboxSettings(path=tmp_path / "outbox.sqlite"),
+                               metrics=MetricsSettings(enabled=False))
+    assert "ev" in Gateway(site, settings).progress()
+    monkeypatch.setattr(ChargingService, "run", ends)
+    with caplog.at_level(logging.ERROR, "escogw"):
+        code = await asyncio.wait_for(run(site, settings), 60)
+    assert code == FAILED_EXIT
+    assert "ev ended: RuntimeError('the car park broke'): stopping the gateway" in caplog.text
+
+
+async def test_a_car_park_that_fails_while_the_gateway_stops_is_no_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM stops every task; one that raises on its way out is not a reason to exit 1."""
+    running = asyncio.Event()
+
+    async def fails_on_cancel(self: ChargingService) -> None:
+        running.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            raise RuntimeError("closing the central system failed")
+
+    monkeypatch.setattr(ChargingService, "run", fails_on_cancel)
+    site = load_site(wallbox_site(tmp_path))
+    gw = Gateway(site, GatewaySettings(
+        mqtt=MqttSettings(port=free_port(), client_id="ev-stops"),
+        outbox=OutboxSettings(path=tmp_path / "outbox.sqlite"),
+        metrics=MetricsSettings(enabled=False)))
+    await gw.start()
+    await running.wait()
+    await gw.stop()
+    assert gw.failure is None and not gw.stop_requested.is_set()
