@@ -1,14 +1,16 @@
-"""What every Modbus link shares: one pymodbus client, one request at a time, replies checked.
+"""What the pymodbus links share: one pymodbus client, one request at a time, replies checked.
 
-Each link owns exactly one pymodbus client, built with ``retries=0`` and a
-short timeout: pymodbus allows one request in flight per client, and its own
-retry loop holds the client's lock, starving every other unit on the bus. The
-scheduler above does retries, back-off and reconnection; a link does one
-request at a time and checks every reply, which pymodbus does not on RTU:
-function code, unit and count must match the request, and a write's echo must
-repeat the address and the value (or count) written. After a failure that may
+The RTU links (rtu.py: a serial port, or RTU over TCP through a serial server)
+are built on this; the Modbus TCP link (tcp.py) speaks MBAP itself. Each link
+owns exactly one pymodbus client, built with ``retries=0`` and a short timeout:
+pymodbus allows one request in flight per client, and its own retry loop holds
+the client's lock, starving every other unit on the bus. The scheduler above
+does retries, back-off and reconnection; a link does one request at a time and
+checks every reply, which pymodbus does not on RTU: function code, unit and
+count must match the request, and a write's echo must repeat the address and
+the value (or count) written. After a failure that may
 leave a reply in flight, the link makes sure it cannot be read as the next
-answer (``_discard_in_flight``: tcp.py reconnects, rtu.py waits for silence).
+answer (``_discard_in_flight``: rtu.py waits for silence).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ C = TypeVar("C", bound=LinkConfig)
 
 
 class ModbusLink(ABC, Generic[C]):
-    """The base of the Modbus links (tcp.py, rtu.py); implements link.Link."""
+    """The base of the pymodbus links (rtu.py); implements link.Link."""
 
     #: whether the scheduler keeps the device's gap between our frames (link.Link)
     keeps_gaps: bool
