@@ -5,9 +5,10 @@ path every value takes, pymodbus's request machinery (request and reply
 objects, a lock, ``asyncio.wait_for`` and its extra task wake-up, per-frame
 log formatting) was the largest single cost of the gateway's CPU per value
 (docs/performance.md). Here one request costs a frame built by one struct
-call, one future and one timer; the reply is framed by gateway/core/modbus_wire
-and checked by gateway/acquisition/modbus_pdu, the same functions the
-simulators' servers use. RTU links (rtu.py) keep pymodbus.
+call and one future (one timer serves a burst of requests); the reply is
+framed by gateway/core/modbus_wire, as the simulators' servers frame theirs,
+and checked by gateway/acquisition/modbus_pdu. RTU links (rtu.py) keep
+pymodbus.
 
 What the link guarantees, as before: one request at a time; a reply is taken
 only with the request's transaction id (a frame of an earlier transaction —
@@ -57,11 +58,6 @@ LAST_TID = 0xFFFF
 
 class _Lost(Exception):
     """The connection closed while a request waited."""
-
-
-def _expire(waiter: asyncio.Future[MbapFrame]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 class _Connection(asyncio.Protocol):
@@ -130,6 +126,13 @@ class TcpModbusLink:
         self._conn: _Connection | None = None
         self._tid = 0
         self._lock = asyncio.Lock()
+        #: the request waiting for its reply, and the loop time it waits until
+        self._waiter: asyncio.Future[MbapFrame] | None = None
+        self._deadline = 0.0
+        #: one timer serves many requests: it is armed by a request when none is, and
+        #: when it fires it fails the waiting request if that one's deadline has passed,
+        #: or waits on until it does (a timer per request cost more than the request)
+        self._timer: asyncio.TimerHandle | None = None
 
     @property
     def transport(self) -> Transport:
@@ -221,7 +224,10 @@ class TcpModbusLink:
         conn.expect(self._tid, waiter)
         self.stats.requests += 1
         start = time.monotonic()
-        timer = loop.call_at(loop.time() + self.config.timeout_s, _expire, waiter)
+        self._waiter = waiter
+        self._deadline = loop.time() + self.config.timeout_s
+        if self._timer is None:
+            self._timer = loop.call_at(self._deadline, self._expire)
         try:
             conn.transport.write(mbap_frame(self._tid, unit, request))
             return await waiter
@@ -234,12 +240,24 @@ class TcpModbusLink:
         except BadReply as exc:
             raise self._closed(exc) from None
         finally:
-            timer.cancel()
+            self._waiter = None
             conn.expect(0, None)
             rtt = time.monotonic() - start
             self.stats.last_rtt_s = rtt
             self.stats.rtt_sum_s += rtt
             self.stats.busy_s += rtt
+
+    def _expire(self) -> None:
+        """The timer: fail the waiting request once its deadline has passed."""
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._deadline:
+            waiter.set_exception(TimeoutError())
+        else:
+            self._timer = loop.call_at(self._deadline, self._expire)
 
     def _closed(self, exc: LinkError) -> LinkError:
         """Count ``exc`` and close the connection: whatever is still in flight on it must
