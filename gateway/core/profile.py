@@ -242,6 +242,11 @@ class MeterProfileSpec(_ProfileBase):
     blocks: list[MeterBlockSpec] = []
 
 
+def scaled(raw: float, scale: float, offset: float) -> float:
+    """A raw number in the point's standard unit (rounded off the float noise)."""
+    return round(raw * scale + offset, 9)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Point:
     """One standard-named point of a device model, ready to decode and encode."""
@@ -294,11 +299,13 @@ class Point:
 
     @property
     def finisher(self) -> Callable[[Raw], Value]:
-        """What ``finish`` comes down to for this point: for a plain float32 (no bit, enum,
-        scale or offset) one step, which a block's decoder then calls for every value."""
-        if self.dtype == "f32" and self.bit is None and self.codes is None and \
-                self.scale == 1.0 and self.offset == 0.0:
-            return cast(Callable[[Raw], Value], finite_f32)
+        """What ``finish`` comes down to for this point, which a block's decoder then calls
+        for every value: for a float32 without bit or enum, one or two steps."""
+        if self.dtype == "f32" and self.bit is None and self.codes is None:
+            if self.scale == 1.0 and self.offset == 0.0:
+                return cast(Callable[[Raw], Value], finite_f32)
+            scale, offset = self.scale, self.offset
+            return lambda raw: scaled(finite_f32(cast(float, raw)), scale, offset)
         return self.finish
 
     def finish(self, raw: Raw) -> Value:
@@ -317,7 +324,7 @@ class Point:
             # a float32 drops the binary noise and keeps every digit it holds
             raw = finite_f32(raw) if self.dtype == "f32" else finite(raw)
         if self.scale != 1.0 or self.offset != 0.0:
-            return round(raw * self.scale + self.offset, 9)
+            return scaled(raw, self.scale, self.offset)
         return raw
 
     def encode(self, value: Value, *, bounded: bool = True) -> list[int]:
