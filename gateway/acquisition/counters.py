@@ -70,6 +70,6 @@ class CounterWatch:
         key = (device, point.name)
         previous = self._last.get(key)
         self._last[key] = value
-        if previous is None:
+        if previous is None or value >= previous:  # the usual step, settled at once
             return None
         return counter_step(previous, value, counter_span(point)).flag
