@@ -19,23 +19,22 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from gateway.acquisition.link import (
     BadReply,
+    ConfiguredLink,
     DeviceException,
     DeviceTimeout,
     LinkDown,
     LinkError,
-    LinkStats,
     Probe,
     ShortReply,
 )
 from gateway.acquisition.modbus_replies import REPLIES
-from gateway.acquisition.planner import Transport
 from gateway.core.site import Link as LinkConfig
 
 log = logging.getLogger("escogw.link")
@@ -44,25 +43,15 @@ Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 C = TypeVar("C", bound=LinkConfig)
 
 
-class ModbusLink(ABC, Generic[C]):
+class ModbusLink(ConfiguredLink[C], ABC):
     """The base of the pymodbus links (rtu.py); implements link.Link."""
 
     #: whether the scheduler keeps the device's gap between our frames (link.Link)
     keeps_gaps: bool
 
     def __init__(self, link_id: str, config: C):
-        self.id = link_id
-        self.config = config
-        self.stats = LinkStats()
+        super().__init__(link_id, config)
         self._client: Client | None = None
-
-    @property
-    def transport(self) -> Transport:
-        return self.config.transport
-
-    @property
-    def timeout_s(self) -> float:
-        return self.config.timeout_s
 
     @abstractmethod
     def in_sync(self, unit: int) -> bool: ...
@@ -203,10 +192,7 @@ class ModbusLink(ABC, Generic[C]):
             self.close()
             raise self._bad(f"{type(exc).__name__}: {exc}") from None
         finally:
-            rtt = time.monotonic() - start
-            self.stats.last_rtt_s = rtt
-            self.stats.rtt_sum_s += rtt
-            self.stats.busy_s += rtt
+            self.stats.exchanged(start)
 
     async def _flushed(self, exc: LinkError) -> LinkError:
         """Let whatever is still in flight arrive and be discarded before the next request."""

@@ -30,11 +30,11 @@ from collections.abc import Sequence
 
 from gateway.acquisition.link import (
     BadReply,
+    ConfiguredLink,
     DeviceException,
     DeviceTimeout,
     LinkDown,
     LinkError,
-    LinkStats,
     Probe,
     ShortReply,
 )
@@ -45,7 +45,6 @@ from gateway.acquisition.modbus_pdu import (
     read_values,
     write_request,
 )
-from gateway.acquisition.planner import Transport
 from gateway.core.modbus_wire import MbapError, MbapFrame, mbap_frame, split_mbap
 from gateway.core.profile import READ_FUNCTION
 from gateway.core.site import TcpLink
@@ -114,15 +113,13 @@ class _Connection(asyncio.Protocol):
             waiter.set_exception(exc)
 
 
-class TcpModbusLink:
+class TcpModbusLink(ConfiguredLink[TcpLink]):
     """Modbus TCP to a device or a TCP-to-RTU gateway; implements link.Link."""
 
     keeps_gaps = False
 
     def __init__(self, link_id: str, config: TcpLink):
-        self.id = link_id
-        self.config = config
-        self.stats = LinkStats()
+        super().__init__(link_id, config)
         self._conn: _Connection | None = None
         self._tid = 0
         self._lock = asyncio.Lock()
@@ -133,14 +130,6 @@ class TcpModbusLink:
         #: when it fires it fails the waiting request if that one's deadline has passed,
         #: or waits on until it does (a timer per request cost more than the request)
         self._timer: asyncio.TimerHandle | None = None
-
-    @property
-    def transport(self) -> Transport:
-        return self.config.transport
-
-    @property
-    def timeout_s(self) -> float:
-        return self.config.timeout_s
 
     def in_sync(self, unit: int) -> bool:
         return True  # transaction ids keep every unit in step
@@ -242,10 +231,7 @@ class TcpModbusLink:
         finally:
             self._waiter = None
             conn.expect(0, None)
-            rtt = time.monotonic() - start
-            self.stats.last_rtt_s = rtt
-            self.stats.rtt_sum_s += rtt
-            self.stats.busy_s += rtt
+            self.stats.exchanged(start)
 
     def _expire(self) -> None:
         """The timer: fail the waiting request once its deadline has passed."""
