@@ -39,16 +39,21 @@ def site(tmp_path: Path, devices: dict[str, Any] | None = None) -> Path:
     return write_site(tmp_path, links, devices)
 
 
+async def read_whole(rig: Rig, prefix: str) -> None:
+    """Set the meters named ``prefix``-link to HEAT; each reads back exactly that."""
+    for link in LINKS:
+        meter = rig.meter(f"{prefix}-{link}")
+        for name, value in HEAT.items():
+            meter.set(f"{prefix}-{link}", name, value)
+    rig.start()
+    for link in LINKS:
+        r = await rig.reading(f"{prefix}-{link}", lambda r: not r.failed)
+        assert r.values == HEAT
+
+
 async def test_a_heat_meter_is_read_whole_from_its_901f_reply(tmp_path: Path) -> None:
     async with Rig(site(tmp_path)) as rig:
-        for link in LINKS:
-            meter = rig.meter(f"h-{link}")
-            for name, value in HEAT.items():
-                meter.set(f"h-{link}", name, value)
-        rig.start()
-        for link in LINKS:
-            r = await rig.reading(f"h-{link}", lambda r: not r.failed)
-            assert r.values == HEAT
+        await read_whole(rig, "h")
         assert all(rig.sim.servers[link].stats.bad_frames == 0 for link in LINKS)
 
 
@@ -60,15 +65,8 @@ async def test_a_cooling_meter_is_asked_as_type_21h_and_read_whole(tmp_path: Pat
                              "simulate": {"meter": "heat", "turnaround_ms": 2}}
                for link in LINKS}
     async with Rig(site(tmp_path, devices)) as rig:
-        for link in LINKS:
-            meter = rig.meter(f"c-{link}")
-            assert meter.meter_type == 0x21
-            for name, value in HEAT.items():
-                meter.set(f"c-{link}", name, value)
-        rig.start()
-        for link in LINKS:
-            r = await rig.reading(f"c-{link}", lambda r: not r.failed)
-            assert r.values == HEAT
+        assert all(rig.meter(f"c-{link}").meter_type == 0x21 for link in LINKS)
+        await read_whole(rig, "c")
 
 
 async def test_heat_in_gj_and_flow_in_litres_read_in_standard_units(tmp_path: Path) -> None:
