@@ -11,13 +11,16 @@ which it has.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from gateway.acquisition.planner import Transport
+from gateway.core.site import Link as LinkConfig
 
 _E = TypeVar("_E", bound="LinkError")
+_C = TypeVar("_C", bound=LinkConfig)
 
 #: A read a link may send first to get back in step: (table, address, count).
 Probe = tuple[str, int, int]
@@ -137,3 +140,28 @@ class LinkStats:
         """Count ``exc`` under its kind and hand it back: ``raise stats.count(LinkDown())``."""
         self.errors[exc.kind] = self.errors.get(exc.kind, 0) + 1
         return exc
+
+    def exchanged(self, since: float) -> None:
+        """One exchange ended, begun at ``since`` (time.monotonic): its round trip."""
+        rtt = time.monotonic() - since
+        self.last_rtt_s = rtt
+        self.rtt_sum_s += rtt
+        self.busy_s += rtt
+
+
+class ConfiguredLink(Generic[_C]):
+    """What every link implementation keeps the same way: its id, its site-file spec,
+    its counters, and the transport and timeout the scheduler and planner ask for."""
+
+    def __init__(self, link_id: str, config: _C):
+        self.id = link_id
+        self.config = config
+        self.stats = LinkStats()
+
+    @property
+    def transport(self) -> Transport:
+        return self.config.transport
+
+    @property
+    def timeout_s(self) -> float:
+        return self.config.timeout_s

@@ -24,14 +24,13 @@ from gateway.acquisition.bus_budget import char_time_s
 from gateway.acquisition.byte_pipe import BytePipe, SerialPipe, TcpPipe
 from gateway.acquisition.link import (
     BadReply,
+    ConfiguredLink,
     DeviceException,
     DeviceTimeout,
     LinkDown,
-    LinkStats,
     Probe,
     ShortReply,
 )
-from gateway.acquisition.planner import Transport
 from gateway.core import cjt188, dlt645
 from gateway.core.meterframe import WAKE, Layout, ReplyError, scan
 from gateway.core.site import RtuLink, RtuOverTcpLink
@@ -59,15 +58,13 @@ class Checker:
         self.check = check
 
 
-class MeterLink:
+class MeterLink(ConfiguredLink[RtuLink | RtuOverTcpLink]):
     #: the scheduler keeps the profile's gap between our frames
     keeps_gaps = True
 
     def __init__(self, link_id: str, config: RtuLink | RtuOverTcpLink,
                  pipe: BytePipe | None = None):
-        self.id = link_id
-        self.config = config
-        self.stats = LinkStats()
+        super().__init__(link_id, config)
         self._char_s = char_time_s(config.baudrate, config.parity, config.stopbits,
                                    config.bytesize)
         if pipe is not None:
@@ -78,14 +75,6 @@ class MeterLink:
             self._pipe = SerialPipe(config.device, config.baudrate, config.parity,
                                     config.stopbits, config.bytesize)
         self._ser = 0
-
-    @property
-    def transport(self) -> Transport:
-        return self.config.transport
-
-    @property
-    def timeout_s(self) -> float:
-        return self.config.timeout_s
 
     def in_sync(self, unit: int) -> bool:
         return True  # every reply names its meter and DI: a late one cannot pass for another
@@ -216,10 +205,7 @@ class MeterLink:
             self.close()
             raise self.stats.count(LinkDown(f"link {self.id} lost: {exc}")) from None
         finally:
-            rtt = time.monotonic() - start
-            self.stats.last_rtt_s = rtt
-            self.stats.rtt_sum_s += rtt
-            self.stats.busy_s += rtt
+            self.stats.exchanged(start)
         if passed_over:
             raise self.stats.count(BadReply(f"no valid reply from meter {unit}: "
                                             f"{'; '.join(dict.fromkeys(passed_over))}"))

@@ -1,14 +1,16 @@
-"""What every Modbus link shares: one pymodbus client, one request at a time, replies checked.
+"""What the pymodbus links share: one pymodbus client, one request at a time, replies checked.
 
-Each link owns exactly one pymodbus client, built with ``retries=0`` and a
-short timeout: pymodbus allows one request in flight per client, and its own
-retry loop holds the client's lock, starving every other unit on the bus. The
-scheduler above does retries, back-off and reconnection; a link does one
-request at a time and checks every reply, which pymodbus does not on RTU:
-function code, unit and count must match the request, and a write's echo must
-repeat the address and the value (or count) written. After a failure that may
+The RTU links (rtu.py: a serial port, or RTU over TCP through a serial server)
+are built on this; the Modbus TCP link (tcp.py) speaks MBAP itself. Each link
+owns exactly one pymodbus client, built with ``retries=0`` and a short timeout:
+pymodbus allows one request in flight per client, and its own retry loop holds
+the client's lock, starving every other unit on the bus. The scheduler above
+does retries, back-off and reconnection; a link does one request at a time and
+checks every reply, which pymodbus does not on RTU: function code, unit and
+count must match the request, and a write's echo must repeat the address and
+the value (or count) written. After a failure that may
 leave a reply in flight, the link makes sure it cannot be read as the next
-answer (``_discard_in_flight``: tcp.py reconnects, rtu.py waits for silence).
+answer (``_discard_in_flight``: rtu.py waits for silence).
 """
 
 from __future__ import annotations
@@ -17,23 +19,22 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from gateway.acquisition.link import (
     BadReply,
+    ConfiguredLink,
     DeviceException,
     DeviceTimeout,
     LinkDown,
     LinkError,
-    LinkStats,
     Probe,
     ShortReply,
 )
 from gateway.acquisition.modbus_replies import REPLIES
-from gateway.acquisition.planner import Transport
 from gateway.core.site import Link as LinkConfig
 
 log = logging.getLogger("escogw.link")
@@ -42,25 +43,15 @@ Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 C = TypeVar("C", bound=LinkConfig)
 
 
-class ModbusLink(ABC, Generic[C]):
-    """The base of the Modbus links (tcp.py, rtu.py); implements link.Link."""
+class ModbusLink(ConfiguredLink[C], ABC):
+    """The base of the pymodbus links (rtu.py); implements link.Link."""
 
     #: whether the scheduler keeps the device's gap between our frames (link.Link)
     keeps_gaps: bool
 
     def __init__(self, link_id: str, config: C):
-        self.id = link_id
-        self.config = config
-        self.stats = LinkStats()
+        super().__init__(link_id, config)
         self._client: Client | None = None
-
-    @property
-    def transport(self) -> Transport:
-        return self.config.transport
-
-    @property
-    def timeout_s(self) -> float:
-        return self.config.timeout_s
 
     @abstractmethod
     def in_sync(self, unit: int) -> bool: ...
@@ -201,10 +192,7 @@ class ModbusLink(ABC, Generic[C]):
             self.close()
             raise self._bad(f"{type(exc).__name__}: {exc}") from None
         finally:
-            rtt = time.monotonic() - start
-            self.stats.last_rtt_s = rtt
-            self.stats.rtt_sum_s += rtt
-            self.stats.busy_s += rtt
+            self.stats.exchanged(start)
 
     async def _flushed(self, exc: LinkError) -> LinkError:
         """Let whatever is still in flight arrive and be discarded before the next request."""

@@ -25,6 +25,7 @@ are physical and use real time.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections import deque
@@ -117,6 +118,13 @@ class LinkScheduler:
             # spread first polls over the shortest interval instead of a burst
             poller.next_due = clock.monotonic() + i * 0.001
             self.pollers[device.id] = poller
+        #: (due, order, poller), earliest first; an entry whose due is no longer its
+        #: poller's ``next_due`` is stale and dropped when it comes to the top (a link
+        #: picks its next device for every poll: a scan of every poller cost more)
+        self._due: list[tuple[float, int, DevicePoller]] = []
+        self._order = {poller.id: i for i, poller in enumerate(self.pollers.values())}
+        for poller in self.pollers.values():
+            self._reschedule(poller)
         self._writes: deque[WriteJob] = deque()
         #: each block's decoder, made at its first reply (blocks change when a plan learns)
         self._decoders: dict[ReadBlock, BlockDecoder] = {}
@@ -156,7 +164,7 @@ class LinkScheduler:
                 # come at least once a second, so a quiet link still proves it lives
                 self.progress += 1
                 await self.serve_writes()
-                poller = min(self.pollers.values(), key=lambda p: p.next_due, default=None)
+                poller = self._earliest()
                 if poller is None:
                     await self._idle(IDLE_TICK_S)
                     continue
@@ -171,6 +179,7 @@ class LinkScheduler:
                     poller.health.failure("internal error")
                     poller.next_due = self.clock.monotonic() + poller.health.next_delay(
                         poller.interval_s)
+                    self._reschedule(poller)
         finally:
             self.link.close()
             for job in self._writes:
@@ -188,6 +197,7 @@ class LinkScheduler:
         delay = poller.health.next_delay(poller.interval_s)
         # keep a steady cadence; after falling behind, skip ahead instead of bursting
         poller.next_due = due + delay if due + delay > now else now + delay
+        self._reschedule(poller)
         poller.last_reading = reading
         await self.on_reading(reading)
         if poller.health.take_change():
@@ -197,6 +207,20 @@ class LinkScheduler:
         return reading
 
     # -- internals --------------------------------------------------------------
+
+    def _reschedule(self, poller: DevicePoller) -> None:
+        """Queue ``poller`` at its ``next_due`` (its earlier entry, if any, goes stale)."""
+        heapq.heappush(self._due, (poller.next_due, self._order[poller.id], poller))
+
+    def _earliest(self) -> DevicePoller | None:
+        """The poller due first (ties: the order the devices were given in)."""
+        due = self._due
+        while due:
+            at, _, poller = due[0]
+            if at == poller.next_due:
+                return poller
+            heapq.heappop(due)
+        return None
 
     async def _idle(self, seconds: float) -> None:
         """Sleep on the injected clock until due, or until a write arrives."""
@@ -312,11 +336,18 @@ class LinkScheduler:
         alone: Iterable[Point] = block.points
         if decoder.unpack is not None and len(regs) == block.count:
             alone = decoder.alone
-            for point, raw in zip(decoder.together, decoder.unpack(regs), strict=True):
+            values = reading.values
+            for point, finish, raw in zip(decoder.together, decoder.finishers,
+                                          decoder.unpack(regs), strict=True):
                 try:
-                    self._value(reading, point, point.finish(raw))
+                    value = finish(raw)
                 except CodecError as exc:
                     reading.failed[point.name] = f"decode: {exc}"
+                    continue
+                if point.counter:  # runs for every value: _value's work, without the call
+                    self._value(reading, point, value)
+                else:
+                    values[point.name] = value
         for point in alone:
             offset = point.address - block.start + point.value_at  # value_at: meters
             try:

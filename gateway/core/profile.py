@@ -9,7 +9,7 @@ points carry precompiled decoders for the polling hot path.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -37,8 +37,9 @@ from gateway.core.codec import (
     Raw,
     decoder,
     encoder,
+    finite,
+    finite_f32,
     register_count,
-    shortest_f32,
 )
 from gateway.core.datadirs import data_dir
 from gateway.core.semantics import DEVICE_KINDS, STANDARD_POINTS, DeviceKind, suggest
@@ -241,6 +242,11 @@ class MeterProfileSpec(_ProfileBase):
     blocks: list[MeterBlockSpec] = []
 
 
+def scaled(raw: float, scale: float, offset: float) -> float:
+    """A raw number in the point's standard unit (rounded off the float noise)."""
+    return round(raw * scale + offset, 9)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Point:
     """One standard-named point of a device model, ready to decode and encode."""
@@ -291,6 +297,17 @@ class Point:
         """
         return self.finish(self._decode(regs))
 
+    @property
+    def finisher(self) -> Callable[[Raw], Value]:
+        """What ``finish`` comes down to for this point, which a block's decoder then calls
+        for every value: for a float32 without bit or enum, one or two steps."""
+        if self.dtype == "f32" and self.bit is None and self.codes is None:
+            if self.scale == 1.0 and self.offset == 0.0:
+                return cast(Callable[[Raw], Value], finite_f32)
+            scale, offset = self.scale, self.offset
+            return lambda raw: scaled(finite_f32(cast(float, raw)), scale, offset)
+        return self.finish
+
     def finish(self, raw: Raw) -> Value:
         """The raw value the registers hold → the standard value (``decode`` after the
         registers are unpacked; a block's values may be unpacked together)."""
@@ -304,12 +321,10 @@ class Point:
         if isinstance(raw, str):
             return raw
         if isinstance(raw, float):
-            if not math.isfinite(raw):
-                raise CodecError(f"not a finite number ({raw})")
-            if self.dtype == "f32":  # drop the binary noise, keep every digit it holds
-                raw = shortest_f32(raw)
+            # a float32 drops the binary noise and keeps every digit it holds
+            raw = finite_f32(raw) if self.dtype == "f32" else finite(raw)
         if self.scale != 1.0 or self.offset != 0.0:
-            return round(raw * self.scale + self.offset, 9)
+            return scaled(raw, self.scale, self.offset)
         return raw
 
     def encode(self, value: Value, *, bounded: bool = True) -> list[int]:

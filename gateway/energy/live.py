@@ -55,8 +55,13 @@ def interval_message(topics: Topics, interval: Interval) -> tuple[str, bytes]:
 class EnergyService:
     def __init__(self, site: Site, stream: ReadingStream, outbox: Sink, topics: Topics,
                  state_path: Path | None, tariff: Tariff | None = None,
-                 queue_size: int = 10_000):
+                 queue_size: int = 10_000, linger_s: float = 0.1):
         self.site = site
+        #: readings that arrive within this long of the first are accounted together: the
+        #: polls of a site are spread over the second, and woken for each one the task cost
+        #: a task switch per reading (docs/performance.md); a reading held here when the
+        #: gateway stops loses no energy (the counter carries it to the next reading)
+        self.linger_s = linger_s
         self.outbox = outbox
         self.topics = topics
         self.state_path = state_path
@@ -126,6 +131,8 @@ class EnergyService:
         try:
             while True:
                 batch = [await self.sub.get()]
+                # physical batching, like the outbox writer's: real time, not the site clock
+                await asyncio.sleep(self.linger_s)
                 while not self.sub.queue.empty():
                     batch.append(self.sub.queue.get_nowait())
                 await self.account(batch)

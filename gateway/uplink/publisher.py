@@ -29,7 +29,7 @@ import aiomqtt
 import paho.mqtt.client as mqtt
 
 from gateway.core.settings import MqttSettings
-from gateway.uplink import heartbeat
+from gateway.uplink import heartbeat, puback_decode
 from gateway.uplink.ack_window import AckWindow
 from gateway.uplink.messages import Topics
 from gateway.uplink.outbox import Row
@@ -97,6 +97,7 @@ class Publisher:
         self.forged_heartbeats = 0
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        puback_decode.install()  # a PUBACK per message: decoded without new objects
 
     # -- public -----------------------------------------------------------------
 

@@ -9,12 +9,8 @@ their byte count), checked by CRC, and a gap between chunks longer than
 
 from __future__ import annotations
 
-from struct import Struct
-from typing import Final, NamedTuple
+from typing import Final
 
-MBAP_HEADER: Final = Struct(">HHHB")  # transaction id, protocol id, length, unit id
-MBAP_HEADER_SIZE: Final = 7
-MAX_PDU_SIZE: Final = 253
 MAX_RTU_FRAME: Final = 256
 
 
@@ -122,36 +118,3 @@ class RtuRequestFramer:
     def _drop(self) -> None:
         self.bad_frames += 1
         self._buffer.clear()
-
-
-class MbapFrame(NamedTuple):
-    transaction_id: int
-    protocol_id: int
-    unit_id: int
-    pdu: bytes
-
-
-class MbapError(ValueError):
-    """The stream cannot be framed any more (bad length field): close the connection."""
-
-
-def mbap_frame(transaction_id: int, unit_id: int, pdu: bytes) -> bytes:
-    return MBAP_HEADER.pack(transaction_id, 0, len(pdu) + 1, unit_id) + pdu
-
-
-def split_mbap(data: bytes) -> tuple[list[MbapFrame], int]:
-    """Complete MBAP frames at the start of `data`, and how many bytes they used."""
-    frames: list[MbapFrame] = []
-    offset = 0
-    end = len(data)
-    unpack = MBAP_HEADER.unpack_from
-    while end - offset >= MBAP_HEADER_SIZE:
-        tid, protocol, length, unit = unpack(data, offset)
-        if not 2 <= length <= MAX_PDU_SIZE + 1:
-            raise MbapError(f"MBAP length {length} not in 2..{MAX_PDU_SIZE + 1}")
-        stop = offset + 6 + length
-        if stop > end:
-            break
-        frames.append(MbapFrame(tid, protocol, unit, data[offset + MBAP_HEADER_SIZE : stop]))
-        offset = stop
-    return frames, offset

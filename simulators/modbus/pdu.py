@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from struct import Struct
 from typing import Final
 
+from gateway.core.modbus_wire import pack_bits, unpack_bits
 from simulators.modbus.memory import (
     ILLEGAL_DATA_ADDRESS,
     ILLEGAL_DATA_VALUE,
@@ -68,19 +69,6 @@ class Request:
     address: int
     count: int
     values: list[int] | None = None
-
-
-def pack_bits(bits: list[int]) -> bytes:
-    """Pack bits LSB first, as FC01/02 replies and FC15 requests carry them."""
-    out = bytearray((len(bits) + 7) >> 3)
-    for i, bit in enumerate(bits):
-        if bit:
-            out[i >> 3] |= 1 << (i & 7)
-    return bytes(out)
-
-
-def unpack_bits(data: bytes, count: int) -> list[int]:
-    return [(data[i >> 3] >> (i & 7)) & 1 for i in range(count)]
 
 
 def exception_pdu(function: int, code: int) -> bytes:

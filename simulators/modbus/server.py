@@ -15,16 +15,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal
 
+from gateway.core.modbus_wire import MbapError, MbapFrame, mbap_frame, split_mbap
 from simulators.modbus.bus import ReplySink, RtuBus
 from simulators.modbus.dispatch import answer, turnaround_of
 from simulators.modbus.faults import FaultSwitch
-from simulators.modbus.framing import (
-    MbapError,
-    MbapFrame,
-    RtuRequestFramer,
-    mbap_frame,
-    split_mbap,
-)
+from simulators.modbus.framing import RtuRequestFramer
 from simulators.modbus.memory import GATEWAY_TARGET_FAILED, UnitMemory
 from simulators.modbus.pdu import exception_pdu
 from simulators.modbus.stats import ServerStats

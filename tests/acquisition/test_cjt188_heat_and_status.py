@@ -2,8 +2,9 @@
 engine from the simulated line over a pseudo-terminal and a serial server's TCP port.
 
 The values must be exactly what the simulated meters hold: a heat meter's ten
-points out of its 43-byte 901F reply, and a closed valve or a low battery as
-point values, each status field without disturbing the other.
+points out of its 43-byte 901F reply (a cooling meter's too, asked as type
+21H), and a closed valve or a low battery as point values, each status field
+without disturbing the other.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ HEAT = {"heat_energy_kwh": 123456.78, "thermal_power_kw": 87.65, "flow_m3_h": 12
         "valve_state": 0, "battery_low": 0}
 
 
-def site(tmp_path: Path) -> Path:
+def site(tmp_path: Path, devices: dict[str, Any] | None = None) -> Path:
     line = {"protocol": "dlt645", "baudrate": 38400, "timeout_s": 0.15}
     links = {"srv": {"transport": "rtu-over-tcp", **line},
              "pty": {"transport": "rtu", **line, "parity": "N"}}  # a pty cannot hold parity
-    devices: dict[str, Any] = {}
+    if devices is not None:
+        return write_site(tmp_path, links, devices)
+    devices = {}
     for link in LINKS:
         devices[f"h-{link}"] = {"link": link, "profile": "generic-cjt188-heat",
                                 "address": "00000000005678", "poll_interval_s": 0.1,
@@ -36,17 +39,34 @@ def site(tmp_path: Path) -> Path:
     return write_site(tmp_path, links, devices)
 
 
+async def read_whole(rig: Rig, prefix: str) -> None:
+    """Set the meters named ``prefix``-link to HEAT; each reads back exactly that."""
+    for link in LINKS:
+        meter = rig.meter(f"{prefix}-{link}")
+        for name, value in HEAT.items():
+            meter.set(f"{prefix}-{link}", name, value)
+    rig.start()
+    for link in LINKS:
+        r = await rig.reading(f"{prefix}-{link}", lambda r: not r.failed)
+        assert r.values == HEAT
+
+
 async def test_a_heat_meter_is_read_whole_from_its_901f_reply(tmp_path: Path) -> None:
     async with Rig(site(tmp_path)) as rig:
-        for link in LINKS:
-            meter = rig.meter(f"h-{link}")
-            for name, value in HEAT.items():
-                meter.set(f"h-{link}", name, value)
-        rig.start()
-        for link in LINKS:
-            r = await rig.reading(f"h-{link}", lambda r: not r.failed)
-            assert r.values == HEAT
+        await read_whole(rig, "h")
         assert all(rig.sim.servers[link].stats.bad_frames == 0 for link in LINKS)
+
+
+async def test_a_cooling_meter_is_asked_as_type_21h_and_read_whole(tmp_path: Path) -> None:
+    """generic-cjt188-cooling: the heat meter's layout under meter type 21H (a 20H
+    request would go unanswered: the simulated meter answers its own type only)."""
+    devices = {f"c-{link}": {"link": link, "profile": "generic-cjt188-cooling",
+                             "address": "00000000005679", "poll_interval_s": 0.1,
+                             "simulate": {"meter": "heat", "turnaround_ms": 2}}
+               for link in LINKS}
+    async with Rig(site(tmp_path, devices)) as rig:
+        assert all(rig.meter(f"c-{link}").meter_type == 0x21 for link in LINKS)
+        await read_whole(rig, "c")
 
 
 async def test_heat_in_gj_and_flow_in_litres_read_in_standard_units(tmp_path: Path) -> None:

@@ -57,14 +57,26 @@ def test_a_bcd_counter_rolls_over_after_its_last_nines() -> None:
     assert step.flag == "wrap" and step.delta == pytest.approx(0.75)
 
 
-def test_a_counter_read_past_its_span_never_wraps_backwards() -> None:
-    """A heat meter counting in GJ reads past the kWh span its profile assumes: its
-    decrease is a reset, never a 'wrap' with a negative delta."""
-    from gateway.acquisition.counters import counter_span, counter_step
+def test_a_heat_meter_rolls_over_in_the_unit_it_counts_in() -> None:
+    """A heat meter counting in GJ or MWh rolls over at 999999.99 of its unit, far past
+    the kWh span: a wrap there, with the small delta across it; a decrease from
+    anywhere else is a reset, never a 'wrap' with a negative delta."""
+    from gateway.acquisition.counters import CounterWatch, counter_spans, counter_step
     from gateway.core.profile import ProfileLibrary
 
     heat = ProfileLibrary().get("generic-cjt188-heat").points["heat_energy_kwh"]
-    span = counter_span(heat)
-    assert span == 1_000_000.0
-    step = counter_step(2.5e8, 10.0, span)  # 900000 GJ, then a new meter
+    kwh_per_gj = 1e3 / 3.6
+    spans = counter_spans(heat)
+    assert spans == pytest.approx((1e6, 1e9, 1e6 * kwh_per_gj))
+    gj = counter_step(999_999.5 * kwh_per_gj, 0.5 * kwh_per_gj, spans)  # GJ: 999999.5 → 0.5
+    assert gj.flag == "wrap" and gj.delta == pytest.approx(kwh_per_gj)
+    mwh = counter_step(999_999.99e3, 20.0, spans)  # MWh: 999999.99 → 0.02
+    assert mwh.flag == "wrap" and mwh.delta == pytest.approx(30.0)
+    step = counter_step(8e5 * kwh_per_gj, 10.0, spans)  # 800000 GJ, then a new meter
     assert step.flag == "reset" and step.delta == 10.0
+    watch = CounterWatch()
+    assert watch.check("hm", heat, 999_999.5 * kwh_per_gj) is None
+    assert watch.check("hm", heat, 0.5 * kwh_per_gj) == "wrap"
+    # the float32 counter of a Modbus meter has no span: any decrease is a reset
+    sdm = ProfileLibrary().get("eastron-sdm630").points["energy_import_kwh"]
+    assert counter_spans(sdm) == ()

@@ -324,3 +324,18 @@ def test_shortest_f32_reads_back_bit_for_bit(bits: int) -> None:
     first = next(c for c in (float(f"{value:.{d}g}") for d in range(1, 10))
                  if struct.pack(">f", c) == struct.pack(">f", value))
     assert out == first  # no shorter decimal reads back as the same float32
+
+
+def test_shortest_f32_around_every_power_of_two() -> None:
+    """Where a float32's neighbours are unevenly spaced, the shortest decimal is still the
+    first length that reads back (shortest_f32 tries seven digits before six)."""
+    for exponent in range(1, 255):
+        for sign in (0, 1 << 31):
+            for step in (-2, -1, 0, 1, 2):
+                bits = ((sign | exponent << 23) + step) & 0xFFFFFFFF
+                value = struct.unpack(">f", bits.to_bytes(4, "big"))[0]
+                if not math.isfinite(value):
+                    continue
+                first = next(c for c in (float(f"{value:.{d}g}") for d in range(1, 10))
+                             if struct.pack(">f", c) == struct.pack(">f", value))
+                assert shortest_f32(value) == first, hex(bits)

@@ -6,15 +6,13 @@ import struct
 
 import pytest
 
+from gateway.core.modbus_wire import MbapError, mbap_frame, split_mbap
 from simulators.modbus.framing import (
-    MbapError,
     RtuRequestFramer,
     check_crc,
     crc16,
-    mbap_frame,
     rtu_frame,
     rtu_request_length,
-    split_mbap,
 )
 
 

@@ -6,15 +6,9 @@ import struct
 
 import pytest
 
+from gateway.core.modbus_wire import pack_bits, unpack_bits
 from simulators.modbus import DictMemory, ModbusError
-from simulators.modbus.pdu import (
-    Request,
-    decode_request,
-    exception_pdu,
-    pack_bits,
-    respond,
-    unpack_bits,
-)
+from simulators.modbus.pdu import Request, decode_request, exception_pdu, respond
 
 
 def _unit() -> DictMemory:
