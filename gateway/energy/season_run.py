@@ -103,4 +103,6 @@ def _side_by_side(run_a: Callable[[Progress | None], Season],
             proc.kill()
     if status != "ok":
         raise RuntimeError(f"the comparison run failed: {payload}")
+    if progress is not None:  # B's last report may not have been polled before its result
+        progress(1.0)
     return a, payload

@@ -38,13 +38,16 @@ def test_winter_plan_holds_the_band_and_the_limit_and_costs_less_than_the_naive_
     assert ours.violations == 0 and ours.short_cycles == 0
     assert naive.violations > 0  # its 22 °C asks past the 20 °C ceiling
     assert ours.occupant_switch_ons <= naive.occupant_switch_ons
-    assert float(ours.ac_cost) < 0.9 * float(naive.ac_cost)
+    # valley storage (90 minutes of margin: the rooms hold 19 °C to the end of the night
+    # valley) brought this day from 0.766 to 0.733 of the naive set's AC cost
+    assert float(ours.ac_cost) < 0.75 * float(naive.ac_cost)
 
 
 def test_a_colder_monday_the_warm_up_cannot_fit_says_so_and_keeps_the_limit(
         tmp_path: Path) -> None:
     """3 K colder than the bundled day (min -5 °C) after a weekend: the rooms cannot all
-    be warm by 07:00 within 12 + 2 units at once. The cap holds; the alarm says so."""
+    be warm by 07:00 within 11 + 2 units at once (and the rooms already holding 19 °C). The
+    cap holds; the alarm says so."""
     src = ROOT / "simulators" / "weather" / "wuhan-winter-cold.csv"
     rows = []
     for line in src.read_text().splitlines():
