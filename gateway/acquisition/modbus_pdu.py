@@ -9,21 +9,14 @@ what was wrong — never an exception of another kind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import cache
 from struct import Struct
 from typing import Final
 
 from gateway.acquisition.link import BadReply, DeviceException
-from gateway.core.modbus_wire import pack_bits, unpack_bits
+from gateway.core.modbus_wire import pack_bits, unpack_bits, unpack_registers
 
 _FC_ADDR_WORD: Final = Struct(">BHH")  # reads, FC05/06, and the echo of FC15/16
 _FC_ADDR_COUNT_BYTES: Final = Struct(">BHHB")  # FC15/16 request header
-
-
-@cache
-def _registers(count: int) -> Callable[[bytes, int], tuple[int, ...]]:
-    return Struct(f">{count}H").unpack_from
 
 
 def read_request(function: int, address: int, count: int) -> bytes:
@@ -76,7 +69,7 @@ def read_values(function: int, count: int, pdu: bytes) -> list[int]:
         return unpack_bits(pdu[2:], bits)
     if size % 2:
         raise BadReply(f"an odd byte count ({size}) in a register reply")
-    return list(_registers(size // 2)(pdu, 2))
+    return list(unpack_registers(size // 2)(pdu, 2))
 
 
 def check_echo(request: bytes, pdu: bytes) -> None:

@@ -12,20 +12,13 @@ tests/acquisition/test_modbus_replies.py checks them against the stock classes.
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable
-from functools import cache
-
 from pymodbus.exceptions import ModbusIOException
 from pymodbus.pdu.register_message import (
     ReadHoldingRegistersResponse,
     ReadInputRegistersResponse,
 )
 
-
-@cache
-def _registers(count: int) -> Callable[[bytes, int], tuple[int, ...]]:
-    return struct.Struct(f">{count}H").unpack_from
+from gateway.core.modbus_wire import unpack_registers
 
 
 def _decode(pdu: ReadHoldingRegistersResponse, data: bytes) -> None:
@@ -35,7 +28,7 @@ def _decode(pdu: ReadHoldingRegistersResponse, data: bytes) -> None:
                                 function_code=pdu.function_code)
     # an odd count's last byte is ignored, as pymodbus does (the link then finds the
     # reply short of the registers it asked for)
-    pdu.registers = list(_registers(byte_count // 2)(data, 1))
+    pdu.registers = list(unpack_registers(byte_count // 2)(data, 1))
 
 
 def _summary(pdu: ReadHoldingRegistersResponse) -> str:

@@ -79,33 +79,43 @@ class _Connection(asyncio.Protocol):
         self._fail(_Lost(str(exc) if exc else "closed by the peer"))
 
     def expect(self, tid: int, waiter: asyncio.Future[MbapFrame] | None) -> None:
-        """Hand the frame with transaction id ``tid`` to ``waiter``; None: nobody waits,
-        and whatever arrives is dropped."""
-        self._tid, self._waiter, self._buffer = tid, waiter, b""
+        """Hand the frame with transaction id ``tid`` to ``waiter``; None: nobody waits.
+        The stream stays framed across requests: the part of a frame that arrived
+        before (a duplicate reply split across segments) is kept, not thrown away."""
+        self._tid, self._waiter = tid, waiter
 
     def data_received(self, data: bytes) -> None:
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            return  # nobody asked: a late reply, dropped
+        """Frame every byte, whether a request waits or not: a frame without its
+        transaction id (a late or a duplicate reply) is passed over whole, so the next
+        frame starts where it should."""
         if self._buffer:
             data = self._buffer + data
         try:
             frames, used = split_mbap(data)
         except MbapError as exc:
-            self._fail(BadReply(f"broken MBAP stream: {exc}"))
+            self._broken(f"broken MBAP stream: {exc}")
             return
         self._buffer = data[used:]
         if len(self._buffer) > 260:  # cannot happen with a sane length; stay bounded anyway
-            self._fail(BadReply("broken MBAP stream"))
+            self._broken("broken MBAP stream")
             return
         for frame in frames:
             if frame.protocol_id != 0:
-                self._fail(BadReply(f"MBAP protocol id {frame.protocol_id}, not 0 (Modbus)"))
+                self._broken(f"MBAP protocol id {frame.protocol_id}, not 0 (Modbus)")
                 return
-            if frame.transaction_id == self._tid:
+            waiter = self._waiter
+            if frame.transaction_id == self._tid and waiter is not None and not waiter.done():
                 waiter.set_result(frame)
-                return
-            self.passed_over += 1
+            else:
+                self.passed_over += 1
+
+    def _broken(self, why: str) -> None:
+        """Nothing after a broken frame can be trusted: fail the request that waits, and
+        close the connection (the next request connects again)."""
+        self._buffer = b""
+        self._fail(BadReply(why))
+        if self.transport is not None:
+            self.transport.close()
 
     def _fail(self, exc: Exception) -> None:
         waiter = self._waiter
@@ -160,6 +170,9 @@ class TcpModbusLink(ConfiguredLink[TcpLink]):
         conn, self._conn = self._conn, None
         if conn is not None and conn.transport is not None:
             conn.transport.close()
+        timer, self._timer = self._timer, None
+        if timer is not None:  # it belongs to this loop; the next request arms its own
+            timer.cancel()
 
     async def read(self, unit: int, table: str, address: int, count: int,
                    probes: Sequence[Probe] = ()) -> list[int]:

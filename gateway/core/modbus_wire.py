@@ -1,12 +1,16 @@
 """The Modbus bytes both ends share (pure: no I/O): MBAP frames and packed bits.
 
 The gateway's Modbus TCP link (gateway/acquisition/tcp.py) and the simulators'
-servers (simulators/modbus) frame and pack with the same functions, so a
-disagreement between the two shows up as a failing test, not as two copies.
+servers (simulators/modbus) frame and pack with the same functions: one copy of the
+facts. A mistake here would be shared by both ends, so each end is also tested
+against pymodbus, which shares nothing with them (the simulators' servers with its
+client, tests/simulators/wire; the link with its server, tests/acquisition/test_tcp_link.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from struct import Struct
 from typing import Final, NamedTuple
 
@@ -46,6 +50,13 @@ def split_mbap(data: bytes | bytearray) -> tuple[list[MbapFrame], int]:
         frames.append(MbapFrame(tid, protocol, unit, bytes(data[offset + MBAP_HEADER_SIZE:stop])))
         offset = stop
     return frames, offset
+
+
+@cache
+def unpack_registers(count: int) -> Callable[[bytes, int], tuple[int, ...]]:
+    """``count`` big-endian 16-bit registers from a buffer at an offset (one struct per
+    count, made once)."""
+    return Struct(f">{count}H").unpack_from
 
 
 def pack_bits(bits: list[int]) -> bytes:

@@ -12,9 +12,10 @@ own would return, without building them again — and hands every other packet
 (MQTT 5, a malformed length) to paho's own decoder.
 
 paho looks the decoder up in its ``_packet`` module for every PUBACK, so replacing
-that name is enough; the publisher installs it once. Should a paho release no longer
-have it (paho is pinned ``<3``), nothing is replaced and paho's own runs as before.
-tests/uplink/test_puback_decode.py checks both decoders agree.
+that name is enough; the publisher installs it once, after checking on a sample packet
+that both decoders agree. Should a paho release no longer have it, or decode otherwise,
+nothing is replaced and paho's own runs as before. tests/uplink/test_puback_decode.py
+checks both decoders agree, and that paho's client really calls this one.
 """
 
 from __future__ import annotations
@@ -43,9 +44,25 @@ def decode_puback(header: int, packet: bytes | bytearray,
     return _PAHO(header, packet, protocol)
 
 
+def _agrees() -> bool:
+    """Both decoders on a sample PUBACK: the same message id, a success reason code, no
+    properties. A paho release that changed the packet's shape fails here, and paho's
+    own decoder is kept (slower, never wrong)."""
+    sample = bytes([0x12, 0x34])
+    try:
+        ours = decode_puback(0x40, sample, MQTTProtocolVersion.MQTTv311)
+        theirs = _PAHO(0x40, sample, MQTTProtocolVersion.MQTTv311) if _PAHO else None
+        return theirs is not None and type(ours) is type(theirs) and \
+            ours.mid == theirs.mid == 0x1234 and ours.reason == theirs.reason and \
+            ours.reason.value == 0 and not ours.properties.json()
+    except Exception:  # any other shape: not ours to patch
+        return False
+
+
 def install() -> bool:
-    """Put ``decode_puback`` in paho's place (again is harmless); whether it is there."""
-    if _PAHO is None or not hasattr(_packet, "PubackPacket"):
+    """Put ``decode_puback`` in paho's place (again is harmless) when it decodes as
+    paho's own does; whether it is there."""
+    if _PAHO is None or not hasattr(_packet, "PubackPacket") or not _agrees():
         return False
     _packet.decode_puback = decode_puback
     return True

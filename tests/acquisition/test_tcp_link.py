@@ -104,6 +104,86 @@ async def test_a_frame_of_an_earlier_transaction_is_passed_over() -> None:
         assert not link.stats.errors
 
 
+async def test_a_duplicate_reply_split_across_segments_does_not_break_the_next_one() -> None:
+    """Some TCP-to-RTU gateways send a reply twice. The duplicate's first bytes ride in
+    the reply's segment, the rest comes before the next reply: the link passes the whole
+    duplicate over and reads the next reply, on the same connection."""
+    async with linked() as (link, peer):
+        tail = b""
+
+        def twice(tid: int, unit: int, pdu: bytes) -> bytes | None:
+            nonlocal tail
+            good = answer(tid, unit, pdu)
+            assert good is not None
+            out, tail = tail + good + good[:4], good[4:]
+            return out
+        peer.script = twice
+        for address in (0, 10, 20):
+            assert await link.read(1, "holding", address, 2) == [address, address + 1]
+        assert not link.stats.errors and peer.connections == 1
+
+
+@given(cuts=st.lists(st.integers(1, 40), min_size=1, max_size=12))
+def test_any_segmenting_of_a_stream_gives_the_same_frames(cuts: list[int]) -> None:
+    """A late frame, the awaited one and a duplicate, cut anywhere: the awaited frame is
+    the one handed over, the others are passed over whole."""
+    from gateway.acquisition.tcp import _Connection
+
+    stream = (mbap_frame(6, 1, registers(3, [9, 9])) + mbap_frame(7, 1, registers(3, [1, 2]))
+              + mbap_frame(7, 1, registers(3, [1, 2])))
+    loop = asyncio.new_event_loop()
+    try:
+        conn = _Connection()
+        waiter: asyncio.Future[object] = loop.create_future()
+        conn.expect(7, waiter)  # type: ignore[arg-type]
+        at = 0
+        for cut in [*cuts, len(stream)]:
+            conn.data_received(stream[at:at + cut])
+            at += cut
+            if at >= len(stream):
+                break
+        frame = waiter.result()
+        assert frame.transaction_id == 7 and frame.pdu == registers(3, [1, 2])  # type: ignore[attr-defined]
+        assert conn.passed_over == 2
+    finally:
+        loop.close()
+
+
+async def test_against_pymodbus_s_own_server() -> None:
+    """The link's framing against an implementation that shares no code with it:
+    pymodbus's Modbus TCP server (the simulators' servers share gateway/core/modbus_wire)."""
+    from pymodbus.datastore import (
+        ModbusDeviceContext,
+        ModbusSequentialDataBlock,
+        ModbusServerContext,
+    )
+    from pymodbus.server import ModbusTcpServer
+
+    block = ModbusSequentialDataBlock(1, list(range(100)))
+    context = ModbusServerContext(devices=ModbusDeviceContext(hr=block, ir=block), single=True)
+    server = ModbusTcpServer(context, address=("127.0.0.1", 0))
+    serving = asyncio.ensure_future(server.serve_forever())
+    try:
+        for _ in range(200):
+            if server.transport is not None:
+                break
+            await asyncio.sleep(0.01)
+        port = server.transport.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        link = TcpModbusLink("lan", TcpLink(transport="tcp", host="127.0.0.1", port=port,
+                                            timeout_s=2.0))
+        try:
+            assert await link.read(1, "holding", 10, 3) == [10, 11, 12]
+            await link.write(1, "holding", 20, [4321, 7])
+            assert await link.read(1, "holding", 20, 2) == [4321, 7]
+            with pytest.raises(DeviceException):
+                await link.read(1, "holding", 99, 10)  # past the block's end
+        finally:
+            link.close()
+    finally:
+        await server.shutdown()
+        serving.cancel()
+
+
 BROKEN: list[tuple[str, Script, type[LinkError], str]] = [
     ("other unit", lambda tid, unit, pdu: mbap_frame(tid, unit + 1, registers(3, [1, 2])),
      BadReply, "reply from unit"),

@@ -42,3 +42,27 @@ def test_a_malformed_puback_is_refused_as_paho_refuses_it(packet: bytes) -> None
 def test_installed_in_paho() -> None:
     assert puback_decode.install()
     assert _packet.decode_puback is puback_decode.decode_puback
+
+
+def test_paho_s_client_looks_the_decoder_up_in_its_packet_module() -> None:
+    """The patch only works while paho's client calls ``_packet.decode_puback`` by that
+    name at every PUBACK; a release that binds it otherwise makes this fail."""
+    import inspect
+
+    from paho.mqtt import client
+
+    assert "_packet.decode_puback(" in inspect.getsource(client)
+
+
+def test_a_paho_that_decodes_otherwise_is_not_patched(monkeypatch: pytest.MonkeyPatch) -> None:
+    paho = puback_decode._PAHO
+    assert paho is not None
+    monkeypatch.setattr(_packet, "decode_puback", paho)
+
+    def other(header: int, packet: bytes, protocol: MQTTProtocolVersion) -> object:
+        decoded = paho(header, packet, protocol)
+        return _packet.PubackPacket(mid=decoded.mid + 1, reason=decoded.reason,
+                                    properties=decoded.properties)
+    monkeypatch.setattr(puback_decode, "_PAHO", other)
+    assert not puback_decode.install()
+    assert _packet.decode_puback is paho
