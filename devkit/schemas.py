@@ -26,7 +26,7 @@ from pydantic_core import core_schema
 
 from devkit import generated
 from gateway.control.rules.schema import RuleFile
-from gateway.core.profile import MeterProfileSpec, ProfileSpec
+from gateway.core.profile_spec import MeterProfileSpec, ProfileSpec
 from gateway.core.site import SiteSpec
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "schemas"

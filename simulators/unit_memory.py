@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.core.codec import CodecError
-from gateway.core.profile import BIT_TABLES, Point, Profile, ProfileSpec, RegisterRange, Value
+from gateway.core.profile import Point, Profile, Value
+from gateway.core.profile_spec import BIT_TABLES, ProfileSpec, RegisterRange
 from simulators.modbus.memory import (
     ILLEGAL_DATA_ADDRESS,
     ILLEGAL_DATA_VALUE,

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from gateway.acquisition.planner import ReadBlock
 from gateway.core.codec import Raw, register_count
-from gateway.core.profile import TABLES, Point, Value
+from gateway.core.profile import Point, Value
+from gateway.core.profile_spec import TABLES
 
 #: struct codes of the numbers a block unpacks at once, big-endian (order ABCD)
 _CODES = {"u16": "H", "i16": "h", "u32": "I", "i32": "i", "u64": "Q", "i64": "q", "f32": "f",

@@ -22,13 +22,12 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
-from gateway.core.profile import (
+from gateway.core.profile import Point, Profile
+from gateway.core.profile_spec import (
     BIT_TABLES,
     READ_FUNCTION,
     TABLES,
-    Point,
     PointTable,
-    Profile,
     RegisterRange,
     Table,
 )

@@ -30,7 +30,7 @@ from gateway.acquisition.link import (
 )
 from gateway.acquisition.modbus import Client, ModbusLink
 from gateway.acquisition.rtu_sync import RtuSync, Signature, Verdict, signature
-from gateway.core.profile import READ_FUNCTION
+from gateway.core.profile_spec import READ_FUNCTION
 from gateway.core.site import RtuLink, RtuOverTcpLink
 
 #: Longest RTU frame (bytes): the most a late reply can keep the line busy.

@@ -52,7 +52,7 @@ from pymodbus.framer.rtu import FramerRTU
 
 from gateway.acquisition.bus_budget import data_bytes
 from gateway.acquisition.link import Probe
-from gateway.core.profile import READ_FUNCTION
+from gateway.core.profile_spec import READ_FUNCTION
 
 #: (function code, data bytes of the normal reply): what a reply looks like.
 #: An exception reply's is (function | 0x80, 0); a write echo's (function, 0).

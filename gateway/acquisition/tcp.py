@@ -46,7 +46,7 @@ from gateway.acquisition.modbus_pdu import (
     write_request,
 )
 from gateway.core.modbus_wire import MbapError, MbapFrame, mbap_frame, split_mbap
-from gateway.core.profile import READ_FUNCTION
+from gateway.core.profile_spec import READ_FUNCTION
 from gateway.core.site import TcpLink
 
 log = logging.getLogger("escogw.link")

@@ -21,7 +21,8 @@ from gateway.acquisition.link import LinkDown
 from gateway.acquisition.meter_link import MeterLink
 from gateway.cli.device import Silence, answering_units, open_link, progress_bar, say_silence
 from gateway.cli.library_log import library_log_captured
-from gateway.core.profile import MeterProfileSpec, ProfileLibrary
+from gateway.core.profile import ProfileLibrary
+from gateway.core.profile_spec import MeterProfileSpec
 from gateway.core.site import Site, load_site
 from gateway.i18n import _, ngettext
 

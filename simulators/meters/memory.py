@@ -19,7 +19,8 @@ from datetime import datetime
 from gateway.core import cjt188, dlt645
 from gateway.core.bcd import BcdFormat, bcd_encoder, bit_field_mask
 from gateway.core.codec import CodecError
-from gateway.core.profile import STATUS_WORDS, MeterProfileSpec, Point, Profile, Value
+from gateway.core.profile import Point, Profile, Value
+from gateway.core.profile_spec import STATUS_WORDS, MeterProfileSpec
 from gateway.core.semantics import STANDARD_POINTS
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ import pytest
 from gateway.acquisition.block_decode import block_decoder
 from gateway.acquisition.planner import plan_reads
 from gateway.core.codec import CodecError
-from gateway.core.profile import ProfileLibrary, ProfileSpec, Value
+from gateway.core.profile import ProfileLibrary, Value
+from gateway.core.profile_spec import ProfileSpec
 
 LIBRARY = ProfileLibrary()
 MODBUS = [pid for pid in LIBRARY.ids() if isinstance(LIBRARY.get(pid).spec, ProfileSpec)]

@@ -14,16 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.acquisition.planner import DevicePlan, ReadBlock, Transport, plan_reads
-from gateway.core.profile import (
-    BIT_TABLES,
-    TABLES,
-    Point,
-    Profile,
-    RegisterRange,
-    available_profiles,
-    load_profile,
-    profile_path,
-)
+from gateway.core.profile import Point, Profile, available_profiles, load_profile, profile_path
+from gateway.core.profile_spec import BIT_TABLES, TABLES, RegisterRange
 from gateway.core.semantics import STANDARD_POINTS
 
 METER_NAMES = [n for n, s in STANDARD_POINTS.items() if "meter" in s.kinds and s.codes is None]
