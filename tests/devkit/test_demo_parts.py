@@ -39,7 +39,7 @@ def test_a_chosen_start_stays_on_the_site_files_day_and_reaches_the_simulators()
     assert start == datetime(2026, 7, 15, 11, 50, tzinfo=TZ)
     # what is said to come is what comes after the start: the meeting rooms' afternoon
     assert switch_on is not None and switch_on.rule == "schedule:meeting-cooling"
-    assert switch_on.at == datetime(2026, 7, 15, 14, 15, tzinfo=TZ)
+    assert switch_on.at == datetime(2026, 7, 15, 12, 30, tzinfo=TZ)
     start, _none = choose_start(site, None, time(7, 40))
     assert start == datetime(2026, 7, 15, 7, 40, tzinfo=TZ)
     with_start(site, start)
