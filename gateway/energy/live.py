@@ -17,7 +17,8 @@ anchors; the interval it falls in is emitted as ``partial``.
 
 Intervals are put into the outbox before the state is saved: a crash between
 the two re-emits the same intervals after the restart, which InfluxDB
-overwrites (same measurement, tags and time).
+overwrites (same measurement, tags and time). A stop that interrupts the put
+leaves the state unsaved for the same reason.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class EnergyService:
         self.sub: Subscription = stream.subscribe(maxsize=queue_size, lossy=True)
         self.published = 0
         self.failures = 0
+        #: intervals closed but not yet in the outbox (a put interrupted by the stop): while
+        #: there are any the state is not saved, or the restart would take them as emitted
+        self._unsent: list[Interval] = []
         if state_path is not None:
             restored = self._load(state_path)
             if restored:
@@ -137,8 +141,12 @@ class EnergyService:
                     batch.append(self.sub.queue.get_nowait())
                 await self.account(batch)
         finally:
-            with contextlib.suppress(OSError):
-                self._save()
+            if self._unsent:
+                log.warning("energy: stopped before %d closed intervals reached the outbox: "
+                            "state not saved, the restart emits them again", len(self._unsent))
+            else:
+                with contextlib.suppress(OSError):
+                    self._save()
 
     async def account(self, readings: list[Any]) -> list[Interval]:
         closed: list[Interval] = []
@@ -148,9 +156,11 @@ class EnergyService:
             except Exception:  # one bad reading must not end accounting
                 self.failures += 1
                 log.exception("energy: reading of %s not accounted", reading.device)
-        if closed:
-            await self.outbox.put([interval_message(self.topics, i) for i in closed])
-            self.published += len(closed)
+        self._unsent += closed
+        if self._unsent:
+            await self.outbox.put([interval_message(self.topics, i) for i in self._unsent])
+            self.published += len(self._unsent)
+            self._unsent = []
             try:
                 await asyncio.to_thread(self._save)
             except OSError as exc:

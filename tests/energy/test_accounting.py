@@ -325,6 +325,32 @@ async def test_accounting_that_blocks_never_stalls_polling() -> None:
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_a_stop_during_the_outbox_put_leaves_the_intervals_to_the_restart(
+        tmp_path: Path) -> None:
+    """The stop cancels the accountant while it puts a closed interval into the outbox:
+    the state must not be saved as if the interval had gone out, or the restart would
+    never emit it. The restart, from the state before, emits it (interpolated)."""
+    site = load_site(DEMO_SITE)
+    stream = ReadingStream()
+    topics = Topics("escogw", site.id)
+    first = EnergyService.for_site(site, stream, Sink(), topics, tmp_path)
+    # 23:50 then 00:00 close the 23:45 interval: the state is saved, anchored at 100 kWh
+    await first.account([reading(MIDNIGHT - timedelta(minutes=10), 99.0, 0),
+                         reading(MIDNIGHT, 100.0, 1)])
+    blocked = BlockedSink()
+    service = EnergyService.for_site(site, stream, blocked, topics, tmp_path)
+    task = asyncio.create_task(service.run())
+    await stream.publish(reading(MIDNIGHT + timedelta(minutes=16), 108.0, 2))
+    await asyncio.wait_for(blocked.entered.wait(), 5)  # the 00:00-00:15 interval closed
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    state = json.loads((tmp_path / "energy-state.json").read_text())
+    assert state["meters"]["main-meter"]["value"] == pytest.approx(100.0)
+    again = EnergyService.for_site(site, ReadingStream(), Sink(), topics, tmp_path)
+    closed = await again.account([reading(MIDNIGHT + timedelta(minutes=31), 116.0, 3)])
+    assert [i.start for i in closed][:1] == [MIDNIGHT]
+
+
 # --- edges that survived make mutation ---
 
 def test_events_are_counted_every_time() -> None:
