@@ -162,12 +162,8 @@ async def test_against_pymodbus_s_own_server() -> None:
     block = ModbusSequentialDataBlock(1, list(range(100)))
     context = ModbusServerContext(devices=ModbusDeviceContext(hr=block, ir=block), single=True)
     server = ModbusTcpServer(context, address=("127.0.0.1", 0))
-    serving = asyncio.ensure_future(server.serve_forever())
+    await server.serve_forever(background=True)  # returns once it listens
     try:
-        for _ in range(200):
-            if server.transport is not None:
-                break
-            await asyncio.sleep(0.01)
         port = server.transport.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         link = TcpModbusLink("lan", TcpLink(transport="tcp", host="127.0.0.1", port=port,
                                             timeout_s=2.0))
@@ -181,7 +177,6 @@ async def test_against_pymodbus_s_own_server() -> None:
             link.close()
     finally:
         await server.shutdown()
-        serving.cancel()
 
 
 BROKEN: list[tuple[str, Script, type[LinkError], str]] = [
