@@ -13,7 +13,7 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -252,11 +252,21 @@ class Gateway:
             loops["ev"] = self.charging.supervisor.progress
         return loops
 
-    def _essential_ended(self, task: asyncio.Task[None]) -> None:
-        """A service the gateway must not run without ended by itself (stop() cancels
-        it): stop, and exit with FAILED_EXIT so that systemd starts the gateway again.
-        The car park is one: with it gone, the Modbus chargers' watchdogs would stay
-        fed by the polls and the boxes would keep their last limits."""
+    def _service(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Start one of the gateway's services. Every one runs until stop() cancels it; one
+        that ends by itself leaves the gateway unable to do its job (readings no longer
+        committed or sent, control or the car park gone while polling goes on), so the
+        gateway stops and exits with FAILED_EXIT, for systemd to start it again — sooner
+        and surer than waiting for the watchdog, which sees only loops that stand still."""
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._service_ended)
+        self._tasks.append(task)
+        return task
+
+    def _service_ended(self, task: asyncio.Task[None]) -> None:
+        """A service ended by itself (stop() cancels them all): stop, and exit with
+        FAILED_EXIT. The car park is the sharpest case: with it gone, the Modbus chargers'
+        watchdogs would stay fed by the polls and the boxes would keep their last limits."""
         if task.cancelled() or self._stopping:
             return
         exc = task.exception()
@@ -321,29 +331,28 @@ class Gateway:
 
     async def start(self) -> None:
         self.engine.start()
-        self._tasks = [asyncio.create_task(self.writer.run(), name="outbox-writer"),
-                       asyncio.create_task(self.publisher.run(), name="mqtt"),
-                       asyncio.create_task(self._refresh_outbox_stats(), name="outbox-stats")]
-        if self.charging is not None:  # after the list is made, so stop() cancels it too
-            ev = asyncio.create_task(self.charging.run(), name="ev")
-            ev.add_done_callback(self._essential_ended)
-            self._tasks.append(ev)
+        self._tasks = []
+        self._service(self.writer.run(), "outbox-writer")
+        self._service(self.publisher.run(), "mqtt")
+        self._service(self._refresh_outbox_stats(), "outbox-stats")
+        if self.charging is not None:
+            self._service(self.charging.run(), "ev")
         # energy/interval: the interval accountant (docs/energy.md), state beside the outbox
         from gateway.energy.live import EnergyService
 
         self.energy = EnergyService.for_site(self.site, self.stream, self.outbox, self.topics,
                                              Path(self.settings.outbox.path).parent)
-        self._tasks.append(asyncio.create_task(self.energy.run(), name="energy"))
+        self._service(self.energy.run(), "energy")
         if self.charging is not None:  # each finished session priced by time-of-use period
             self.charging.price_session = self._price_session
         if self.control is not None:
-            self._tasks.append(asyncio.create_task(self.control.run(), name="control"))
+            self._service(self.control.run(), "control")
         if self.fleet is not None:
-            self._tasks.append(asyncio.create_task(self.fleet.run(), name="fleet"))
+            self._service(self.fleet.run(), "fleet")
         interval = systemd.watchdog_interval_s()
         if interval is not None:
             self.watchdog = systemd.Watchdog(self.progress(), interval)
-            self._tasks.append(asyncio.create_task(self.watchdog.run(), name="watchdog"))
+            self._service(self.watchdog.run(), "watchdog")
 
     async def stop(self) -> None:
         """Stop polling, commit what was read, close the uplink and the outbox."""

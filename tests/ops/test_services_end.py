@@ -1,0 +1,62 @@
+"""Unattended operation: a service of the gateway that ends by itself stops the gateway with
+a failure exit, for systemd to start it again — the outbox writer (readings no longer
+committed), the MQTT publisher, the energy accountant, the control loop, the car park.
+Polling alone going on would look alive to anyone watching the process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from gateway.control.loop import ControlLoop
+from gateway.core.settings import GatewaySettings, MetricsSettings, MqttSettings, OutboxSettings
+from gateway.core.site import load_site
+from gateway.daemon import FAILED_EXIT, Gateway, run
+from gateway.energy.live import EnergyService
+from gateway.uplink.outbox_writer import OutboxWriter
+from gateway.uplink.publisher import Publisher
+from tests.services import free_port
+from tests.sitefiles import ROOT, site_copy
+
+RULES = ROOT / "rules" / "demo-office.yaml"
+
+SERVICES = [
+    (OutboxWriter, "outbox-writer"),
+    (Publisher, "mqtt"),
+    (EnergyService, "energy"),
+    (ControlLoop, "control"),
+]
+
+
+@pytest.mark.parametrize(("cls", "name"), SERVICES, ids=[name for _, name in SERVICES])
+async def test_the_gateway_stops_with_a_failure_when_a_service_ends(
+        cls: type, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    async def ends(self: object) -> None:
+        raise RuntimeError(f"{name} broke")
+
+    site = load_site(site_copy(tmp_path))
+    settings = GatewaySettings(mqtt=MqttSettings(port=free_port(), client_id=f"ends-{name}"),
+                               outbox=OutboxSettings(path=tmp_path / "outbox.sqlite"),
+                               metrics=MetricsSettings(enabled=False), rules=RULES)
+    monkeypatch.setattr(cls, "run", ends)
+    with caplog.at_level(logging.ERROR, "escogw"):
+        code = await asyncio.wait_for(run(site, settings), 60)
+    assert code == FAILED_EXIT
+    assert f"{name} ended: RuntimeError('{name} broke'): stopping the gateway" in caplog.text
+
+
+async def test_a_stop_is_no_failure(tmp_path: Path) -> None:
+    """stop() cancels every service: none of them counts as having ended by itself."""
+    site = load_site(site_copy(tmp_path))
+    settings = GatewaySettings(mqtt=MqttSettings(port=free_port(), client_id="ends-none"),
+                               outbox=OutboxSettings(path=tmp_path / "outbox.sqlite"),
+                               metrics=MetricsSettings(enabled=False), rules=RULES)
+    gw = Gateway(site, settings, rules_path=RULES)
+    await gw.start()
+    assert {t.get_name() for t in gw._tasks} >= {"outbox-writer", "mqtt", "energy", "control"}
+    await gw.stop()
+    assert gw.failure is None and not gw.stop_requested.is_set()
