@@ -215,7 +215,9 @@ def cmd_whatif(args: argparse.Namespace) -> int:
                                    warmup_days=args.warmup_days, limits=args.limits,
                                    write_failure=args.write_failure, progress=bar,
                                    sim_seed=args.seed, weather_for=weather_for,
-                                   cars=args.cars))
+                                   cars=args.cars,
+                                   # both buildings see the first rule file's occupants
+                                   occupancy=results[0].rules.calendar if results else None))
         except ValueError as exc:  # the rule file and the site's simulation settings
             raise ConfigError([Problem(str(path), None, "", str(exc))]) from None
         except OSError as exc:

@@ -49,7 +49,7 @@ def run_season(site: Site, rules_path: str | Path, vs_path: str | Path | None,
                            step_s=step_s, warmup_days=warmup_days, limits=limits,
                            sim_seed=sim_seed, write_failure=write_failure,
                            rules=rules, progress=report, demand_limit=threshold,
-                           cars=cars)
+                           cars=cars, occupancy=rules_a.calendar)
         return Season(Path(path).stem, kpis, time.process_time() - cpu0)
 
     if rules_b is None or vs_path is None:

@@ -23,7 +23,7 @@ from gateway.control.actuator import Actuator
 from gateway.control.engine import ControlEngine
 from gateway.control.safety_guard import SafetyGuard
 from gateway.control.state import Alarm, UnitCommand
-from gateway.core.calendar import WORKING
+from gateway.core.calendar import WORKING, SiteCalendar
 from gateway.core.profile import Value
 from gateway.core.site import Site
 from gateway.energy.accounting import site_meters
@@ -85,9 +85,13 @@ class Actuation:
 
 class VirtualSite:
     def __init__(self, site: Site, engine: ControlEngine, sim: SiteSimulation, *,
-                 write_failure: float = 0.0, seed: int = 1, weather: WeatherDay | None = None):
+                 write_failure: float = 0.0, seed: int = 1, weather: WeatherDay | None = None,
+                 occupancy: SiteCalendar | None = None):
         """``seed`` drives only the simulated write failures (``sim`` has its own);
-        ``weather`` beats the simulation's (the first day's, for a run over a series)."""
+        ``weather`` beats the simulation's (the first day's, for a run over a series).
+        ``occupancy``: the calendar whose working days bring the occupants in (default: the
+        rule set's own). A comparison gives both runs the same one, or a closure that only
+        one rule file declares would also empty only its building."""
         rules = engine.rules
         self.tz = site.tz
         self.engine = engine
@@ -104,6 +108,7 @@ class VirtualSite:
         self._points = {d: (frozenset(site.devices[d].profile.points)
                             if d in site.devices else None) for d in polled}
         self._outdoor = rules.outdoor
+        self._occupancy = occupancy if occupancy is not None else rules.calendar
         self._day_kinds: dict[date, DayKind] = {}
         self.seq = 0
 
@@ -139,6 +144,6 @@ class VirtualSite:
     def _day_kind(self, d: date) -> DayKind:
         k = self._day_kinds.get(d)
         if k is None:
-            working = self.engine.rules.calendar.day(d).type in WORKING
+            working = self._occupancy.day(d).type in WORKING
             k = self._day_kinds[d] = DayKind.WORKDAY if working else DayKind.OFF_DAY
         return k

@@ -36,6 +36,7 @@ from gateway.control.engine import ControlEngine
 from gateway.control.rules import load_rules
 from gateway.control.ruleset import PolicyConfig, RuleSet, UnitInfo
 from gateway.control.state import Ctx, Opinion, Proposal, UnitState
+from gateway.core.calendar import SiteCalendar
 from gateway.core.policy import SetpointPolicy
 from gateway.core.site import Site
 from gateway.energy.comfort import COOLING_BAND
@@ -166,7 +167,8 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
             seed: int = 1, sample_s: float = 300.0, progress: Progress | None = None,
             rules: RuleSet | None = None, sim_seed: int | None = None,
             observer: Callable[[datetime, Mapping[str, Reading]], None] | None = None,
-            weather_for: WeatherFor | None = None, cars: bool = False) -> RunResult:
+            weather_for: WeatherFor | None = None, cars: bool = False,
+            occupancy: SiteCalendar | None = None) -> RunResult:
     """Simulate ``day`` (site-local) under one rule set; see the module docstring.
 
     ``sim_seed`` replaces the site's ``simulation.seed`` (who comes in when,
@@ -174,6 +176,7 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
     ``observer`` sees every step's synthesised readings (warm-up included), as the
     gateway would have published them. ``weather_for``: each day's weather (``run_days``).
     ``cars``: simulate the site file's car park (``escogw whatif`` does unless ``--no-cars``).
+    ``occupancy``: the calendar that brings the occupants in (``run_days``).
     Runs its own event loop (the actuator is async): call it from synchronous code.
     """
     trace = Trace()
@@ -183,7 +186,7 @@ def run_day(site: Site, rules_path: str | Path, day: date, *, weather: str | Non
                            tariff=tariff, min_on_s=min_on_s, min_off_s=min_off_s,
                            write_failure=write_failure, seed=seed, sample_s=sample_s,
                            progress=progress, rules=rules, sim_seed=sim_seed,
-                           observer=observer, trace=trace, cars=cars)
+                           observer=observer, trace=trace, cars=cars, occupancy=occupancy)
     return RunResult(days[0], trace, rules)
 
 
@@ -196,7 +199,8 @@ def run_days(site: Site, rules_path: str | Path, first: date, last: date, *,
              rules: RuleSet | None = None, sim_seed: int | None = None,
              observer: Callable[[datetime, Mapping[str, Reading]], None] | None = None,
              trace: Trace | None = None, demand_limit: DemandThreshold | None = None,
-             cars: bool = False) -> tuple[list[Kpis], RuleSet]:
+             cars: bool = False, occupancy: SiteCalendar | None = None
+             ) -> tuple[list[Kpis], RuleSet]:
     """Simulate ``first``..``last`` (site-local, inclusive) in one continuous run under one
     rule set, after ``warmup_days``; one ``Kpis`` per day (``run_day``'s arguments).
 
@@ -204,7 +208,10 @@ def run_days(site: Site, rules_path: str | Path, first: date, last: date, *,
     beats ``weather``). ``trace``: filled with the *first* evaluated day's series.
     ``demand_limit``: the limit whose windows each day's ``demand_windows_over_limit``
     counts (default: the rule set's own). ``cars``: simulate the site file's car park, if
-    it declares one (gateway/energy/whatif_ev.py).
+    it declares one (gateway/energy/whatif_ev.py). ``occupancy``: the calendar whose working
+    days bring the simulated occupants in (default: the rule set's own); a comparison passes
+    the first rule set's to both runs, so that both buildings see the same people (a closure
+    declared in one rule file empties both buildings, not only its own).
     """
     if not 1.0 <= step_s <= 900.0 or 900.0 % step_s:
         raise ValueError("step_s must divide 15 minutes (1..900 s)")
@@ -221,7 +228,8 @@ def run_days(site: Site, rules_path: str | Path, first: date, last: date, *,
     start_day = first - timedelta(days=warmup_days)
     sim = with_overrides(load_simulation(site), weather, sim_seed)
     vsite = VirtualSite(site, engine, sim, write_failure=write_failure, seed=seed,
-                        weather=weather_for(start_day) if weather_for else None)
+                        weather=weather_for(start_day) if weather_for else None,
+                        occupancy=occupancy)
     charging = site.spec.charging if cars else None
     park = VirtualCarPark(charging, rules, engine.demand, tz, seed=sim.config.seed,
                           step_s=step_s) if charging is not None else None
