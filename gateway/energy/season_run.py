@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gateway.control.rules import load_rules
 from gateway.control.ruleset import RuleSet
+from gateway.core.calendar import SiteCalendar
 from gateway.core.site import Site
 from gateway.energy.kpis import DemandThreshold
 from gateway.energy.season import Season, SeasonComparison
@@ -27,10 +28,12 @@ def run_season(site: Site, rules_path: str | Path, vs_path: str | Path | None,
                days: list[DailyWeather], *, step_s: float = 60.0, warmup_days: int = 1,
                limits: Limits = "national", sim_seed: int | None = None,
                write_failure: float = 0.0, jobs: int = 2,
-               progress: Progress | None = None, cars: bool = False) -> SeasonComparison:
+               progress: Progress | None = None, cars: bool = False,
+               occupancy: SiteCalendar | None = None) -> SeasonComparison:
     """A (and B) over ``days`` — consecutive dates — in continuous runs; with ``jobs`` 2, B
     runs in a forked process beside A. Rule files are loaded (and refused) before.
-    ``cars``: simulate the site file's car park (gateway/energy/whatif_ev.py)."""
+    ``cars``: simulate the site file's car park (gateway/energy/whatif_ev.py).
+    ``occupancy``: the calendar that brings the occupants in, in both runs (default: A's)."""
     wall0 = time.perf_counter()
     shapes = {d.day: weather_day(days, i) for i, d in enumerate(days)}
     first, last = days[0].day, days[-1].day
@@ -49,7 +52,7 @@ def run_season(site: Site, rules_path: str | Path, vs_path: str | Path | None,
                            step_s=step_s, warmup_days=warmup_days, limits=limits,
                            sim_seed=sim_seed, write_failure=write_failure,
                            rules=rules, progress=report, demand_limit=threshold,
-                           cars=cars, occupancy=rules_a.calendar)
+                           cars=cars, occupancy=occupancy or rules_a.calendar)
         return Season(Path(path).stem, kpis, time.process_time() - cpu0)
 
     if rules_b is None or vs_path is None:

@@ -57,7 +57,7 @@ def test_plan_of_a_makeup_saturday() -> None:
     times = [(r.device, r.at.astimezone(rules.tz).strftime("%H:%M"), r.point, r.after)
              for r in plan.rows if r.point == "power"]
     assert ("ac-r101", "05:00", "power", 1) in times
-    assert ("ac-r101", "19:30", "power", 0) in times
+    assert ("ac-r101", "20:00", "power", 0) in times
     assert ("ac-m101", "09:00", "power", 1) in times
 
 

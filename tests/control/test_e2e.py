@@ -257,16 +257,16 @@ async def test_summer_workday(rig_factory: Any) -> None:
     floats = [r for r in rig.records() if r["rule"] == "precool:offices-valley"]
     assert floats and all(r["after"] >= 26 for r in floats)
 
-    # evening: 19:30 off, someone switches a unit on, the 20:00 sweep catches it
-    await rig.jump(at(day, "19:25"))
-    await rig.run(at(day, "19:36"))
-    assert not any(rig.unit(u).power for u in OFFICES)
-    await rig.jump(at(day, "19:40"))
-    rig.sim.physics.apply_write("ac-r105", "power", 1)  # an occupant, on the wall remote
-    await rig.jump(at(day, "19:58"))
-    assert rig.unit("ac-r105").power
-    # seen on from the 19:58 poll: the minimum on time holds the sweep until ~20:03
+    # evening: 20:00 off, someone switches a unit on, the 20:30 sweep catches it
+    await rig.jump(at(day, "19:55"))
     await rig.run(at(day, "20:06"))
+    assert not any(rig.unit(u).power for u in OFFICES)
+    await rig.jump(at(day, "20:10"))
+    rig.sim.physics.apply_write("ac-r105", "power", 1)  # an occupant, on the wall remote
+    await rig.jump(at(day, "20:28"))
+    assert rig.unit("ac-r105").power
+    # seen on from the 20:28 poll: the minimum on time holds the sweep until ~20:33
+    await rig.run(at(day, "20:36"))
     assert not rig.unit("ac-r105").power
     sweep = [r for r in rig.records() if r["device"] == "ac-r105" and r["point"] == "power"]
     assert sweep[-1]["rule"] == "sweep:after-hours"
