@@ -205,8 +205,9 @@ def run_demo(site_path: str, seconds: float | None, data: DemoData, at: time | N
         elif broker_svc is not None:
             say(_("no InfluxDB: no historian (apt-get install influxdb for it)"))
         # Ctrl-C before the live view's own handler is in place stops the same way
+        failure = None
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(site, rules, data, run, broker_svc, influx, seconds))
+            failure = asyncio.run(_serve(site, rules, data, run, broker_svc, influx, seconds))
     finally:
         if historian is not None and not end_process(historian, 15.0):
             say(_("the historian did not stop within 15 s and was killed"))
@@ -222,13 +223,18 @@ def run_demo(site_path: str, seconds: float | None, data: DemoData, at: time | N
               "(python -m devkit.demo --report)").format(first=first, last=last))
         for line in _grafana_lines(data, run, influx):
             say(line)
+    if failure is not None:
+        say(_("the gateway stopped by itself: {why} (details in {file})").format(
+            why=failure, file=data.shown() + "logs/demo.log"))
+        return 1
     return 0
 
 
 async def _serve(site: Site, rules: Path | None, data: DemoData, run: DemoRun,
                  broker_svc: Mosquitto | None, influx: InfluxDB | None,
-                 seconds: float | None) -> None:
-    """The simulators and the gateway on the simulators' clock, with the live view."""
+                 seconds: float | None) -> str | None:
+    """The simulators and the gateway on the simulators' clock, with the live view; the
+    gateway's failure (a service that ended by itself), None after a clean stop."""
     from simulators.runner import SiteSimulator
 
     login: dict[str, Any] = {}
@@ -240,13 +246,14 @@ async def _serve(site: Site, rules: Path | None, data: DemoData, run: DemoRun,
                           **login),
         outbox=OutboxSettings(path=data.gateway_dir / "outbox.sqlite", synchronous="NORMAL"),
         metrics=MetricsSettings(enabled=False))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     sim = SiteSimulator(site)
     # the gateway runs on the simulator's clock, so the rules see the simulated day
     gw = Gateway(site, settings, clock=sim.clock, rules_path=rules)
+    # Ctrl-C, or a service of the gateway that ended (gw.failure), ends the live view
+    stop = gw.stop_requested
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     broker = f"127.0.0.1:{broker_svc.port}" if broker_svc else None
     try:
         async with sim:
@@ -258,6 +265,7 @@ async def _serve(site: Site, rules: Path | None, data: DemoData, run: DemoRun,
                 await gw.stop()
     finally:
         run.sim_end = max(run.sim_end, sim.sim_time)
+    return gw.failure
 
 
 async def _live(gw: Gateway, sim: SiteSimulator, speed: float, broker: str | None,

@@ -267,10 +267,11 @@ class Gateway:
         """A service ended by itself (stop() cancels them all): stop, and exit with
         FAILED_EXIT. The car park is the sharpest case: with it gone, the Modbus chargers'
         watchdogs would stay fed by the polls and the boxes would keep their last limits."""
-        if task.cancelled() or self._stopping:
+        if self._stopping:  # only stop() cancels the services
             return
-        exc = task.exception()
-        self.failure = f"{task.get_name()} ended" + (f": {exc!r}" if exc is not None else "")
+        exc = None if task.cancelled() else task.exception()
+        self.failure = f"{task.get_name()} " + ("was cancelled" if task.cancelled() else "ended") \
+            + (f": {exc!r}" if exc is not None else "")
         log.error("%s: stopping the gateway", self.failure, exc_info=exc)
         self.stop_requested.set()
 

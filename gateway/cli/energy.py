@@ -87,7 +87,8 @@ def add_whatif_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p = sub.add_parser("whatif", help=_("simulate a day or a season under rule sets (physics "
                                         "and the real control engine) and compare their KPIs"))
     p.add_argument("--rules", required=True, metavar="FILE", help=_("rule file A"))
-    p.add_argument("--vs", metavar="FILE", help=_("rule file B to compare against"))
+    p.add_argument("--vs", metavar="FILE", help=_(
+        "rule file B to compare against (both runs see the people and cars of A's calendar)"))
     p.add_argument("--site", "--config", "-c", dest="site", required=True, metavar="FILE",
                    help=_("site file with a simulation section"))
     when = p.add_mutually_exclusive_group(required=True)

@@ -209,9 +209,10 @@ def run_days(site: Site, rules_path: str | Path, first: date, last: date, *,
     ``demand_limit``: the limit whose windows each day's ``demand_windows_over_limit``
     counts (default: the rule set's own). ``cars``: simulate the site file's car park, if
     it declares one (gateway/energy/whatif_ev.py). ``occupancy``: the calendar whose working
-    days bring the simulated occupants in (default: the rule set's own); a comparison passes
-    the first rule set's to both runs, so that both buildings see the same people (a closure
-    declared in one rule file empties both buildings, not only its own).
+    days bring the simulated occupants and the car park's cars in (default: the rule set's
+    own); a comparison passes the first rule set's to both runs, so that both buildings see
+    the same people and cars (a closure declared in one rule file empties both buildings,
+    not only its own).
     """
     if not 1.0 <= step_s <= 900.0 or 900.0 % step_s:
         raise ValueError("step_s must divide 15 minutes (1..900 s)")
@@ -232,7 +233,7 @@ def run_days(site: Site, rules_path: str | Path, first: date, last: date, *,
                         occupancy=occupancy)
     charging = site.spec.charging if cars else None
     park = VirtualCarPark(charging, rules, engine.demand, tz, seed=sim.config.seed,
-                          step_s=step_s) if charging is not None else None
+                          step_s=step_s, calendar=occupancy) if charging is not None else None
     n_days = (last - first).days + 1
     #: local midnights: of the first simulated day .. after the last evaluated one
     midnights = [datetime.combine(start_day + timedelta(days=k), datetime.min.time(),

@@ -5,10 +5,10 @@ No sockets, no OCPP: each step (the what-if's ``step_s``) the car park does what
 gateway's supervisor does in a cycle (gateway/ev/supervisor.py) with the state a perfect
 meter would report —
 
-1. cars arrive and leave: each working day (the rule set's calendar, as for the simulated
-   occupants) every connector gets the simulator's seeded car (simulators/ocpp/fleet.py
-   ``day_of_cars``, seeded by the simulation seed and the date, so both rule sets meet
-   the same cars on the days their calendars agree on);
+1. cars arrive and leave: each working day (of the calendar that brings the simulated
+   occupants in: in a comparison, the first rule set's for both) every connector gets the
+   simulator's seeded car (simulators/ocpp/fleet.py ``day_of_cars``, seeded by the
+   simulation seed and the date, so both rule sets meet the same cars);
 2. the budget is the rule set's demand window (``DemandController.window_so_far``, the
    engine's own integration of the main meter, which reads the chargers too) shared as
    the gateway shares it (gateway/ev/budget.py); a rule set without a demand limit gives
@@ -35,7 +35,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from gateway.control.ruleset import RuleSet
-from gateway.core.calendar import WORKING
+from gateway.core.calendar import WORKING, SiteCalendar
 from gateway.core.chargers import ChargerConfig, ChargingConfig
 from gateway.energy.ev_sessions import split_by_period
 from gateway.energy.tariff import Tariff
@@ -127,9 +127,12 @@ class _Left:
 
 class VirtualCarPark:
     def __init__(self, cfg: ChargingConfig, rules: RuleSet, window: SiteWindow | None,
-                 tz: ZoneInfo, *, seed: int, step_s: float):
+                 tz: ZoneInfo, *, seed: int, step_s: float,
+                 calendar: SiteCalendar | None = None):
+        """``calendar``: whose working days bring the cars (default: the rule set's)."""
         self.cfg = cfg
         self.rules = rules
+        self.calendar = calendar if calendar is not None else rules.calendar
         self.window = window
         self.tz = tz
         self.seed = seed
@@ -154,7 +157,7 @@ class VirtualCarPark:
         midnight = datetime.combine(day, datetime.min.time(), tzinfo=self.tz).timestamp()
         self._next_midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(),
                                                tzinfo=self.tz).timestamp()
-        if self.rules.calendar.day(day).type not in WORKING:
+        if self.calendar.day(day).type not in WORKING:
             return
         rng = random.Random(f"ev:{self.seed}:{day.isoformat()}")
         for cid, c in self.cfg.chargers.items():

@@ -4,6 +4,7 @@ and Grafana's provisioning and links for the demo's InfluxDB and simulated perio
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -18,7 +19,7 @@ from devkit.demo_data import DemoData, DemoDataError, DemoRun
 from devkit.demo_grafana import dashboard_url, provision
 from gateway.core.site import load_site, rules_path_for
 from simulators.sim_config import load_simulation
-from tests.sitefiles import DEMO_SITE
+from tests.sitefiles import DEMO_SITE, site_copy
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -109,3 +110,22 @@ def test_dashboard_links_open_on_the_simulated_period() -> None:
     assert q["var-site"] == ["demo-office"]
     assert int(q["from"][0]) == int(datetime(2026, 7, 15, 4, 54, tzinfo=TZ).timestamp() * 1000)
     assert int(q["to"][0]) == int(datetime(2026, 7, 15, 8, 1, tzinfo=TZ).timestamp() * 1000)
+
+
+async def test_the_demo_ends_when_a_service_of_its_gateway_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live view stops, and the demo says why, when the gateway stops by itself (a
+    service that ended, gateway/daemon.py): before, it drew a gateway that did nothing."""
+    from devkit.demo import _serve
+    from gateway.energy.live import EnergyService
+
+    async def ends(self: object) -> None:
+        raise RuntimeError("accounting broke")
+
+    monkeypatch.setattr(EnergyService, "run", ends)
+    site = load_site(site_copy(tmp_path))
+    data = DemoData(tmp_path / "data")
+    data.reset()
+    failure = await asyncio.wait_for(_serve(site, rules_path_for(site, site.spec.gateway),
+                                            data, run_record(), None, None, 600.0), 60)
+    assert failure == "energy ended: RuntimeError('accounting broke')"

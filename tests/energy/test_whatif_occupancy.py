@@ -10,7 +10,9 @@ from datetime import date
 
 from gateway.control.rules import load_rules
 from gateway.core.site import load_site
+from gateway.energy.season_run import run_season
 from gateway.energy.whatif import run_day
+from simulators.physics.weather_series import series_days
 from tests.sitefiles import DEMO_SITE, ROOT
 
 SHIPPED = ROOT / "rules" / "demo-office.yaml"
@@ -30,3 +32,22 @@ def test_both_runs_of_a_comparison_see_the_first_rule_files_occupants() -> None:
     assert own.kpis.occupied_zone_hours > 2 * shared.kpis.occupied_zone_hours
     # ... by the shipped file's it is as empty as the shipped run's (same seed, same people)
     assert shared.kpis.occupied_zone_hours == ours.kpis.occupied_zone_hours
+
+
+def test_a_season_comparison_shares_the_people_and_the_cars() -> None:
+    """``run_season`` (``escogw whatif --from --to``) passes the first file's calendar to
+    both runs, and the car park's cars come by it too: on the closed day neither building
+    gets a working day's cars."""
+    site = load_site(DEMO_SITE)
+    days = series_days("generated:wuhan:42", CLOSED, CLOSED)
+    cmp = run_season(site, SHIPPED, NAIVE, days, step_s=300, jobs=1, cars=True)
+    assert cmp.b is not None
+    a, b = cmp.a.days[0], cmp.b.days[0]
+    assert a.occupied_zone_hours == b.occupied_zone_hours
+    assert a.ev is not None and b.ev is not None
+    assert a.ev.sessions == b.ev.sessions == 0
+    # on a working day of both calendars the same cars come to both
+    open_day = series_days("generated:wuhan:42", date(2026, 8, 12), date(2026, 8, 12))
+    cmp = run_season(site, SHIPPED, NAIVE, open_day, step_s=300, jobs=1, cars=True)
+    assert cmp.b is not None and cmp.a.days[0].ev is not None and cmp.b.days[0].ev is not None
+    assert cmp.a.days[0].ev.sessions == cmp.b.days[0].ev.sessions > 0

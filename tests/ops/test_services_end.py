@@ -60,3 +60,23 @@ async def test_a_stop_is_no_failure(tmp_path: Path) -> None:
     assert {t.get_name() for t in gw._tasks} >= {"outbox-writer", "mqtt", "energy", "control"}
     await gw.stop()
     assert gw.failure is None and not gw.stop_requested.is_set()
+
+
+async def test_a_service_cancelled_by_anything_but_stop_is_a_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A CancelledError out of a service (a timeout inside it gone wrong) ends it as surely
+    as an exception: only stop() cancels the services."""
+
+    async def cancelled(self: object) -> None:
+        raise asyncio.CancelledError
+
+    site = load_site(site_copy(tmp_path))
+    settings = GatewaySettings(mqtt=MqttSettings(port=free_port(), client_id="ends-cancel"),
+                               outbox=OutboxSettings(path=tmp_path / "outbox.sqlite"),
+                               metrics=MetricsSettings(enabled=False), rules=RULES)
+    monkeypatch.setattr(EnergyService, "run", cancelled)
+    with caplog.at_level(logging.ERROR, "escogw"):
+        code = await asyncio.wait_for(run(site, settings), 60)
+    assert code == FAILED_EXIT
+    assert "energy was cancelled: stopping the gateway" in caplog.text
