@@ -13,7 +13,7 @@ import pytest
 
 from gateway.control.loop import ControlLoop
 from gateway.core.settings import GatewaySettings, MetricsSettings, MqttSettings, OutboxSettings
-from gateway.core.site import load_site
+from gateway.core.site import Site, load_site
 from gateway.daemon import FAILED_EXIT, Gateway, run
 from gateway.energy.live import EnergyService
 from gateway.uplink.outbox_writer import OutboxWriter
@@ -22,6 +22,14 @@ from tests.services import free_port
 from tests.sitefiles import ROOT, site_copy
 
 RULES = ROOT / "rules" / "demo-office.yaml"
+
+def demo_gateway(tmp_path: Path, client_id: str) -> tuple[Site, GatewaySettings]:
+    """The demo site (its simulators not running) with its rules, no broker, no metrics."""
+    site = load_site(site_copy(tmp_path))
+    return site, GatewaySettings(mqtt=MqttSettings(port=free_port(), client_id=client_id),
+                                 outbox=OutboxSettings(path=tmp_path / "outbox.sqlite"),
+                                 metrics=MetricsSettings(enabled=False), rules=RULES)
+
 
 SERVICES = [
     (OutboxWriter, "outbox-writer"),
@@ -38,10 +46,7 @@ async def test_the_gateway_stops_with_a_failure_when_a_service_ends(
     async def ends(self: object) -> None:
         raise RuntimeError(f"{name} broke")
 
-    site = load_site(site_copy(tmp_path))
-    settings = GatewaySettings(mqtt=MqttSettings(port=free_port(), client_id=f"ends-{name}"),
-                               outbox=OutboxSettings(path=tmp_path / "outbox.sqlite"),
-                               metrics=MetricsSettings(enabled=False), rules=RULES)
+    site, settings = demo_gateway(tmp_path, f"ends-{name}")
     monkeypatch.setattr(cls, "run", ends)
     with caplog.at_level(logging.ERROR, "escogw"):
         code = await asyncio.wait_for(run(site, settings), 60)
@@ -51,10 +56,7 @@ async def test_the_gateway_stops_with_a_failure_when_a_service_ends(
 
 async def test_a_stop_is_no_failure(tmp_path: Path) -> None:
     """stop() cancels every service: none of them counts as having ended by itself."""
-    site = load_site(site_copy(tmp_path))
-    settings = GatewaySettings(mqtt=MqttSettings(port=free_port(), client_id="ends-none"),
-                               outbox=OutboxSettings(path=tmp_path / "outbox.sqlite"),
-                               metrics=MetricsSettings(enabled=False), rules=RULES)
+    site, settings = demo_gateway(tmp_path, "ends-none")
     gw = Gateway(site, settings, rules_path=RULES)
     await gw.start()
     assert {t.get_name() for t in gw._tasks} >= {"outbox-writer", "mqtt", "energy", "control"}
@@ -71,10 +73,7 @@ async def test_a_service_cancelled_by_anything_but_stop_is_a_failure(
     async def cancelled(self: object) -> None:
         raise asyncio.CancelledError
 
-    site = load_site(site_copy(tmp_path))
-    settings = GatewaySettings(mqtt=MqttSettings(port=free_port(), client_id="ends-cancel"),
-                               outbox=OutboxSettings(path=tmp_path / "outbox.sqlite"),
-                               metrics=MetricsSettings(enabled=False), rules=RULES)
+    site, settings = demo_gateway(tmp_path, "ends-cancel")
     monkeypatch.setattr(EnergyService, "run", cancelled)
     with caplog.at_level(logging.ERROR, "escogw"):
         code = await asyncio.wait_for(run(site, settings), 60)
