@@ -41,8 +41,10 @@ class Zone:
 class StartPlan:
     #: unit → start, minutes after local midnight (≤ now: start now)
     starts: dict[str, float] = field(default_factory=dict)
-    #: unit → hours of lead it needs
+    #: unit → hours of lead it needs: its need and the margin
     lead_h: dict[str, float] = field(default_factory=dict)
+    #: unit → hours at full power it needs to reach ``reach_c`` (0: already there)
+    need_h: dict[str, float] = field(default_factory=dict)
     #: unit → kelvin it will still be short at the occupied time
     late: dict[str, float] = field(default_factory=dict)
     #: units that did not fit on a lane (the span is too short for the cap)
@@ -74,6 +76,7 @@ def plan(zones: list[Zone], *, now_min: float, earliest_min: float, occupied_min
     for z in zones:
         lead = lead_hours(z, reach_c, heating, margin_min, span_h)
         out.lead_h[z.unit] = lead
+        out.need_h[z.unit] = max(0.0, lead - margin_min / 60.0) if lead > 0 else 0.0
         if z.started:
             out.starts[z.unit] = now_min
             if lead > 0 and len(lanes) < lanes_n:
@@ -112,7 +115,7 @@ def plan(zones: list[Zone], *, now_min: float, earliest_min: float, occupied_min
         out.starts[z.unit] = start
         for member in on_lane[i]:
             # the margin is slack, not need: late only by what the room itself lacks
-            end = out.starts[member.unit] + out.lead_h[member.unit] * 60.0 - margin_min
+            end = out.starts[member.unit] + out.need_h[member.unit] * 60.0
             short_k = (end - occupied_min) / 60.0 * member.rate_k_per_h
             if short_k >= LATE_K:
                 out.late[member.unit] = short_k

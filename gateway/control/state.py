@@ -167,7 +167,7 @@ class UnitState:
     __slots__ = ("anchor", "belief", "changeover_off", "cur", "fresh", "guard_at", "guard_k",
                  "held", "hist", "marks", "occ_since", "power_kw", "room", "seq", "standby",
                  "ts", "vac_since", "warm_day", "warm_done", "warm_from", "warm_rate",
-                 "warm_since", "win_active", "win_closed_since", "win_open_since")
+                 "warm_rule", "warm_since", "win_active", "win_closed_since", "win_open_since")
 
     def __init__(self) -> None:
         self.seq = -1
@@ -193,9 +193,11 @@ class UnitState:
         self.standby = False
         #: protection switched the unit off for a cool↔heat change; switch it back on after
         self.changeover_off = False
-        #: optimal start: the day and time its warm-up (cool-down) began, the room then,
-        #: whether the room got there, and the rate learned from its past runs (K/h)
+        #: optimal start: the day and time its warm-up (cool-down) began, the rule running
+        #: it, the room then, whether the room got there, and the rate learned from its past
+        #: runs (K/h)
         self.warm_day: date | None = None
+        self.warm_rule: str | None = None
         self.warm_since: float | None = None
         self.warm_from: float | None = None
         self.warm_done = False

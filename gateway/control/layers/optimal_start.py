@@ -41,7 +41,7 @@ def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> Non
                 if proposal.trace is not None:
                     proposal.note(START, rule.id, POWER, None, _waiting(rule, starts, unit))
                 return
-            state.warm_since, state.warm_from = ctx.now, state.room
+            state.warm_since, state.warm_from, state.warm_rule = ctx.now, state.room, rule.id
         _learn_on_arrival(rule, state, ctx)
         reason = _running(rule, starts, unit, state)
         proposal.say(START, rule.id, POWER, 1, reason)
@@ -60,7 +60,8 @@ def rule_plan(rule: OptimalStartRule, ctx: Ctx) -> StartPlan:
         st = ctx.states.get(uid)
         if st is None:
             continue
-        started = st.warm_day == ctx.day and st.warm_since is not None and not st.warm_done
+        started = st.warm_day == ctx.day and st.warm_since is not None and \
+            not st.warm_done and st.warm_rule == rule.id
         zones.append(Zone(uid, st.room, st.warm_rate or rule.rate_k_per_h, started))
     made = plan(zones, now_min=ctx.minute, earliest_min=rule.earliest,
                 occupied_min=rule.occupied, reach_c=rule.reach_c, heating=rule.heating,
@@ -100,8 +101,10 @@ def _learn_on_arrival(rule: OptimalStartRule, state: UnitState, ctx: Ctx) -> Non
 
 
 def _close(rule: OptimalStartRule, state: UnitState, ctx: Ctx) -> None:
-    """Outside the span: a run that did not arrive teaches its (too slow) rate too."""
-    if state.warm_since is None:
+    """Outside the span: a run that did not arrive teaches its (too slow) rate too. Only
+    the rule's own run: a unit's other rules (the cooling one in winter, the weekend's on a
+    working day) stand idle while one of them runs."""
+    if state.warm_since is None or state.warm_rule != rule.id:
         return
     if not state.warm_done:
         _learn(rule, state, ctx)
@@ -144,4 +147,4 @@ def _waiting(rule: OptimalStartRule, starts: StartPlan, unit: UnitInfo) -> str:
     if start is None or start >= rule.occupied:
         return f"optimal start: ready for {_hhmm(rule.occupied)}, nothing to do"
     return f"optimal start: starts at {_hhmm(start)} " \
-           f"(needs {starts.lead_h.get(unit.id, 0.0):.1f} h to reach {rule.reach_c:g} °C)"
+           f"(needs {starts.need_h.get(unit.id, 0.0):.1f} h to reach {rule.reach_c:g} °C)"
