@@ -2,10 +2,11 @@
 
 The site file's ``simulation.start`` gives the day (a summer workday for the demo
 site). Started at the site file's time (07:55) the offices were already on by the
-05:00 night-valley pre-cool, so the gateway's start-up applied that step with no
-switch-on to watch. Asking the rules' own plan for the day (``escogw rules plan``,
+night-valley pre-cool, so the gateway's start-up switched them on with nothing to
+watch. Asking the rules' own plan for the day (``escogw rules plan``,
 gateway/control/plan.py) finds the first switch-on instead, whatever the rule
-file says, and the demo starts ``LEAD`` before it.
+file says, and the demo starts ``LEAD`` before it. The plan is given the rooms'
+temperatures the simulators start from: an optimal start's time depends on them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 from gateway.control.plan import plan_day
 from gateway.control.rules.compile import load_rules
 from gateway.core.site import Site
+from simulators.sim_config import load_simulation
+from simulators.site_physics import build_building
 
 LEAD = timedelta(minutes=5)
 
@@ -41,18 +44,32 @@ def site_start(site: Site) -> datetime:
     return start.replace(tzinfo=site.tz) if start.tzinfo is None else start.astimezone(site.tz)
 
 
+def starting_rooms(site: Site) -> dict[str, float]:
+    """Each simulated AC unit's room temperature when the simulators start, °C."""
+    sim = load_simulation(site)
+    building = build_building(sim)
+    return {uid: building.rooms[dev.room].t_air_c for uid, dev in sim.devices.items()
+            if dev.room is not None and dev.room in building.rooms}
+
+
 def first_switch_on(site: Site, rules_path: Path | str, day: date,
                     after: datetime | None = None) -> SwitchOn | None:
-    """The rules' first power-on of ``day`` (at or after ``after``), with every unit it
-    switches on at that minute."""
+    """The rules' first power-on of ``day`` (at or after ``after``), with every unit that
+    rule switches on at that minute (the rule that switches the most, when several do)."""
     rules = load_rules(rules_path, site)
-    rows = sorted((r for r in plan_day(rules, day).rows if r.point == "power" and r.after == 1
+    plan = plan_day(rules, day, room_c=starting_rooms(site))
+    rows = sorted((r for r in plan.rows if r.point == "power" and r.after == 1
                    and (after is None or r.at >= after)), key=lambda r: r.at)
     if not rows:
         return None
-    first = rows[0]
-    same = [r for r in rows if r.at == first.at and r.rule == first.rule]
-    return SwitchOn(first.at, first.rule, tuple(r.device for r in same), first.reason)
+    at = rows[0].at
+    by_rule: dict[str, list[str]] = {}
+    for r in rows:
+        if r.at == at:
+            by_rule.setdefault(r.rule, []).append(r.device)
+    rule = max(by_rule, key=lambda name: len(by_rule[name]))
+    reason = next(r.reason for r in rows if r.at == at and r.rule == rule)
+    return SwitchOn(at, rule, tuple(by_rule[rule]), reason)
 
 
 def choose_start(site: Site, rules_path: Path | str | None, at: time | None

@@ -47,6 +47,9 @@ def add_rules_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--device", action="append",
                    help=_("only this unit (repeat the flag for more)"))
     p.add_argument("--outdoor", type=float, help=_("assume this outdoor temperature, °C"))
+    p.add_argument("--room", type=float, metavar="C",
+                   help=_("assume every room at this temperature when the day begins, °C: "
+                          "optimal starts plan from it (without: for their whole span)"))
     p.set_defaults(handler=rules_plan)
 
 
@@ -176,7 +179,8 @@ def rules_plan(args: argparse.Namespace) -> int:
         print(_("no AC unit {units} (have: {known})").format(
             units=", ".join(unknown), known=", ".join(rules.units)), file=sys.stderr)
         return 2
-    plan = plan_day(rules, day, devices=args.device, outdoor_c=args.outdoor)
+    rooms = None if args.room is None else dict.fromkeys(rules.units, args.room)
+    plan = plan_day(rules, day, devices=args.device, outdoor_c=args.outdoor, room_c=rooms)
     rows = plan.rows
     info = rules.calendar.day(day)
     if args.json:

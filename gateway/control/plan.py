@@ -10,7 +10,7 @@ windows, the meter, communication faults).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from gateway.acquisition.reading import Reading, WriteOutcome
 from gateway.control.engine import ControlEngine
 from gateway.control.ruleset import POINTS, RuleSet
 from gateway.control.state import UnitCommand
+from gateway.core.policy import COOLING_MODES, HEATING_MODES
 from gateway.core.semantics import FAN_CODES, MODE_CODES
 
 
@@ -42,13 +43,23 @@ def _initial(rules: RuleSet, day: date) -> dict[str, dict[str, int | float]]:
                   "fan": FAN_CODES["auto"]} for uid in rules.units}
 
 
+#: K/h an ideal unit moves its room towards its setpoint (the optimal start's first guess)
+IDEAL_RATE_K_PER_H = 3.0
+
+
 def simulate(rules: RuleSet, start: datetime, end: datetime, *, step_s: float = 60.0,
-             outdoor_c: float | None = None,
+             outdoor_c: float | None = None, room_c: Mapping[str, float] | None = None,
+             rooms_move_from: datetime | None = None,
              on_command: Callable[[datetime, UnitCommand], None] | None = None,
              ) -> tuple[ControlEngine, dict[str, Reading],
                         dict[str, dict[str, tuple[datetime, UnitCommand]]]]:
     """Run the engine from ``start`` to ``end`` (inclusive); returns it, readings of the
-    units' final state, and per unit the command that last set each point (with its time)."""
+    units' final state, and per unit the command that last set each point (with its time).
+    ``room_c``: unit → its room temperature, for optimal starts to plan from (without one
+    they plan for their whole span). It holds until ``rooms_move_from``; from then a unit
+    that runs moves its room towards its setpoint at ``IDEAL_RATE_K_PER_H`` (no weather:
+    a room that is off stays where it is)."""
+    rooms = dict(room_c or {})
     engine = ControlEngine(rules)
     engine.set_kill_switch(None)
     state = _initial(rules, start.astimezone(rules.tz).date())
@@ -59,7 +70,7 @@ def simulate(rules: RuleSet, start: datetime, end: datetime, *, step_s: float = 
     while t <= end:
         seq += 1
         for uid, values in state.items():
-            latest[uid] = Reading(uid, t, seq, dict(values))
+            latest[uid] = Reading(uid, t, seq, _with_room(values, rooms.get(uid)))
         result = engine.tick(t, latest, outdoor_c)
         for cmd in result.all_commands():
             state[cmd.device][cmd.point] = cmd.value
@@ -67,11 +78,35 @@ def simulate(rules: RuleSet, start: datetime, end: datetime, *, step_s: float = 
             last[cmd.device][cmd.point] = (t, cmd)
             if on_command is not None:
                 on_command(t, cmd)
+        if rooms and (rooms_move_from is None or t >= rooms_move_from):
+            _move_rooms(rooms, state, step_s)
         t += timedelta(seconds=step_s)
     seq += 1
     final = t - timedelta(seconds=step_s)
     latest = {uid: Reading(uid, final, seq, dict(values)) for uid, values in state.items()}
     return engine, latest, last
+
+
+def _with_room(values: dict[str, int | float], room: float | None
+               ) -> dict[str, int | float | str]:
+    out: dict[str, int | float | str] = dict(values)
+    if room is not None:
+        out["room_temp_c"] = room
+    return out
+
+
+def _move_rooms(rooms: dict[str, float], state: dict[str, dict[str, int | float]],
+                step_s: float) -> None:
+    step_k = IDEAL_RATE_K_PER_H * step_s / 3600.0
+    for uid, room in rooms.items():
+        values = state.get(uid)
+        if values is None or values["power"] != 1:
+            continue
+        setpoint, mode = float(values["setpoint_c"]), values["mode"]
+        if mode in COOLING_MODES and room > setpoint:
+            rooms[uid] = max(setpoint, room - step_k)
+        elif mode in HEATING_MODES and room < setpoint:
+            rooms[uid] = min(setpoint, room + step_k)
 
 
 @dataclass
@@ -83,13 +118,16 @@ class Plan:
 
 
 def plan_day(rules: RuleSet, day: date, *, devices: Iterable[str] | None = None,
-             outdoor_c: float | None = None, step_s: float = 60.0) -> Plan:
-    """Every command the rules give on ``day`` (site-local), after a day of warm-up."""
+             outdoor_c: float | None = None, room_c: Mapping[str, float] | None = None,
+             step_s: float = 60.0) -> Plan:
+    """Every command the rules give on ``day`` (site-local), after a day of warm-up.
+    ``room_c``: the rooms' temperatures when the day begins (see ``simulate``)."""
     begin = datetime(day.year, day.month, day.day, tzinfo=rules.tz)
     wanted = set(devices) if devices is not None else set(rules.units)
     rows: list[PlanRow] = []
     _, latest, _ = simulate(rules, begin - timedelta(days=1), begin - timedelta(seconds=step_s),
-                            step_s=step_s, outdoor_c=outdoor_c)
+                            step_s=step_s, outdoor_c=outdoor_c, room_c=room_c,
+                            rooms_move_from=begin)
     start = {u: {k: v for k, v in r.values.items() if isinstance(v, int | float)}
              for u, r in latest.items() if u in wanted}
 
@@ -99,7 +137,8 @@ def plan_day(rules: RuleSet, day: date, *, devices: Iterable[str] | None = None,
                                 cmd.rule, cmd.reason))
 
     simulate(rules, begin - timedelta(days=1), begin + timedelta(days=1, seconds=-step_s),
-             step_s=step_s, outdoor_c=outdoor_c, on_command=keep)
+             step_s=step_s, outdoor_c=outdoor_c, room_c=room_c, rooms_move_from=begin,
+             on_command=keep)
     rows.sort(key=lambda r: (r.device, r.at, POINTS.index(r.point)))
     return Plan(day, rows, start)
 

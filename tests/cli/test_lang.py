@@ -74,7 +74,8 @@ def test_help_is_plain_text_and_translated(capsys: pytest.CaptureFixture[str],
     assert chinese.startswith("用法：escogw rules plan")
     assert "一天内每台空调的控制命令时间线" in chinese and "选项" in chinese
     assert english_left(chinese.split("\n", 2)[2], names=[
-        "--config", "--rules", "--json", "--date", "--device", "--outdoor", "-c", "-r", "-h",
+        "--config", "--rules", "--json", "--date", "--device", "--outdoor", "--room", "-c",
+        "-r", "-h",
         "--help", "CONFIG", "RULES", "DATE", "DEVICE", "OUTDOOR", "gateway.rules",
         "rules/", ".yaml"]) == []
 
@@ -143,19 +144,19 @@ def test_chinese_and_english_plans_say_the_same(capsys: pytest.CaptureFixture[st
            "in the valley period 12:00-14:00 to 26.5 °C" in english
     assert "  12:00  设定温度      27 °C → 26.5 °C  precool:offices-valley       低谷时段 " \
            "12:00-14:00 预冷至 26.5 °C" in chinese
-    assert english[-1] == "times are site-local (Asia/Shanghai); 7 commands, 1 unit"
-    assert chinese[-1] == "时间为站点当地时间（Asia/Shanghai）；共 7 条命令，涉及 1 台空调"
+    assert english[-1] == "times are site-local (Asia/Shanghai); 6 commands, 1 unit"
+    assert chinese[-1] == "时间为站点当地时间（Asia/Shanghai）；共 6 条命令，涉及 1 台空调"
 
 
 def test_check_counts_in_words(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "check", "-c", SITE]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first.endswith(": ok — 20 AC units, 5 schedules, 2 sweeps, 1 pre-cooling rule, "
-                          "3 optimal-start rules, 1 comfort-guard rule; demand limit 32.0 kW")
+                          "5 optimal-start rules, 1 comfort-guard rule; demand limit 32.0 kW")
     assert main(["rules", "check", "-c", SITE, "--lang", "zh_CN"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first.endswith("：通过 — 20 台空调，5 个时间表，2 条巡检关机规则，1 条预冷规则，"
-                          "3 条优化启动规则，1 条舒适度保护规则；需量上限 32.0 kW")
+                          "5 条优化启动规则，1 条舒适度保护规则；需量上限 32.0 kW")
 
 
 def test_explain_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,12 +53,37 @@ def test_plan_prints_every_units_timeline(capsys: pytest.CaptureFixture[str]) ->
 
 def test_plan_of_a_makeup_saturday() -> None:
     rules = load_rules(DEMO_RULES, demo_site())
-    plan = plan_day(rules, date(2026, 5, 9), devices=["ac-r101", "ac-m101"])
+    rooms = dict.fromkeys(rules.units, 29.0)
+    plan = plan_day(rules, date(2026, 5, 9), devices=["ac-r101", "ac-m101"], room_c=rooms)
     times = [(r.device, r.at.astimezone(rules.tz).strftime("%H:%M"), r.point, r.after)
              for r in plan.rows if r.point == "power"]
-    assert ("ac-r101", "05:00", "power", 1) in times
+    # the night valley's optimal start (from rooms at 29 °C), then the day's schedule
+    assert ("ac-r101", "04:00", "power", 1) in times
     assert ("ac-r101", "20:00", "power", 0) in times
+    assert ("ac-m101", "07:00", "power", 0) in times
     assert ("ac-m101", "09:00", "power", 1) in times
+
+
+def test_plan_with_a_room_temperature_shows_when_each_optimal_start_begins(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Without room temperatures a plan starts every optimal start at `earliest`; with
+    `--room` the units start as the live gateway would start them from rooms at that
+    temperature, within the rule's lanes: 16 offices, 8 lanes of 3.1 h (0.6 h to 27.5 °C
+    at 3 K/h, 2.5 h of margin) in a 6-hour valley — half at 01:00, half at 03:56."""
+    assert main(["rules", "plan", "--config", SITE, "--date", "2026-07-15", "--room", "29.2",
+                 "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    starts = {c["device"]: c["at"][11:16] for c in plan["commands"]
+              if c["point"] == "power" and c["after"] == 1 and c["rule"] ==
+              "start:offices-pre-cool"}
+    assert sorted(starts.values()) == ["01:00"] * 8 + ["03:56"] * 8
+    assert "room 29.2 °C" in next(c["reason"] for c in plan["commands"]
+                                  if c["rule"] == "start:offices-pre-cool")
+    # rooms already inside the band by the occupied time need no pre-cool at all
+    assert main(["rules", "plan", "--config", SITE, "--date", "2026-07-15", "--room", "27",
+                 "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert not [c for c in plan["commands"] if c["rule"].startswith("start:")]
 
 
 def test_plan_of_a_school_vacation_keeps_offices() -> None:

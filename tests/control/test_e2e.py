@@ -323,8 +323,8 @@ async def test_invalid_rule_file_keeps_the_old_set(rig_factory: Any) -> None:
     rig: Rig = await rig_factory("2026-07-15", "08:00")
     day = "2026-07-15"
     await rig.run(at(day, "08:10"))
-    bad = edit(rig.rules_path, "setpoint_c: 26, fan: auto, note: \"night-valley pre-cool\"}",
-               "setpoint_c: 23, fan: auto, note: \"night-valley pre-cool\"}")
+    bad = edit(rig.rules_path, '{at: "07:00", power: on, mode: cool, setpoint_c: 27, fan: auto}',
+               '{at: "07:00", power: on, mode: cool, setpoint_c: 23, fan: auto}')
     old = rig.loop.rules
     await rig.run(at(day, "08:11"))  # a changed file waits a tick to hold still …
     assert not [a for a in rig.records("alarm") if a["rule"] == "rules:invalid"]

@@ -113,7 +113,7 @@ async def test_changes_are_audited_locally_and_published(tmp_path: Path,
     r = next(r for r in changes if r["device"] == "ac-r101" and r["point"] == "power")
     assert r["before"] == 0 and r["after"] == 1 and r["ok"] is True and r["applied"] == 1
     assert r["rule"] == "schedule:offices-cooling" and r["layer"] == "schedule"
-    assert "workday step 05:00" in r["reason"] and r["inputs"]["day_type"] == "workday"
+    assert "workday step 07:00" in r["reason"] and r["inputs"]["day_type"] == "workday"
     assert r["ts"].endswith("Z") and r["v"] == 1
     json.dumps(records)  # plain JSON all the way
 
@@ -195,8 +195,8 @@ async def test_invalid_rule_file_leaves_the_old_set_running(tmp_path: Path,
     rig = make_rig(tmp_path, rules_copy, start="07:55")
     old = rig.loop.rules
     good = edit(rules_copy, "", "")
-    bad = edit(rules_copy, "setpoint_c: 26, fan: auto, note: \"night-valley pre-cool\"}",
-               "setpoint_c: 24, fan: auto, note: \"night-valley pre-cool\"}")
+    bad = edit(rules_copy, '{at: "07:00", power: on, mode: cool, setpoint_c: 27, fan: auto}',
+               '{at: "07:00", power: on, mode: cool, setpoint_c: 24, fan: auto}')
     await rig.step(60)  # a changed file waits a tick to hold still (a copy under way) …
     assert not [r for r in rig.published if r["rule"] == "rules:invalid"]
     await rig.step(60)  # … then it is loaded, and refused

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bench.bench_whatif import NAIVE, SHIPPED, scaled_rules, synthetic_site
 from gateway.acquisition.reading import WriteOutcome
@@ -106,19 +107,38 @@ def test_trusteeship_against_the_building_as_it_was_run(shipped: RunResult,
     assert f["whatif_cost_change_pct"] < f["whatif_site_cost_change_pct"] < 0
 
 
-def test_the_night_valley_precool_costs_less_than_a_short_one(site: Site, shipped: RunResult,
-                                                              tmp_path: Path) -> None:
-    """The shipped offices start at 05:00, in the night valley (docs/energy.md): cheaper than
-    starting at 06:30, and no more energy — the pull-down runs at part load in cooler air."""
-    text = SHIPPED.read_text()
-    step = '{at: "05:00", power: on'
-    assert step in text
-    late = tmp_path / "late-start.yaml"
-    late.write_text(text.replace(step, '{at: "06:30", power: on', 1))
-    short = run_day(site, late, DAY, weather=WEATHER)
-    assert shipped.kpis.ac_cost < short.kpis.ac_cost * Decimal("0.98")
-    assert shipped.kpis.ac_energy_kwh <= short.kpis.ac_energy_kwh
-    assert shipped.kpis.discomfort_kh_per_zone <= 0.5
+def fixed_precool(tmp_path: Path) -> Path:
+    """The shipped rules as they were before the optimal start: every office on at 05:00,
+    26 °C until 07:00, the meeting rooms not pre-cooled."""
+    data = yaml.safe_load(SHIPPED.read_text("utf-8"))
+    starts = data["optimal_start"]
+    assert starts.pop("offices-pre-cool")["mode"] == "cool"
+    assert starts.pop("meeting-pre-cool")["mode"] == "cool"
+    offices = data["schedules"]["offices-cooling"]["workday"]
+    assert offices[0] == {"at": "07:00", "power": True, "mode": "cool", "setpoint_c": 27,
+                          "fan": "auto"}
+    offices[0:1] = [{"at": "05:00", "power": True, "mode": "cool", "setpoint_c": 26,
+                     "fan": "auto"}, {"at": "07:00", "setpoint_c": 27}]
+    meeting = data["schedules"]["meeting-cooling"]["workday"]
+    assert meeting[0] == {"at": "07:00", "power": False}
+    del meeting[0]
+    path = tmp_path / "fixed-precool.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
+    return path
+
+
+def test_the_optimal_start_precools_for_less_than_a_fixed_clock_time(
+        site: Site, shipped: RunResult, tmp_path: Path) -> None:
+    """Issue 15: optimal start replaces the fixed 05:00 pre-cool where it does better. On the
+    hot day it starts each room as late as its temperature allows plus 2.5 h of valley
+    storage, and pre-cools the meeting rooms too: cheaper, no warmer, the peak still cut."""
+    fixed = run_day(site, fixed_precool(tmp_path), DAY, weather=WEATHER)
+    assert shipped.kpis.ac_cost < fixed.kpis.ac_cost * Decimal("0.97")
+    assert shipped.kpis.discomfort_kh_per_zone <= fixed.kpis.discomfort_kh_per_zone + 0.02
+    assert shipped.kpis.ac_peak_kw <= fixed.kpis.ac_peak_kw * 1.05
+    # the pre-cool ran in the night valley, from the optimal start's rules
+    assert shipped.kpis.kwh_by_period.get("valley", 0) > fixed.kpis.kwh_by_period.get(
+        "valley", 0)
 
 
 def test_the_seed_draws_the_occupants_and_repeats_exactly(site: Site) -> None:
