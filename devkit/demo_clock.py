@@ -1,11 +1,11 @@
 """When the demo's simulated day starts: a few minutes before the rules first switch units on.
 
 The site file's ``simulation.start`` gives the day (a summer workday for the demo
-site). Started at the site file's time (07:55) the offices were already on by the
-night-valley pre-cool, so the gateway's start-up switched them on with nothing to
-watch. Asking the rules' own plan for the day (``escogw rules plan``,
-gateway/control/plan.py) finds the first switch-on instead, whatever the rule
-file says, and the demo starts ``LEAD`` before it. The plan is given the rooms'
+site). Started at the site file's time (07:55) the gateway's start-up switched the
+offices on at once (the schedule's 07:00 step, after the night-valley pre-cool the
+simulators never ran), with nothing to watch. Asking the rules' own plan for the day
+(``escogw rules plan``, gateway/control/plan.py) finds the first switch-on instead,
+whatever the rule file says, and the demo starts ``LEAD`` before it. The plan is given the rooms'
 temperatures the simulators start from: an optimal start's time depends on them.
 """
 

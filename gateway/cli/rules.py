@@ -179,6 +179,10 @@ def rules_plan(args: argparse.Namespace) -> int:
         print(_("no AC unit {units} (have: {known})").format(
             units=", ".join(unknown), known=", ".join(rules.units)), file=sys.stderr)
         return 2
+    if args.room is not None and not -30 <= args.room <= 60:  # also refuses nan and inf
+        print(_("--room {value}: a room temperature in °C, -30 to 60").format(
+            value=args.room), file=sys.stderr)
+        return 2
     rooms = None if args.room is None else dict.fromkeys(rules.units, args.room)
     plan = plan_day(rules, day, devices=args.device, outdoor_c=args.outdoor, room_c=rooms)
     rows = plan.rows

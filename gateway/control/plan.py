@@ -43,7 +43,8 @@ def _initial(rules: RuleSet, day: date) -> dict[str, dict[str, int | float]]:
                   "fan": FAN_CODES["auto"]} for uid in rules.units}
 
 
-#: K/h an ideal unit moves its room towards its setpoint (the optimal start's first guess)
+#: K/h an ideal unit moves its room towards its setpoint: one rate for every unit (the
+#: demo rules' first guess; a rule's own ``rate_k_per_h`` is what it plans with)
 IDEAL_RATE_K_PER_H = 3.0
 
 

@@ -41,7 +41,7 @@ class Zone:
 class StartPlan:
     #: unit → start, minutes after local midnight (≤ now: start now)
     starts: dict[str, float] = field(default_factory=dict)
-    #: unit → hours of lead it needs: its need and the margin
+    #: unit → hours of lead it needs: its need and the margin (the span when unknown)
     lead_h: dict[str, float] = field(default_factory=dict)
     #: unit → hours at full power it needs to reach ``reach_c`` (0: already there)
     need_h: dict[str, float] = field(default_factory=dict)
@@ -51,15 +51,23 @@ class StartPlan:
     crowded: list[str] = field(default_factory=list)
 
 
-def lead_hours(zone: Zone, reach_c: float, heating: bool, margin_min: float,
-               span_h: float) -> float:
-    """Hours the zone needs at full power to reach ``reach_c`` (0 if it is there)."""
+def need_hours(zone: Zone, reach_c: float, heating: bool, span_h: float) -> float:
+    """Hours the zone needs at full power to reach ``reach_c`` (0 if it is there; the
+    whole span when its room temperature is unknown)."""
     if zone.room_c is None:
         return span_h
     gap = reach_c - zone.room_c if heating else zone.room_c - reach_c
-    if gap <= 0:
-        return 0.0
-    return gap / zone.rate_k_per_h + margin_min / 60.0
+    return max(0.0, gap / zone.rate_k_per_h)
+
+
+def lead_hours(zone: Zone, reach_c: float, heating: bool, margin_min: float,
+               span_h: float) -> float:
+    """Hours before the occupied time the zone starts: its need plus the margin (the
+    whole span when its room temperature is unknown; 0 if it is there)."""
+    if zone.room_c is None:
+        return span_h
+    need = need_hours(zone, reach_c, heating, span_h)
+    return need + margin_min / 60.0 if need > 0 else 0.0
 
 
 def plan(zones: list[Zone], *, now_min: float, earliest_min: float, occupied_min: float,
@@ -76,7 +84,7 @@ def plan(zones: list[Zone], *, now_min: float, earliest_min: float, occupied_min
     for z in zones:
         lead = lead_hours(z, reach_c, heating, margin_min, span_h)
         out.lead_h[z.unit] = lead
-        out.need_h[z.unit] = max(0.0, lead - margin_min / 60.0) if lead > 0 else 0.0
+        out.need_h[z.unit] = need_hours(z, reach_c, heating, span_h)
         if z.started:
             out.starts[z.unit] = now_min
             if lead > 0 and len(lanes) < lanes_n:

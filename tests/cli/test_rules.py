@@ -66,10 +66,11 @@ def test_plan_of_a_makeup_saturday() -> None:
 
 def test_plan_with_a_room_temperature_shows_when_each_optimal_start_begins(
         capsys: pytest.CaptureFixture[str]) -> None:
-    """Without room temperatures a plan starts every optimal start at `earliest`; with
-    `--room` the units start as the live gateway would start them from rooms at that
-    temperature, within the rule's lanes: 16 offices, 8 lanes of 3.1 h (0.6 h to 27.5 °C
-    at 3 K/h, 2.5 h of margin) in a 6-hour valley — half at 01:00, half at 03:56."""
+    """Without room temperatures a plan gives every optimal start its whole span, so with
+    more units than lanes some start at `earliest` and the rest not at all; with `--room`
+    the units start as the live gateway would start them from rooms at that temperature,
+    within the rule's lanes: 16 offices, 8 lanes of 3.1 h (0.6 h to 27.5 °C at 3 K/h,
+    2.5 h of margin) in a 6-hour valley — half at 01:00, half at 03:56."""
     assert main(["rules", "plan", "--config", SITE, "--date", "2026-07-15", "--room", "29.2",
                  "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
@@ -84,6 +85,10 @@ def test_plan_with_a_room_temperature_shows_when_each_optimal_start_begins(
                  "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert not [c for c in plan["commands"] if c["rule"].startswith("start:")]
+    for bad in ("nan", "inf", "99"):
+        assert main(["rules", "plan", "--config", SITE, "--date", "2026-07-15",
+                     "--room", bad]) == 2
+        assert "--room" in capsys.readouterr().err
 
 
 def test_plan_of_a_school_vacation_keeps_offices() -> None:

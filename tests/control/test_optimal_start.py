@@ -54,8 +54,8 @@ def with_start(tmp_path: Path, extra: str = START_RULES) -> RuleSet:
 
 # -- the planner ---------------------------------------------------------------------------
 
-def concurrency(starts: dict[str, float], need_h: dict[str, float], t: float) -> int:
-    return sum(1 for u, s in starts.items() if s <= t < s + need_h[u] * 60)
+def concurrency(starts: dict[str, float], lead_h: dict[str, float], t: float) -> int:
+    return sum(1 for u, s in starts.items() if s <= t < s + lead_h[u] * 60)
 
 
 def test_colder_rooms_start_earlier_and_every_room_is_ready_on_time() -> None:
@@ -76,11 +76,11 @@ def test_no_more_than_max_concurrent_units_warm_at_once() -> None:
              margin_min=10, max_concurrent=4)
     assert not p.late and not p.crowded
     for t in range(60, 480, 5):
-        assert concurrency(p.starts, p.need_h, t) <= 4
+        assert concurrency(p.starts, p.lead_h, t) <= 4
     # without the cap every unit would run in the last hours, all at once
     free = plan(zones, now_min=60, earliest_min=60, occupied_min=480, reach_c=18.5,
                 heating=True, margin_min=10, max_concurrent=None)
-    assert max(concurrency(free.starts, free.need_h, t) for t in range(60, 480, 5)) == 12
+    assert max(concurrency(free.starts, free.lead_h, t) for t in range(60, 480, 5)) == 12
 
 
 def test_a_warm_up_that_cannot_fit_starts_at_once_and_is_reported_late() -> None:
@@ -99,7 +99,7 @@ def test_more_than_the_cap_can_carry_keeps_the_cap_and_reports_who_is_late() -> 
              margin_min=0, max_concurrent=2)
     assert len(p.crowded) == 2
     for t in range(60, 720, 5):
-        assert concurrency(p.starts, p.need_h, t) <= 2
+        assert concurrency(p.starts, p.lead_h, t) <= 2
     assert len(p.late) == 2 and all(k == pytest.approx(3.5 * 3.0) for k in p.late.values())
 
 
@@ -229,10 +229,32 @@ def test_a_units_idle_rule_leaves_the_running_ones_warm_up_alone(tmp_path: Path)
     states["ac-r101"].room = 18.6  # 10.6 K in 2 h: 5.3 K/h
     tick(rules, "05:00", states, "ac-r101", [1, HEAT, 19.0, 0])
     assert states["ac-r101"].warm_rate == pytest.approx(0.5 * 2 + 0.5 * 5.3)
+    assert states["ac-r101"].cool_rate is None  # a warm-up teaches nothing about cooling
     # arrived, it holds the warm-up's setpoint until the occupied time
     held = tick(rules, "06:00", states, "ac-r101", [1, HEAT, 19.0, 0])
     assert held.value(POWER) == 1 and held.value(SETPOINT) == 19
     assert held.who[POWER] is not None and held.who[POWER].rule == "start:offices-warm-up"
+
+
+def test_a_run_left_by_a_renamed_rule_is_taken_over(tmp_path: Path) -> None:
+    """A reload that renames the rule (or regroups the unit) mid-run: the active rule takes
+    the run over, so it still counts as started in the lanes and is closed and learned from
+    at the end."""
+    rules = with_start(tmp_path)
+    states = {u: UnitState() for u in rules.units}
+    for st in states.values():
+        st.room = 18.0
+    states["ac-r101"].room = 8.0
+    tick(rules, "03:00", states, "ac-r101", [0, HEAT, 16.0, 0])
+    began = states["ac-r101"].warm_since
+    states["ac-r101"].warm_rule = "start:the-old-name"
+    states["ac-r101"].room = 12.0
+    held = tick(rules, "04:00", states, "ac-r101", [1, HEAT, 19.0, 0])
+    assert held.value(POWER) == 1 and states["ac-r101"].warm_since == began
+    assert states["ac-r101"].warm_rule == "start:offices-warm-up"
+    tick(rules, "08:00", states, "ac-r101", [1, HEAT, 19.0, 0])  # the span ends: closed
+    assert states["ac-r101"].warm_since is None and states["ac-r101"].warm_rule is None
+    assert states["ac-r101"].warm_rate is not None  # the unfinished run taught its rate
 
 
 def test_the_guard_steps_a_cold_room_up_never_past_the_ceiling(tmp_path: Path) -> None:

@@ -71,8 +71,8 @@ def test_make_demo_runs_headless_keeps_its_data_and_the_report_reads_it(
     assert stored is not None and int(stored.group(1)) > 0, last
     changes = re.search(r"control (\d+) changes?, \d+ notices?, \d+ alarms?", last)
     assert changes is not None and int(changes.group(1)) >= 8, last
-    # eight offices switched on, the eight warmest (the live rooms differ a little; the
-    # plan, all at the simulators' starting temperature, named a floor's), all online
+    # eight offices switched on (the live rooms differ a little, so which eight is not
+    # the plan's floor: it had every room at the simulators' starting temperature)
     on = [int(n) for n in re.findall(r"offices, floor \d +(\d)/8 +8/8", last)]
     assert len(on) == 2 and sum(on) == 8, last
     assert re.search(r"demand projected [\d.]+ kW / limit 32 kW", last), last

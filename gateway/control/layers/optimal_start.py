@@ -20,6 +20,11 @@ def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> Non
         starts = rule_plan(rule, ctx)
         if state.warm_day != ctx.day:
             state.warm_day, state.warm_since, state.warm_done = ctx.day, None, False
+            state.warm_rule = None
+        elif state.warm_since is not None and state.warm_rule != rule.id:
+            # a run no active rule owns (its rule was renamed or regrouped by a reload):
+            # only one optimal start is active for a unit at a time, so it is this one's
+            state.warm_rule = rule.id
         start = starts.starts.get(unit.id)
         if _crossing(rule, proposal):
             # on and running the other way (set so at the remote, or by an override that
@@ -62,7 +67,7 @@ def rule_plan(rule: OptimalStartRule, ctx: Ctx) -> StartPlan:
             continue
         started = st.warm_day == ctx.day and st.warm_since is not None and \
             not st.warm_done and st.warm_rule == rule.id
-        zones.append(Zone(uid, st.room, st.warm_rate or rule.rate_k_per_h, started))
+        zones.append(Zone(uid, st.room, _rate(rule, st), started))
     made = plan(zones, now_min=ctx.minute, earliest_min=rule.earliest,
                 occupied_min=rule.occupied, reach_c=rule.reach_c, heating=rule.heating,
                 margin_min=rule.margin_min, max_concurrent=rule.max_concurrent)
@@ -108,16 +113,27 @@ def _close(rule: OptimalStartRule, state: UnitState, ctx: Ctx) -> None:
         return
     if not state.warm_done:
         _learn(rule, state, ctx)
-    state.warm_since, state.warm_done = None, False
+    state.warm_since, state.warm_done, state.warm_rule = None, False, None
 
 
 def _learn(rule: OptimalStartRule, state: UnitState, ctx: Ctx) -> None:
     if state.warm_since is None or state.warm_from is None or state.room is None:
         return
-    old = state.warm_rate or rule.rate_k_per_h
-    new = learned_rate(old, state.warm_from, state.room, (ctx.now - state.warm_since) / 3600)
-    if new is not None:
+    new = learned_rate(_rate(rule, state), state.warm_from, state.room,
+                       (ctx.now - state.warm_since) / 3600)
+    if new is None:
+        return
+    if rule.heating:
         state.warm_rate = new
+    else:
+        state.cool_rate = new
+
+
+def _rate(rule: OptimalStartRule, state: UnitState) -> float:
+    """The unit's learned rate for the rule's direction (a warm-up's is not a cool-down's),
+    or the rule's first guess."""
+    learned = state.warm_rate if rule.heating else state.cool_rate
+    return learned or rule.rate_k_per_h
 
 
 def _hhmm(minute: float) -> str:
@@ -139,7 +155,7 @@ def _running(rule: OptimalStartRule, starts: StartPlan, unit: UnitInfo,
     late = starts.late.get(unit.id)
     tail = f"; late: {late:.1f} K short at {_hhmm(rule.occupied)}" if late else ""
     return (f"optimal start: {what} to {rule.reach_c:g} °C by {_hhmm(rule.occupied)} "
-            f"({_room(unit, state)}, {state.warm_rate or rule.rate_k_per_h:.1f} K/h)" + tail)
+            f"({_room(unit, state)}, {_rate(rule, state):.1f} K/h)" + tail)
 
 
 def _waiting(rule: OptimalStartRule, starts: StartPlan, unit: UnitInfo) -> str:
