@@ -5,8 +5,9 @@ site). Started at the site file's time (07:55) the gateway's start-up switched t
 offices on at once (the schedule's 07:00 step, after the night-valley pre-cool the
 simulators never ran), with nothing to watch. Asking the rules' own plan for the day
 (``escogw rules plan``, gateway/control/plan.py) finds the first switch-on instead,
-whatever the rule file says, and the demo starts ``LEAD`` before it. The plan is given the rooms'
-temperatures the simulators start from: an optimal start's time depends on them.
+whatever the rule file says, and the demo starts ``LEAD`` before it. The plan is given
+the rooms' temperatures the simulators start from: an optimal start's time depends on
+them.
 """
 
 from __future__ import annotations

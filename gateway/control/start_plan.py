@@ -60,14 +60,12 @@ def need_hours(zone: Zone, reach_c: float, heating: bool, span_h: float) -> floa
     return max(0.0, gap / zone.rate_k_per_h)
 
 
-def lead_hours(zone: Zone, reach_c: float, heating: bool, margin_min: float,
-               span_h: float) -> float:
+def lead_hours(zone: Zone, need_h: float, margin_min: float, span_h: float) -> float:
     """Hours before the occupied time the zone starts: its need plus the margin (the
     whole span when its room temperature is unknown; 0 if it is there)."""
     if zone.room_c is None:
         return span_h
-    need = need_hours(zone, reach_c, heating, span_h)
-    return need + margin_min / 60.0 if need > 0 else 0.0
+    return need_h + margin_min / 60.0 if need_h > 0 else 0.0
 
 
 def plan(zones: list[Zone], *, now_min: float, earliest_min: float, occupied_min: float,
@@ -82,9 +80,8 @@ def plan(zones: list[Zone], *, now_min: float, earliest_min: float, occupied_min
     lanes: list[tuple[float, float]] = []
     on_lane: list[list[Zone]] = []
     for z in zones:
-        lead = lead_hours(z, reach_c, heating, margin_min, span_h)
-        out.lead_h[z.unit] = lead
         out.need_h[z.unit] = need_hours(z, reach_c, heating, span_h)
+        lead = out.lead_h[z.unit] = lead_hours(z, out.need_h[z.unit], margin_min, span_h)
         if z.started:
             out.starts[z.unit] = now_min
             if lead > 0 and len(lanes) < lanes_n:

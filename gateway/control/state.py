@@ -165,8 +165,8 @@ class Proposal:
 
 class UnitState:
     __slots__ = ("anchor", "belief", "changeover_off", "cool_rate", "cur", "fresh", "guard_at",
-                 "guard_k",
-                 "held", "hist", "marks", "occ_since", "power_kw", "room", "seq", "standby",
+                 "guard_k", "held", "hist", "marks", "occ_since", "power_kw", "room", "seq",
+                 "standby",
                  "ts", "vac_since", "warm_day", "warm_done", "warm_from", "warm_rate",
                  "warm_rule", "warm_since", "win_active", "win_closed_since", "win_open_since")
 
