@@ -72,6 +72,9 @@ from gateway.core.semantics import MODE_CODES
 
 #: built once: ``isinstance(v, int | float)`` would build the union on every reading
 NUMBER = int | float
+#: an optimal start's late alarm clears after its plan has been on time this long: a plan
+#: remade every tick crosses its 0.1 K line back and forth while a room is nearly there
+LATE_CLEAR_S = 1800.0
 
 
 class ControlEngine:
@@ -85,6 +88,8 @@ class ControlEngine:
         self.demand = DemandController(rules.demand) if rules.demand is not None else None
         self.tracks: dict[tuple[str, int], Track] = {}
         self.active_alarms: dict[str, Alarm] = {}
+        #: late alarm key → since when its plan has been on time again
+        self._on_time_since: dict[str, float] = {}
         self._alarm_day: date | None = None
         self.last_outdoor: float | None = None
 
@@ -334,15 +339,23 @@ class ControlEngine:
 
     def _start_alarms(self, ctx: Ctx, result: TickResult) -> None:
         """An optimal start that cannot have every room ready on time says so, with
-        figures, while there is still time to act."""
+        figures, while there is still time to act: once per episode, which ends with the
+        rule's span or when its plan has been on time for ``LATE_CLEAR_S``."""
         for rule in self.rules.optimal_start:
             key = f"{rule.id}:late"
             plan = ctx.starts.get(rule.id)
-            if plan is None or not plan.late:
+            if plan is None:  # outside its span
+                self._on_time_since.pop(key, None)
                 self._clear(result, key)
                 continue
+            if not plan.late:
+                since = self._on_time_since.setdefault(key, ctx.now)
+                if ctx.now - since >= LATE_CLEAR_S:
+                    self._clear(result, key)
+                continue
+            self._on_time_since.pop(key, None)
             if key in self.active_alarms:
-                continue  # once per episode, with the figures of when it began
+                continue  # with the figures of when it began
             what = "warm-up" if rule.heating else "cool-down"
             hh = f"{rule.occupied // 60:02d}:{rule.occupied % 60:02d}"
             worst = max(plan.late.values())

@@ -6,14 +6,20 @@ with one addition for a site under a demand limit: at most ``max_concurrent`` un
 their full-power phase at once, so the warm-up stays inside the limit by construction
 instead of being shed after the fact.
 
-Each unit needs ``lead`` hours: its distance to ``reach_c`` over its rate (K/h, learned
-from its own last warm-ups), plus the margin. Units are placed backwards from the
-occupied time on ``max_concurrent`` lanes, longest lead first, each as late as its lane
-allows. When the span is too short for the cap, the cap still holds: the unit that does
-not fit goes to the lane with the most room, the units already there move later, and
-every unit that will then not be ready on time is reported late, with how far short of
-``reach_c`` it will be (the engine's ``start:<rule>:late`` alarm). Comfort yields to the
-demand limit, and says so.
+Each unit needs ``lead`` hours: the time its room takes to cover its distance to
+``reach_c``, plus the margin. A room does not warm (or cool) at one rate: in the first half
+hour the air moves fast (the unit's jump), after that the walls set a slower, steady pace.
+A rate fitted to one run's end points is right only for runs as long as that one: learned on
+a weekday morning (4 K in 20 minutes, "12 K/h") it promised a cold-soaked Monday room 11 K
+in an hour; it took four. So each unit learns both, from its own runs: the jump (K beyond
+the steady rate in the first half hour) and the steady rate (K/h after it).
+
+Units are placed backwards from the occupied time on ``max_concurrent`` lanes, longest lead
+first, each as late as its lane allows. When the span is too short for the cap, the cap
+still holds: the unit that does not fit goes to the lane with the most room, the units
+already there move later, and every unit that will then not be ready on time is reported
+late, with how far short of ``reach_c`` it will be (the engine's ``start:<rule>:late``
+alarm). Comfort yields to the demand limit, and says so.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from dataclasses import dataclass, field
 
 #: kelvin short at the occupied time below which a room counts as on time
 LATE_K = 0.1
+#: hours of a run's first phase, when the air moves faster than the walls let it later
+JUMP_H = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +39,13 @@ class Zone:
     unit: str
     #: room temperature now, °C (None: unknown — planned as needing the whole span)
     room_c: float | None
-    #: K per hour towards ``reach_c`` at full power
+    #: K per hour towards ``reach_c`` at full power, once the first phase is over
     rate_k_per_h: float
     #: already warming (started earlier in this span)
     started: bool
+    #: kelvin the first phase still brings beyond the steady rate, and its hours left
+    jump_k: float = 0.0
+    jump_h: float = JUMP_H
 
 
 @dataclass(slots=True)
@@ -57,7 +68,14 @@ def need_hours(zone: Zone, reach_c: float, heating: bool, span_h: float) -> floa
     if zone.room_c is None:
         return span_h
     gap = reach_c - zone.room_c if heating else zone.room_c - reach_c
-    return max(0.0, gap / zone.rate_k_per_h)
+    if gap <= 0:
+        return 0.0
+    r, jump_k, jump_h = zone.rate_k_per_h, zone.jump_k, zone.jump_h
+    if jump_k <= 0 or jump_h <= 0:
+        return gap / r
+    if gap <= jump_k + r * jump_h:  # there within the first phase
+        return gap / (jump_k / jump_h + r)
+    return (gap - jump_k) / r
 
 
 def lead_hours(zone: Zone, need_h: float, margin_min: float, span_h: float) -> float:
@@ -127,12 +145,37 @@ def plan(zones: list[Zone], *, now_min: float, earliest_min: float, occupied_min
     return out
 
 
-def learned_rate(old: float, from_c: float, to_c: float, hours: float) -> float | None:
-    """The rate after a warm-up that went from ``from_c`` to ``to_c`` in ``hours``:
-    half the old estimate, half the new measurement (a smoothed estimate, as Guideline 36
-    adapts its optimal-start constants day by day). None when the run was too short or
-    too small a change to measure."""
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """A unit's warm-up (or cool-down) model after a run."""
+
+    #: K/h after the first phase
+    rate_k_per_h: float
+    #: K the first phase brings beyond the steady rate
+    jump_k: float
+
+
+def learned(old: Learned, from_c: float, mid_c: float | None, to_c: float,
+            hours: float) -> Learned | None:
+    """The model after a run that went from ``from_c`` to ``to_c`` in ``hours``, through
+    ``mid_c`` at ``JUMP_H`` (None: it ended before): half the old estimate, half the new
+    measurement (a smoothed estimate, as Guideline 36 adapts its optimal-start constants
+    day by day). None when the run was too short or too small a change to measure.
+
+    A run that ended within its first phase measures only the jump (its steady rate is
+    taken as known); a longer one measures the steady rate after the first phase, then the
+    jump as what the first phase brought beyond it."""
     change = abs(to_c - from_c)
     if hours < 0.25 or change < 1.0:
         return None
-    return 0.5 * old + 0.5 * change / hours
+    rate = old.rate_k_per_h
+    if hours <= JUMP_H:
+        jump = max(0.0, (change / hours - rate) * JUMP_H)
+    elif mid_c is None:  # not seen at the end of the first phase (no reading then)
+        jump = max(0.0, change - rate * hours)
+    else:
+        late_h, late_k = hours - JUMP_H, abs(to_c - mid_c)
+        if late_h >= 0.25 and late_k >= 0.5:
+            rate = 0.5 * rate + 0.5 * late_k / late_h
+        jump = max(0.0, abs(mid_c - from_c) - rate * JUMP_H)
+    return Learned(rate, 0.5 * old.jump_k + 0.5 * jump)

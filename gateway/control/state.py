@@ -164,11 +164,11 @@ class Proposal:
 
 
 class UnitState:
-    __slots__ = ("anchor", "belief", "changeover_off", "cool_rate", "cur", "fresh", "guard_at",
-                 "guard_k", "held", "hist", "marks", "occ_since", "power_kw", "room", "seq",
-                 "standby",
-                 "ts", "vac_since", "warm_day", "warm_done", "warm_from", "warm_rate",
-                 "warm_rule", "warm_since", "win_active", "win_closed_since", "win_open_since")
+    __slots__ = ("anchor", "belief", "changeover_off", "cool_jump", "cool_rate", "cur", "fresh",
+                 "guard_at", "guard_k", "held", "hist", "marks", "occ_since", "power_kw", "room",
+                 "seq", "standby", "ts", "vac_since", "warm_day", "warm_done", "warm_from",
+                 "warm_jump", "warm_mid", "warm_rate", "warm_rule", "warm_since", "win_active",
+                 "win_closed_since", "win_open_since")
 
     def __init__(self) -> None:
         self.seq = -1
@@ -195,15 +195,19 @@ class UnitState:
         #: protection switched the unit off for a cool↔heat change; switch it back on after
         self.changeover_off = False
         #: optimal start: the day and time its warm-up (cool-down) began, the rule running
-        #: it, the room then, whether the room got there, and the rates learned from its
-        #: past warm-ups and cool-downs (K/h)
+        #: it, the room then and at the end of the run's first phase, whether the room got
+        #: there, and the model learned from its past warm-ups and cool-downs: the steady
+        #: rate (K/h) and the first phase's jump (K) (gateway/control/start_plan.py)
         self.warm_day: date | None = None
         self.warm_rule: str | None = None
         self.warm_since: float | None = None
         self.warm_from: float | None = None
+        self.warm_mid: float | None = None
         self.warm_done = False
         self.warm_rate: float | None = None
         self.cool_rate: float | None = None
+        self.warm_jump = 0.0
+        self.cool_jump = 0.0
         #: comfort guard: the setpoint step in force (K, + warmer) and when it last moved
         self.guard_k = 0.0
         self.guard_at = NEVER

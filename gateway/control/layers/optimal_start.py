@@ -6,7 +6,7 @@ per tick for all the rule's units; each unit's state keeps its run and its learn
 from __future__ import annotations
 
 from gateway.control.ruleset import MODE, POWER, SETPOINT, START, OptimalStartRule, UnitInfo
-from gateway.control.start_plan import StartPlan, Zone, learned_rate, plan
+from gateway.control.start_plan import JUMP_H, Learned, StartPlan, Zone, learned, plan
 from gateway.control.state import Ctx, Proposal, UnitState
 from gateway.core.policy import HEATING_MODES
 from gateway.core.semantics import MODE_CODES
@@ -47,6 +47,9 @@ def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> Non
                     proposal.note(START, rule.id, POWER, None, _waiting(rule, starts, unit))
                 return
             state.warm_since, state.warm_from, state.warm_rule = ctx.now, state.room, rule.id
+            state.warm_mid = None
+        if state.warm_mid is None and ctx.now - state.warm_since >= JUMP_H * 3600:
+            state.warm_mid = state.room
         _learn_on_arrival(rule, state, ctx)
         reason = _running(rule, starts, unit, state)
         proposal.say(START, rule.id, POWER, 1, reason)
@@ -67,7 +70,12 @@ def rule_plan(rule: OptimalStartRule, ctx: Ctx) -> StartPlan:
             continue
         started = st.warm_day == ctx.day and st.warm_since is not None and \
             not st.warm_done and st.warm_rule == rule.id
-        zones.append(Zone(uid, st.room, _rate(rule, st), started))
+        jump_k = st.warm_jump if rule.heating else st.cool_jump
+        jump_h = JUMP_H
+        if started and st.warm_since is not None:  # part of the first phase is behind it
+            jump_h = max(0.0, JUMP_H - (ctx.now - st.warm_since) / 3600)
+            jump_k *= jump_h / JUMP_H
+        zones.append(Zone(uid, st.room, _rate(rule, st), started, jump_k, jump_h))
     made = plan(zones, now_min=ctx.minute, earliest_min=rule.earliest,
                 occupied_min=rule.occupied, reach_c=rule.reach_c, heating=rule.heating,
                 margin_min=rule.margin_min, max_concurrent=rule.max_concurrent)
@@ -119,14 +127,15 @@ def _close(rule: OptimalStartRule, state: UnitState, ctx: Ctx) -> None:
 def _learn(rule: OptimalStartRule, state: UnitState, ctx: Ctx) -> None:
     if state.warm_since is None or state.warm_from is None or state.room is None:
         return
-    new = learned_rate(_rate(rule, state), state.warm_from, state.room,
-                       (ctx.now - state.warm_since) / 3600)
+    old = Learned(_rate(rule, state), state.warm_jump if rule.heating else state.cool_jump)
+    new = learned(old, state.warm_from, state.warm_mid, state.room,
+                  (ctx.now - state.warm_since) / 3600)
     if new is None:
         return
     if rule.heating:
-        state.warm_rate = new
+        state.warm_rate, state.warm_jump = new.rate_k_per_h, new.jump_k
     else:
-        state.cool_rate = new
+        state.cool_rate, state.cool_jump = new.rate_k_per_h, new.jump_k
 
 
 def _rate(rule: OptimalStartRule, state: UnitState) -> float:
