@@ -185,7 +185,7 @@ class ControlEngine:
             return result
         for device, unit in rules.units.items():
             self._unit(unit, states[device], ctx, result)
-        if rules.optimal_start:
+        if rules.optimal_start or self.active_alarms:
             self._start_alarms(ctx, result)
         return result
 
@@ -340,7 +340,13 @@ class ControlEngine:
     def _start_alarms(self, ctx: Ctx, result: TickResult) -> None:
         """An optimal start that cannot have every room ready on time says so, with
         figures, while there is still time to act: once per episode, which ends with the
-        rule's span or when its plan has been on time for ``LATE_CLEAR_S``."""
+        rule's span or when its plan has been on time for ``LATE_CLEAR_S``; a rule that a
+        reload removed ends its episode too."""
+        keys = {f"{rule.id}:late" for rule in self.rules.optimal_start}
+        for key in [k for k in self.active_alarms
+                    if k.startswith("start:") and k.endswith(":late") and k not in keys]:
+            self._on_time_since.pop(key, None)
+            self._clear(result, key)
         for rule in self.rules.optimal_start:
             key = f"{rule.id}:late"
             plan = ctx.starts.get(rule.id)

@@ -147,8 +147,8 @@ class PrecoolRule(ScopedRule):
 @dataclass(eq=False, slots=True)
 class OptimalStartRule(ScopedRule):
     """Warm up (heat) or cool down (cool) before ``occupied`` so that each room reaches
-    ``reach_c`` on time, starting each unit as late as its learned rate allows but not
-    before ``earliest``, at most ``max_concurrent`` at full power at once."""
+    ``reach_c`` on time, starting each unit as late as its learned warm-up (cool-down) model
+    allows but not before ``earliest``, at most ``max_concurrent`` at full power at once."""
 
     heating: bool = True
     months: frozenset[int] | None = None

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 LATE_K = 0.1
 #: hours of a run's first phase, when the air moves faster than the walls let it later
 JUMP_H = 0.5
+#: the slowest steady rate a run can teach, K/h (the rule file's own floor)
+MIN_RATE = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +64,18 @@ class StartPlan:
     crowded: list[str] = field(default_factory=list)
 
 
+def gap_k(zone: Zone, reach_c: float, heating: bool) -> float:
+    """Kelvin the zone's room still has to go (≤ 0: there); its room must be known."""
+    assert zone.room_c is not None
+    return reach_c - zone.room_c if heating else zone.room_c - reach_c
+
+
 def need_hours(zone: Zone, reach_c: float, heating: bool, span_h: float) -> float:
     """Hours the zone needs at full power to reach ``reach_c`` (0 if it is there; the
     whole span when its room temperature is unknown)."""
     if zone.room_c is None:
         return span_h
-    gap = reach_c - zone.room_c if heating else zone.room_c - reach_c
+    gap = gap_k(zone, reach_c, heating)
     if gap <= 0:
         return 0.0
     r, jump_k, jump_h = zone.rate_k_per_h, zone.jump_k, zone.jump_h
@@ -76,6 +84,17 @@ def need_hours(zone: Zone, reach_c: float, heating: bool, span_h: float) -> floa
     if gap <= jump_k + r * jump_h:  # there within the first phase
         return gap / (jump_k / jump_h + r)
     return (gap - jump_k) / r
+
+
+def progress_k(zone: Zone, hours: float) -> float:
+    """Kelvin the zone's room covers in ``hours`` at full power (``need_hours`` inverted)."""
+    hours = max(0.0, hours)
+    r, jump_k, jump_h = zone.rate_k_per_h, zone.jump_k, zone.jump_h
+    if jump_k <= 0 or jump_h <= 0:
+        return r * hours
+    if hours <= jump_h:
+        return hours * (jump_k / jump_h + r)
+    return jump_k + r * hours
 
 
 def lead_hours(zone: Zone, need_h: float, margin_min: float, span_h: float) -> float:
@@ -138,11 +157,20 @@ def plan(zones: list[Zone], *, now_min: float, earliest_min: float, occupied_min
         out.starts[z.unit] = start
         for member in on_lane[i]:
             # the margin is slack, not need: late only by what the room itself lacks
-            end = out.starts[member.unit] + out.need_h[member.unit] * 60.0
-            short_k = (end - occupied_min) / 60.0 * member.rate_k_per_h
+            short_k = _short_k(member, out, occupied_min, reach_c, heating)
             if short_k >= LATE_K:
                 out.late[member.unit] = short_k
     return out
+
+
+def _short_k(zone: Zone, out: StartPlan, occupied_min: float, reach_c: float,
+             heating: bool) -> float:
+    """Kelvin the zone will still lack at the occupied time, starting when planned."""
+    start = out.starts[zone.unit]
+    if zone.room_c is None:  # planned as needing the whole span: its lateness at its rate
+        end = start + out.need_h[zone.unit] * 60.0
+        return (end - occupied_min) / 60.0 * zone.rate_k_per_h
+    return gap_k(zone, reach_c, heating) - progress_k(zone, (occupied_min - start) / 60.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,27 +183,34 @@ class Learned:
     jump_k: float
 
 
-def learned(old: Learned, from_c: float, mid_c: float | None, to_c: float,
-            hours: float) -> Learned | None:
+def learned(old: Learned, from_c: float, mid: tuple[float, float] | None, to_c: float,
+            hours: float, heating: bool) -> Learned | None:
     """The model after a run that went from ``from_c`` to ``to_c`` in ``hours``, through
-    ``mid_c`` at ``JUMP_H`` (None: it ended before): half the old estimate, half the new
-    measurement (a smoothed estimate, as Guideline 36 adapts its optimal-start constants
-    day by day). None when the run was too short or too small a change to measure.
+    ``mid`` (hours into the run, room then: the first reading at or after ``JUMP_H``; None
+    when it ended before): half the old estimate, half the new measurement (a smoothed
+    estimate, as Guideline 36 adapts its optimal-start constants day by day). None when
+    the run was too short, or moved the room too little or the wrong way, to measure.
 
     A run that ended within its first phase measures only the jump (its steady rate is
-    taken as known); a longer one measures the steady rate after the first phase, then the
-    jump as what the first phase brought beyond it."""
-    change = abs(to_c - from_c)
-    if hours < 0.25 or change < 1.0:
+    taken as known); a longer one measures the steady rate after the middle reading, then
+    the jump as what the run had brought by then beyond that rate."""
+    sign = 1.0 if heating else -1.0
+    progress = sign * (to_c - from_c)
+    if hours < 0.25 or progress < 1.0:
         return None
     rate = old.rate_k_per_h
     if hours <= JUMP_H:
-        jump = max(0.0, (change / hours - rate) * JUMP_H)
-    elif mid_c is None:  # not seen at the end of the first phase (no reading then)
-        jump = max(0.0, change - rate * hours)
+        jump = (progress / hours - rate) * JUMP_H
+    elif mid is None:  # not seen after the first phase (no reading then)
+        jump = progress - rate * hours
     else:
-        late_h, late_k = hours - JUMP_H, abs(to_c - mid_c)
-        if late_h >= 0.25 and late_k >= 0.5:
-            rate = 0.5 * rate + 0.5 * late_k / late_h
-        jump = max(0.0, abs(mid_c - from_c) - rate * JUMP_H)
-    return Learned(rate, 0.5 * old.jump_k + 0.5 * jump)
+        mid_h, mid_c = mid
+        late_h, late_k = hours - mid_h, sign * (to_c - mid_c)
+        if late_h >= 0.25 and (late_k >= 0.5 or late_h >= 1.0):
+            # a stalled run teaches its slow rate too, down to the rule file's floor
+            measured = max(MIN_RATE, late_k / late_h)
+            rate = 0.5 * rate + 0.5 * measured
+            jump = sign * (mid_c - from_c) - measured * mid_h
+        else:
+            jump = sign * (mid_c - from_c) - rate * mid_h
+    return Learned(rate, 0.5 * old.jump_k + 0.5 * max(0.0, jump))

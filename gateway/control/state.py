@@ -195,14 +195,15 @@ class UnitState:
         #: protection switched the unit off for a cool↔heat change; switch it back on after
         self.changeover_off = False
         #: optimal start: the day and time its warm-up (cool-down) began, the rule running
-        #: it, the room then and at the end of the run's first phase, whether the room got
+        #: it, the room then and at the first reading after the run's first phase (hours
+        #: into the run, °C), whether the room got
         #: there, and the model learned from its past warm-ups and cool-downs: the steady
         #: rate (K/h) and the first phase's jump (K) (gateway/control/start_plan.py)
         self.warm_day: date | None = None
         self.warm_rule: str | None = None
         self.warm_since: float | None = None
         self.warm_from: float | None = None
-        self.warm_mid: float | None = None
+        self.warm_mid: tuple[float, float] | None = None
         self.warm_done = False
         self.warm_rate: float | None = None
         self.cool_rate: float | None = None

@@ -46,7 +46,7 @@ def test_winter_plan_holds_the_band_and_the_limit_and_costs_less_than_the_naive_
 def test_a_colder_monday_the_warm_up_cannot_fit_says_so_and_keeps_the_limit(
         tmp_path: Path) -> None:
     """3 K colder than the bundled day (min -5 °C) after a weekend: the rooms cannot all
-    be warm by 07:00 within 11 + 2 units at once (and the rooms already holding 19 °C). The
+    be warm by 07:00 within 10 + 2 units at once (and the rooms already holding 19 °C). The
     cap holds; the alarm says so."""
     src = ROOT / "simulators" / "weather" / "wuhan-winter-cold.csv"
     rows = []

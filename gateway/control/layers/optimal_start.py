@@ -1,7 +1,8 @@
 """Pure: the optimal-start layer — each unit of a rule starts warming up (or cooling down)
 when its room needs it to be ready at the occupied time, within the rule's concurrency
-(docs/rules.md "Optimal start"). The plan (gateway/control/optimal_start.py) is made once
-per tick for all the rule's units; each unit's state keeps its run and its learned rate."""
+(docs/rules.md "Optimal start"). The plan (gateway/control/start_plan.py) is made once
+per tick for all the rule's units; each unit's state keeps its run and its learned model
+(steady rate and first-phase jump)."""
 
 from __future__ import annotations
 
@@ -48,8 +49,9 @@ def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> Non
                 return
             state.warm_since, state.warm_from, state.warm_rule = ctx.now, state.room, rule.id
             state.warm_mid = None
-        if state.warm_mid is None and ctx.now - state.warm_since >= JUMP_H * 3600:
-            state.warm_mid = state.room
+        ran_h = (ctx.now - state.warm_since) / 3600
+        if state.warm_mid is None and ran_h >= JUMP_H and state.room is not None:
+            state.warm_mid = (ran_h, state.room)
         _learn_on_arrival(rule, state, ctx)
         reason = _running(rule, starts, unit, state)
         proposal.say(START, rule.id, POWER, 1, reason)
@@ -129,7 +131,7 @@ def _learn(rule: OptimalStartRule, state: UnitState, ctx: Ctx) -> None:
         return
     old = Learned(_rate(rule, state), state.warm_jump if rule.heating else state.cool_jump)
     new = learned(old, state.warm_from, state.warm_mid, state.room,
-                  (ctx.now - state.warm_since) / 3600)
+                  (ctx.now - state.warm_since) / 3600, rule.heating)
     if new is None:
         return
     if rule.heating:
