@@ -194,10 +194,12 @@ class Gateway:
         from gateway.control.audit import AuditLog
         from gateway.control.loop import ControlLoop
 
-        audit = AuditLog(Path(self.settings.outbox.path).parent / "control-audit.jsonl")
+        state_dir = Path(self.settings.outbox.path).parent
+        audit = AuditLog(state_dir / "control-audit.jsonl")
         self.control = ControlLoop(self.site, rules_path, self.engine, self.clock,
                                    self.stream.latest, audit=audit, dry_run=self.dry_run,
-                                   publish=self._control_event)
+                                   publish=self._control_event,
+                                   memory=state_dir / "control-learned.json")
         self.commands.apply = self.control.apply_command
         self.commands.policy = self.control.rules.setpoint_policy()
         self.metric_sources.append(self._control_metrics)

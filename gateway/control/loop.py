@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gateway.acquisition.reading import Reading, WriteOutcome
+from gateway.control import start_memory
 from gateway.control.actuator import Actuator, Writer
 from gateway.control.audit import AuditLog, alarm_record, change_record, notice_record
 from gateway.control.engine import ControlEngine
@@ -65,8 +68,10 @@ class ControlLoop:
                  audit: AuditLog | None = None, publish: EventSink | None = None,
                  outdoor: Callable[[], float | None] | None = None,
                  rules: RuleSet | None = None, tariffs_dir: Path | None = None,
-                 watch: bool = True):
-        """Raises ConfigError when the rule file is invalid at start-up."""
+                 watch: bool = True, memory: Path | None = None):
+        """Raises ConfigError when the rule file is invalid at start-up. ``memory``: the
+        file that keeps what the optimal starts learned across restarts
+        (gateway/control/start_memory.py)."""
         self.site = site
         self.rules_path = Path(rules_path)
         self.clock = clock
@@ -98,6 +103,10 @@ class ControlLoop:
         dry = " — dry run, nothing is written" if dry_run else ""
         self._record(notice_record(Notice(clock.now(), None, "rules",
                                           f"rule set loaded: {rules.path} ({rules.digest}){dry}")))
+        self.memory = memory
+        self._remembered: dict[str, Any] | None = None
+        if memory is not None:
+            self._recall(memory)
 
     @property
     def rules(self) -> RuleSet:
@@ -142,12 +151,55 @@ class ControlLoop:
             now = now or self.clock.now()
             result = self.engine.tick(now, self.latest, self._outdoor())
             self.ticks += 1
+            self._remember()
             for n in result.notices:
                 self._record(notice_record(n))
             self._alarms(result.alarms)
             await self._send(result.commands)
             await self._flush()
             return result
+
+    def _recall(self, path: Path) -> None:
+        """Restore the learned warm-up and cool-down models; a file that is not sound is
+        left out whole (and overwritten by the next lesson), with a notice saying why."""
+        problems: list[Problem] = []
+        try:
+            if path.stat().st_size > start_memory.MAX_BYTES:
+                problems = [Problem(str(path), None, "", f"larger than "
+                                    f"{start_memory.MAX_BYTES} bytes: not read")]
+            else:
+                problems = start_memory.restore(json.loads(path.read_bytes()),
+                                                self.engine.states, str(path))
+        except FileNotFoundError:
+            return
+        except json.JSONDecodeError as exc:
+            problems = [Problem(str(path), exc.lineno, "", f"not JSON: {exc.msg}")]
+        except (OSError, UnicodeDecodeError) as exc:
+            problems = [Problem(str(path), None, "", f"cannot read: {exc}")]
+        text = "; ".join(str(p) for p in problems[:5])
+        message = f"learned warm-up models not restored, starting from the rules' first " \
+                  f"guesses: {text}" if problems else f"learned warm-up models restored " \
+                  f"from {path}"
+        if problems:
+            log.warning("%s", message)
+        self._record(notice_record(Notice(self.clock.now(), None, "start", message)))
+        self._remembered = start_memory.snapshot(self.engine.states) if not problems else None
+
+    def _remember(self) -> None:
+        """Write the learned models when a unit has learned something new (a few times a
+        day), whole: a temporary file renamed over the old one."""
+        if self.memory is None:
+            return
+        now = start_memory.snapshot(self.engine.states)
+        if now == self._remembered or (self._remembered is None and not now["units"]):
+            return
+        tmp = self.memory.with_name(self.memory.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(now, indent=1, sort_keys=True) + "\n")
+            os.replace(tmp, self.memory)
+        except OSError:
+            log.exception("cannot keep the learned warm-up models in %s", self.memory)
+        self._remembered = now
 
     def _outdoor(self) -> float | None:
         if self.outdoor is None:
