@@ -17,7 +17,7 @@ from typing import Any
 
 from gateway.control.overrides import OverrideBook
 from gateway.control.protection import NEVER, UnitHistory
-from gateway.control.ruleset import FAN, MODE, POWER, SETPOINT, RuleSet, SlotRule
+from gateway.control.ruleset import FAN, MODE, POWER, SETPOINT, Entry, RuleSet, SlotRule
 from gateway.control.start_plan import StartPlan
 from gateway.core.semantics import FAN_CODES, MODE_CODES
 
@@ -104,6 +104,8 @@ class SlotPick:
     decision: Decision
     rule: SlotRule
     key: tuple[Any, ...]
+    #: the step that brought the value
+    entry: Entry | None = None
 
 
 NO_PICKS: tuple[SlotPick | None, ...] = (None, None, None, None)

@@ -17,6 +17,7 @@ from gateway.control.loop import ControlLoop
 from gateway.control.state import UnitCommand
 from gateway.core.clock import ManualClock
 from gateway.core.profile import Value
+from gateway.core.semantics import MODE_CODES
 from tests.control.ctl_world import DEMO_RULES, ROOT, at, demo_site
 from tests.docs_quotes import docs_quote
 
@@ -392,3 +393,22 @@ async def until(condition: Any, rounds: int = 10_000) -> None:
             return
         await asyncio.sleep(0)
     raise AssertionError("condition never held")
+
+
+@pytest.mark.parametrize(("day", "running", "left"), [
+    # winter day off: the set-back ends at 07:00 and the step says "off, heat, 18.3 °C":
+    # whoever comes in and switches a unit on gets 18.3 °C, not the set-back's 16.5
+    ("2026-12-13", {"mode": MODE_CODES["heat"], "setpoint_c": 16.5}, 18.3),
+    # summer day off: the step says only "off": the unit keeps what it had
+    ("2026-07-19", {"mode": MODE_CODES["cool"], "setpoint_c": 26.5}, 26.5),
+])
+async def test_a_step_that_switches_off_leaves_the_unit_set_as_it_names(
+        tmp_path: Path, rules_copy: Path, day: str, running: dict[str, Value],
+        left: float) -> None:
+    rig = make_rig(tmp_path, rules_copy, start="06:58", day=day)
+    for state in rig.writer.state.values():
+        state.update(power=1, **running)
+    for _ in range(18):  # 06:58 .. 07:01
+        await rig.step()
+    assert rig.writer.state["ac-r101"]["power"] == 0
+    assert rig.writer.state["ac-r101"]["setpoint_c"] == left

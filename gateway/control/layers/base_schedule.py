@@ -136,7 +136,8 @@ def slot_picks(combo: Sequence[SlotRule], unit: UnitInfo, ctx: Ctx) -> list[Slot
             else:
                 why = "higher priority"
             reason += f"; over {others} ({why})"
-        picks[point] = SlotPick(Decision(value, SCHEDULE, rule.id, reason), rule, key)
+        picks[point] = SlotPick(Decision(value, SCHEDULE, rule.id, reason), rule, key,
+                                entry)
     return picks
 
 
