@@ -46,6 +46,11 @@ from gateway.core.sourcefile import ConfigError, Problem
 
 log = logging.getLogger("escogw.control")
 
+
+def _no_nan(name: str) -> float:
+    """JSON's NaN and Infinity, which Python would read, are not numbers here."""
+    raise ValueError(f"{name} is not a number")
+
 EventSink = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -160,46 +165,60 @@ class ControlLoop:
             return result
 
     def _recall(self, path: Path) -> None:
-        """Restore the learned warm-up and cool-down models; a file that is not sound is
-        left out whole (and overwritten by the next lesson), with a notice saying why."""
+        """Restore the learned warm-up and cool-down models. A file that is not sound is
+        left out whole and kept aside as ``<name>.bad`` (the next lesson writes a new
+        one), with a notice saying why; nothing in it can stop the gateway starting."""
         problems: list[Problem] = []
         try:
             if path.stat().st_size > start_memory.MAX_BYTES:
                 problems = [Problem(str(path), None, "", f"larger than "
                                     f"{start_memory.MAX_BYTES} bytes: not read")]
             else:
-                problems = start_memory.restore(json.loads(path.read_bytes()),
-                                                self.engine.states, str(path))
+                problems = start_memory.restore(
+                    json.loads(path.read_bytes(), parse_int=float, parse_constant=_no_nan),
+                    self.engine.states, str(path))
         except FileNotFoundError:
             return
         except json.JSONDecodeError as exc:
             problems = [Problem(str(path), exc.lineno, "", f"not JSON: {exc.msg}")]
         except (OSError, UnicodeDecodeError) as exc:
             problems = [Problem(str(path), None, "", f"cannot read: {exc}")]
-        text = "; ".join(str(p) for p in problems[:5])
-        message = f"learned warm-up models not restored, starting from the rules' first " \
-                  f"guesses: {text}" if problems else f"learned warm-up models restored " \
-                  f"from {path}"
+        except (ValueError, RecursionError) as exc:  # NaN, or nested past any sense
+            problems = [Problem(str(path), None, "", f"not a learned-models file: "
+                                f"{str(exc)[:80] or type(exc).__name__}")]
         if problems:
+            text = "; ".join(str(p) for p in problems[:5])
+            message = "learned warm-up models not restored, starting from the rules' " \
+                      f"first guesses: {text}"
             log.warning("%s", message)
+            with contextlib.suppress(OSError):
+                os.replace(path, path.with_name(path.name + ".bad"))
+        else:
+            message = f"learned warm-up models restored from {path}"
+            self._remembered = start_memory.snapshot(self.engine.states)
         self._record(notice_record(Notice(self.clock.now(), None, "start", message)))
-        self._remembered = start_memory.snapshot(self.engine.states) if not problems else None
 
     def _remember(self) -> None:
         """Write the learned models when a unit has learned something new (a few times a
-        day), whole: a temporary file renamed over the old one."""
-        if self.memory is None:
+        day), whole: a temporary file, flushed to the disk, renamed over the old one. Not
+        in a dry run: what it learns there is of rooms it did not control."""
+        if self.memory is None or self.dry_run:
             return
         now = start_memory.snapshot(self.engine.states)
         if now == self._remembered or (self._remembered is None and not now["units"]):
             return
+        self._remembered = now
         tmp = self.memory.with_name(self.memory.name + ".tmp")
         try:
-            tmp.write_text(json.dumps(now, indent=1, sort_keys=True) + "\n")
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(json.dumps(now, indent=1, sort_keys=True) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, self.memory)
-        except OSError:
-            log.exception("cannot keep the learned warm-up models in %s", self.memory)
-        self._remembered = now
+        except OSError as exc:  # once per lesson, not per tick
+            log.warning("cannot keep the learned warm-up models in %s: %s", self.memory, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def _outdoor(self) -> float | None:
         if self.outdoor is None:

@@ -14,15 +14,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.control.start_plan import MAX_JUMP, MAX_RATE, MIN_RATE
 from gateway.control.state import UnitState
 from gateway.core.sourcefile import Problem
 
 VERSION = 1
 #: the file is a few hundred bytes a unit; anything larger is not ours
 MAX_BYTES = 1 << 20
-#: field → (lowest, highest): the rule file's own bounds for a rate, a room's for a jump
-BOUNDS = {"warm_rate": (0.2, 20.0), "cool_rate": (0.2, 20.0),
-          "warm_jump": (0.0, 30.0), "cool_jump": (0.0, 30.0)}
+#: field → (lowest, highest): what a run can teach (gateway/control/start_plan.py)
+BOUNDS = {"warm_rate": (MIN_RATE, MAX_RATE), "cool_rate": (MIN_RATE, MAX_RATE),
+          "warm_jump": (0.0, MAX_JUMP), "cool_jump": (0.0, MAX_JUMP)}
 
 
 def snapshot(states: Mapping[str, UnitState]) -> dict[str, Any]:
@@ -50,7 +51,8 @@ def restore(data: Any, states: Mapping[str, UnitState], source: str) -> list[Pro
     if not isinstance(data, dict):
         bad("", "not a mapping")
         return problems
-    if data.get("version") != VERSION:
+    version = data.get("version")
+    if isinstance(version, bool) or version != VERSION:
         bad("version", f"expected {VERSION}, found {data.get('version')!r}")
     units = data.get("units")
     if not isinstance(units, dict):
@@ -67,8 +69,8 @@ def restore(data: Any, states: Mapping[str, UnitState], source: str) -> list[Pro
             if bounds is None:
                 bad(where, f"unknown field (expected one of {', '.join(BOUNDS)})")
             elif isinstance(value, bool) or not isinstance(value, int | float) \
-                    or not math.isfinite(value):
-                bad(where, f"not a number: {value!r}")
+                    or not _finite(value):
+                bad(where, f"not a number: {str(value)[:40]}")
             elif not bounds[0] <= value <= bounds[1]:
                 bad(where, f"{value} is outside {bounds[0]:g}..{bounds[1]:g}")
             else:
@@ -84,3 +86,10 @@ def restore(data: Any, states: Mapping[str, UnitState], source: str) -> list[Pro
         st.warm_jump = entry.get("warm_jump", st.warm_jump)
         st.cool_jump = entry.get("cool_jump", st.cool_jump)
     return []
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return False

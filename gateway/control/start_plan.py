@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 LATE_K = 0.1
 #: hours of a run's first phase, when the air moves faster than the walls let it later
 JUMP_H = 0.5
-#: the slowest steady rate a run can teach, K/h (the rule file's own floor)
-MIN_RATE = 0.2
+#: the slowest and fastest steady rate a run can teach, K/h (the rule file's own bounds),
+#: and the largest jump, K (a sensor's glitch must not teach a room 50 K in half an hour)
+MIN_RATE, MAX_RATE = 0.2, 20.0
+MAX_JUMP = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +210,9 @@ def learned(old: Learned, from_c: float, mid: tuple[float, float] | None, to_c: 
         late_h, late_k = hours - mid_h, sign * (to_c - mid_c)
         if late_h >= 0.25 and (late_k >= 0.5 or late_h >= 1.0):
             # a stalled run teaches its slow rate too, down to the rule file's floor
-            measured = max(MIN_RATE, late_k / late_h)
+            measured = min(MAX_RATE, max(MIN_RATE, late_k / late_h))
             rate = 0.5 * rate + 0.5 * measured
             jump = sign * (mid_c - from_c) - measured * mid_h
         else:
             jump = sign * (mid_c - from_c) - rate * mid_h
-    return Learned(rate, 0.5 * old.jump_k + 0.5 * max(0.0, jump))
+    return Learned(rate, 0.5 * old.jump_k + 0.5 * min(MAX_JUMP, max(0.0, jump)))

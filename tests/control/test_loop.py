@@ -412,3 +412,19 @@ async def test_a_step_that_switches_off_leaves_the_unit_set_as_it_names(
         await rig.step()
     assert rig.writer.state["ac-r101"]["power"] == 0
     assert rig.writer.state["ac-r101"]["setpoint_c"] == left
+
+
+async def test_a_setpoint_is_left_only_with_its_own_mode(tmp_path: Path,
+                                                         rules_copy: Path) -> None:
+    """A unit someone set to cool on a winter morning, switched off by the day-off step:
+    18.3 °C is a heating setpoint; left on a unit still in cool mode (protection holds the
+    changeover back) it would cool at 18.3 °C once switched on at the remote."""
+    rig = make_rig(tmp_path, rules_copy, start="06:58", day="2026-12-13")
+    for state in rig.writer.state.values():
+        state.update(power=1, mode=MODE_CODES["cool"], setpoint_c=26.0)
+    for _ in range(18):
+        await rig.step()
+    unit = rig.writer.state["ac-r101"]
+    assert unit["power"] == 0
+    assert (unit["mode"], unit["setpoint_c"]) in {(MODE_CODES["cool"], 26.0),
+                                                  (MODE_CODES["heat"], 18.3)}, unit

@@ -107,3 +107,45 @@ async def test_a_corrupt_file_is_named_and_overwritten_by_the_next_lesson(
     await loop.tick_once()
     assert json.loads(memory.read_text())["units"] == {"ac-r102": {"warm_rate": 1.9}}
     assert not memory.with_name(memory.name + ".tmp").exists()
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("[" * 100_000, "not a learned-models file"),
+    ('{"version": 1, "units": {"ac-r101": {"warm_rate": ' + "9" * 5000 + "}}}",
+     "units.ac-r101.warm_rate: not a number"),
+    ('{"version": 1, "units": {"ac-r101": {"warm_rate": NaN}}}', "NaN is not a number"),
+    ('{"version": true, "units": {}}', "version: expected 1"),
+    ("\xff\xfe binary", "cannot read"),
+])
+async def test_any_bytes_in_the_file_leave_it_aside_and_the_gateway_starts(
+        tmp_path: Path, text: str, says: str) -> None:
+    memory = tmp_path / "control-learned.json"
+    memory.write_bytes(text.encode("latin-1") if text.startswith("\xff") else text.encode())
+    loop, *_ = loop_with(memory, tmp_path)
+    note = next(r for r in loop.recent if "not restored" in r.get("reason", ""))
+    assert says in note["reason"], note["reason"]
+    assert not memory.exists() and memory.with_name(memory.name + ".bad").exists()
+
+
+async def test_a_dry_run_learns_nothing_into_the_file(tmp_path: Path) -> None:
+    memory = tmp_path / "control-learned.json"
+    rules = tmp_path / "rules" / "demo-office.yaml"
+    rules.parent.mkdir()
+    shutil.copy(DEMO_RULES, rules)
+    clock = ManualClock(at("2026-12-07", "03:00"))
+    loop = ControlLoop(demo_site(), rules, None, clock, {}, dry_run=True, memory=memory)
+    loop.engine.states["ac-r101"].warm_rate = 2.1
+    await loop.tick_once()
+    assert not memory.exists()
+
+
+def test_a_run_cannot_teach_what_the_file_would_refuse() -> None:
+    from gateway.control.start_plan import Learned, learned
+    model = Learned(19.0, 28.0)
+    for _ in range(5):  # sensor glitches: 30 K in a few minutes, 40 K after
+        new = learned(model, 0.0, (0.5, 60.0), 100.0, 0.75, heating=True)
+        assert new is not None
+        model = new
+    states = {"u": UnitState()}
+    states["u"].warm_rate, states["u"].warm_jump = model.rate_k_per_h, model.jump_k
+    assert start_memory.restore(start_memory.snapshot(states), {"u": UnitState()}, "f") == []

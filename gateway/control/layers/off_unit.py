@@ -17,15 +17,30 @@ NOT_SENT = "not sent: the unit is (to be) off"
 def apply(proposal: Proposal, unit: UnitInfo, state: UnitState, ctx: Ctx) -> None:
     if proposal.final(POWER) == 1:
         return
-    picks = proposal.picks
     for point in (MODE, SETPOINT, FAN):
         decision = proposal.who[point]
         if decision is None or decision.value is None:
             continue
-        if decision.layer == SCHEDULE and picks and (pick := picks[point]) is not None \
-                and pick.entry is not None and pick.entry.values[POWER] == 0 \
-                and pick.decision.value == decision.value:
-            continue  # the step leaves the unit set so, off
+        if _left_set(proposal, point, decision):
+            continue
         proposal.note(decision.layer, decision.rule, point, decision.value, NOT_SENT,
                       "suppressed")
         proposal.who[point] = Decision(None, decision.layer, decision.rule, decision.reason)
+
+
+def _left_set(proposal: Proposal, point: int, decision: Decision) -> bool:
+    """Does a schedule's step name this value beside ``power: off``? A setpoint only with
+    the step's own mode, which the rule file's check held it to the limits of, in force or
+    going out with it (not while protection holds a cool↔heat changeover back)."""
+    picks = proposal.picks
+    pick = picks[point] if picks else None
+    if decision.layer != SCHEDULE or pick is None or pick.entry is None \
+            or pick.entry.values[POWER] != 0 or pick.decision.value != decision.value:
+        return False
+    if point != SETPOINT:
+        return True
+    step_mode = pick.entry.values[MODE]
+    mode = proposal.who[MODE]
+    after = mode.value if mode is not None and mode.value is not None \
+        else proposal.current[MODE]
+    return step_mode is not None and after == step_mode
