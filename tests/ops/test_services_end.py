@@ -1,21 +1,32 @@
 """Unattended operation: a service of the gateway that ends by itself stops the gateway with
 a failure exit, for systemd to start it again — the outbox writer (readings no longer
-committed), the MQTT publisher, the energy accountant, the control loop, the car park.
+committed), the MQTT publisher, the outbox statistics, the energy accountant, the control
+loop, the fleet agent, systemd's watchdog feed, the car park.
 Polling alone going on would look alive to anyone watching the process."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.control.loop import ControlLoop
-from gateway.core.settings import GatewaySettings, MetricsSettings, MqttSettings, OutboxSettings
+from gateway.core import systemd
+from gateway.core.settings import (
+    FleetSettings,
+    GatewaySettings,
+    MetricsSettings,
+    MqttSettings,
+    OutboxSettings,
+)
 from gateway.core.site import Site, load_site
 from gateway.daemon import FAILED_EXIT, Gateway, run
 from gateway.energy.live import EnergyService
+from gateway.fleet.agent import FleetAgent
 from gateway.uplink.outbox_writer import OutboxWriter
 from gateway.uplink.publisher import Publisher
 from tests.services import free_port
@@ -52,6 +63,36 @@ async def test_the_gateway_stops_with_a_failure_when_a_service_ends(
         code = await asyncio.wait_for(run(site, settings), 60)
     assert code == FAILED_EXIT
     assert f"{name} ended: RuntimeError('{name} broke'): stopping the gateway" in caplog.text
+
+
+async def test_the_rest_of_the_services_end_the_gateway_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The outbox statistics, the fleet agent (enabled) and the watchdog feed (under a
+    systemd watchdog): each ends by itself in turn, and each stops the gateway."""
+
+    def breaks(name: str) -> Callable[..., Coroutine[Any, Any, None]]:
+        async def ends(*_args: object) -> None:
+            raise RuntimeError(f"{name} broke")
+        return ends
+
+    monkeypatch.setenv("WATCHDOG_USEC", "600000000")  # 10 min: fed every 5
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    assert systemd.watchdog_interval_s() == 300
+    for target, attr, name in [(Gateway, "_refresh_outbox_stats", "outbox-stats"),
+                               (FleetAgent, "run", "fleet"),
+                               (systemd.Watchdog, "run", "watchdog")]:
+        with monkeypatch.context() as patch:
+            patch.setattr(target, attr, breaks(name))
+            (tmp_path / name).mkdir()
+            site, settings = demo_gateway(tmp_path / name, f"ends-{name}")
+            settings = settings.model_copy(update={"fleet": FleetSettings(enabled=True)})
+            caplog.clear()
+            with caplog.at_level(logging.ERROR, "escogw"):
+                code = await asyncio.wait_for(run(site, settings), 60)
+            assert code == FAILED_EXIT, name
+            assert f"{name} ended: RuntimeError('{name} broke'): stopping the gateway" \
+                in caplog.text
 
 
 async def test_a_stop_is_no_failure(tmp_path: Path) -> None:
