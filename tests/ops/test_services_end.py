@@ -120,3 +120,17 @@ async def test_a_service_cancelled_by_anything_but_stop_is_a_failure(
         code = await asyncio.wait_for(run(site, settings), 60)
     assert code == FAILED_EXIT
     assert "energy was cancelled: stopping the gateway" in caplog.text
+
+
+async def test_the_gateway_restores_what_its_optimal_starts_learned(tmp_path: Path) -> None:
+    """`escogw run` keeps the learned warm-up models beside its outbox and starts from them
+    (gateway/control/start_memory.py): a restart does not send Monday back to the rule
+    file's first guess."""
+    site, settings = demo_gateway(tmp_path, "learned")
+    memory = tmp_path / "control-learned.json"
+    memory.write_text('{"version": 1, "units": {"ac-r101": {"warm_rate": 2.1, '
+                      '"warm_jump": 4.4}}}\n')
+    gw = Gateway(site, settings, rules_path=RULES)
+    assert gw.control is not None and gw.control.memory == memory
+    state = gw.control.engine.states["ac-r101"]
+    assert (state.warm_rate, state.warm_jump) == (2.1, 4.4)
