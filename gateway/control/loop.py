@@ -43,6 +43,7 @@ from gateway.core.clock import Clock, sleep_or_wake
 from gateway.core.profile import Value
 from gateway.core.site import Site
 from gateway.core.sourcefile import ConfigError, Problem
+from gateway.core.statefile import replace_whole
 
 log = logging.getLogger("escogw.control")
 
@@ -156,7 +157,7 @@ class ControlLoop:
             now = now or self.clock.now()
             result = self.engine.tick(now, self.latest, self._outdoor())
             self.ticks += 1
-            self._remember()
+            await self._remember()
             for n in result.notices:
                 self._record(notice_record(n))
             self._alarms(result.alarms)
@@ -198,27 +199,21 @@ class ControlLoop:
             self._remembered = start_memory.snapshot(self.engine.states)
         self._record(notice_record(Notice(self.clock.now(), None, "start", message)))
 
-    def _remember(self) -> None:
+    async def _remember(self) -> None:
         """Write the learned models when a unit has learned something new (a few times a
-        day), whole: a temporary file, flushed to the disk, renamed over the old one. Not
-        in a dry run: what it learns there is of rooms it did not control."""
+        day), whole (gateway/core/statefile.py), off the event loop. Not in a dry run: what
+        it learns there is of rooms it did not control."""
         if self.memory is None or self.dry_run:
             return
         now = start_memory.snapshot(self.engine.states)
         if now == self._remembered or (self._remembered is None and not now["units"]):
             return
         self._remembered = now
-        tmp = self.memory.with_name(self.memory.name + ".tmp")
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(json.dumps(now, indent=1, sort_keys=True) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.memory)
+            await asyncio.to_thread(replace_whole, self.memory,
+                                    json.dumps(now, indent=1, sort_keys=True) + "\n")
         except OSError as exc:  # once per lesson, not per tick
             log.warning("cannot keep the learned warm-up models in %s: %s", self.memory, exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
 
     def _outdoor(self) -> float | None:
         if self.outdoor is None:

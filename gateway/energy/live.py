@@ -27,13 +27,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any, Protocol
 
 from gateway.acquisition.stream import ReadingStream, Subscription
 from gateway.core.site import Site
 from gateway.core.sourcefile import ConfigError
+from gateway.core.statefile import replace_whole
 from gateway.energy.accounting import Interval, IntervalAccountant, site_meters
 from gateway.energy.tariff import Tariff, load_site_tariff
 from gateway.uplink.messages import VERSION, Topics
@@ -123,13 +123,8 @@ class EnergyService:
     def _save(self) -> None:
         if self.state_path is None:
             return
-        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
-        data = json.dumps(self.accountant.snapshot(), separators=_COMPACT)
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.state_path)
+        replace_whole(self.state_path, json.dumps(self.accountant.snapshot(),
+                                                  separators=_COMPACT))
 
     async def run(self) -> None:
         try:

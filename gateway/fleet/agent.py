@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from gateway.core.clock import Clock
 from gateway.core.settings import FleetSettings
 from gateway.core.site import Site
 from gateway.core.sourcefile import Problem
+from gateway.core.statefile import replace_whole, replace_with
 from gateway.core.tou import site_tariffs_dir
 from gateway.fleet.bundle import Bundle, BundleError, parse_bundle
 from gateway.fleet.reported import Report
@@ -100,9 +100,7 @@ class FleetAgent:
                                                     "failed": {}}
 
     def _save_state(self) -> None:
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, ensure_ascii=False))
-        os.replace(tmp, self.state_path)
+        replace_whole(self.state_path, json.dumps(self.state, ensure_ascii=False))
 
     def _audit(self, event: str, **fields: Any) -> None:
         record = {"ts": iso(self.clock.now()), "site": self.site.id, "event": event, **fields}
@@ -429,8 +427,8 @@ def _swap_in(swaps: list[_Swap]) -> None:
         for swap in swaps:
             if swap.live.exists():
                 swap.previous = swap.live.with_name(f".{swap.live.name}.fleet-previous")
-                _copy(swap.live, swap.previous)
-            _replace(swap.staged, swap.live)
+                replace_whole(swap.previous, swap.live.read_bytes())
+            replace_with(swap.staged, swap.live)
             done.append(swap)
     except OSError:
         _swap_back(done)
@@ -440,7 +438,7 @@ def _swap_in(swaps: list[_Swap]) -> None:
 def _swap_back(swaps: list[_Swap]) -> None:
     for swap in reversed(swaps):
         if swap.previous is not None:
-            _replace(swap.previous, swap.live)
+            replace_with(swap.previous, swap.live)
         else:
             swap.live.unlink(missing_ok=True)
 
@@ -455,21 +453,3 @@ def _as_named(problem: Problem, named: dict[str, str]) -> Problem:
     if problem.file in named:
         return Problem(named[problem.file], problem.line, problem.field, problem.message)
     return problem
-
-
-def _copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(dst.name + ".tmp")
-    tmp.write_bytes(src.read_bytes())
-    _replace(tmp, dst)
-
-
-def _replace(src: Path, dst: Path) -> None:
-    """``src`` takes ``dst``'s place in one step, and stays there after a power cut."""
-    with open(src, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(src, dst)
-    fd = os.open(dst.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
