@@ -1,12 +1,14 @@
 """A comparison simulates the same occupants under both rule sets: the building's days come
 from the first rule file's calendar. The demo rules close the building on 2026-08-10..11
-(an electrical inspection) and the naive set does not know it; before, the naive run filled
-its building with a working day's people while the shipped run's stood nearly empty, which
-flattered the shipped set's cost and blamed it for remote use on those days."""
+(an electrical inspection). A comparison set that does not know it (the naive set did not,
+until session 12) used to fill its building with a working day's people while the shipped
+run's stood nearly empty, which flattered the shipped set's cost and blamed it for remote
+use on those days."""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from gateway.control.rules import load_rules
 from gateway.core.site import load_site
@@ -20,15 +22,34 @@ NAIVE = ROOT / "rules" / "examples" / "naive-office.yaml"
 CLOSED = date(2026, 8, 11)
 
 
-def test_both_runs_of_a_comparison_see_the_first_rule_files_occupants() -> None:
+def _without_closures(rules: Path, tmp_path: Path) -> Path:
+    """The rule file as a set that does not know the building's closure."""
+    lines = rules.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [ln for ln in lines if "closures:" not in ln and "{from: 2026-08-10" not in ln]
+    assert len(kept) == len(lines) - 2
+    out = tmp_path / rules.name
+    out.write_text("".join(kept), encoding="utf-8")
+    return out
+
+
+def test_the_naive_set_knows_the_buildings_closure() -> None:
+    """A closure for an inspection is a fact of the site: the former practice shut the
+    building too, so the baseline does not cool an empty building on those days."""
+    site = load_site(DEMO_SITE)
+    assert load_rules(NAIVE, site).calendar.day(CLOSED).type == "closure"
+
+
+def test_both_runs_of_a_comparison_see_the_first_rule_files_occupants(tmp_path: Path) -> None:
     site = load_site(DEMO_SITE)
     shipped = load_rules(SHIPPED, site)
     assert shipped.calendar.day(CLOSED).type == "closure"
-    own = run_day(site, NAIVE, CLOSED, step_s=300, warmup_days=0, weather="wuhan-summer-hot")
-    shared = run_day(site, NAIVE, CLOSED, step_s=300, warmup_days=0, weather="wuhan-summer-hot",
+    unaware = _without_closures(NAIVE, tmp_path)
+    assert load_rules(unaware, site).calendar.day(CLOSED).type != "closure"
+    own = run_day(site, unaware, CLOSED, step_s=300, warmup_days=0, weather="wuhan-summer-hot")
+    shared = run_day(site, unaware, CLOSED, step_s=300, warmup_days=0, weather="wuhan-summer-hot",
                      occupancy=shipped.calendar)
     ours = run_day(site, SHIPPED, CLOSED, step_s=300, warmup_days=0, weather="wuhan-summer-hot")
-    # by its own calendar the naive set's building is full on a Tuesday ...
+    # by its own calendar the unaware set's building is full on a Tuesday ...
     assert own.kpis.occupied_zone_hours > 2 * shared.kpis.occupied_zone_hours
     # ... by the shipped file's it is as empty as the shipped run's (same seed, same people)
     assert shared.kpis.occupied_zone_hours == ours.kpis.occupied_zone_hours
