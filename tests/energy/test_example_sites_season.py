@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.core.site import load_site
+from gateway.energy.kpis import Kpis
 from gateway.energy.season import ac_cost
 from gateway.energy.season_run import run_season
 from simulators.physics.weather_series import series_days
@@ -32,16 +33,22 @@ CASES = {
 }
 
 
+def _compare(name: str, first: date, n_days: int) -> tuple[list[Kpis], list[Kpis]]:
+    """The example against its naive set over ``n_days`` of the tuning weather: the
+    days of each."""
+    site = load_site(EXAMPLES / f"{name}-site.yaml")
+    last = date.fromordinal(first.toordinal() + n_days - 1)
+    run = run_season(site, EXAMPLES / f"{name}.yaml", EXAMPLES / f"naive-{name}.yaml",
+                     series_days("generated:wuhan:7", first, last), jobs=1)
+    assert run.b is not None
+    assert len(run.a.days) == len(run.b.days) == n_days
+    return run.a.days, run.b.days
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_an_example_saves_on_its_own_site_within_the_limits(case: str) -> None:
     name, first, saving = CASES[case]
-    site = load_site(EXAMPLES / f"{name}-site.yaml")
-    days = series_days("generated:wuhan:7", first, date.fromordinal(first.toordinal() + 2))
-    run = run_season(site, EXAMPLES / f"{name}.yaml", EXAMPLES / f"naive-{name}.yaml", days,
-                     jobs=1)
-    assert run.b is not None
-    ours, naive = run.a.days, run.b.days
-    assert len(ours) == len(naive) == 3
+    ours, naive = _compare(name, first, 3)
     for k, n in zip(ours, naive, strict=True):
         assert ac_cost(k) < (1 - saving) * ac_cost(n), (k.day, k.ac_cost, n.ac_cost)
         assert k.violations == 0 and k.short_cycles == 0
@@ -66,12 +73,7 @@ def test_whoever_comes_in_on_a_day_off_finds_the_office_warmed(case: str) -> Non
     come in on a cold weekend are not left for hours in a room at 10 °C (both over 1.8 K·h
     per zone without it)."""
     name, first = DAYS_OFF[case]
-    site = load_site(EXAMPLES / f"{name}-site.yaml")
-    days = series_days("generated:wuhan:7", first, date.fromordinal(first.toordinal() + 1))
-    run = run_season(site, EXAMPLES / f"{name}.yaml", EXAMPLES / f"naive-{name}.yaml", days,
-                     jobs=1)
-    assert run.b is not None
-    ours, naive = run.a.days, run.b.days
+    ours, naive = _compare(name, first, 2)
     assert sum(k.occupant_switch_ons for k in ours) >= 1  # someone did come in
     assert max(n.discomfort_kh_per_zone for n in naive) > 1.0
     for k in ours:
