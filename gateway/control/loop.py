@@ -47,12 +47,12 @@ from gateway.core.statefile import replace_whole
 
 log = logging.getLogger("escogw.control")
 
+EventSink = Callable[[dict[str, Any]], Awaitable[None]]
+
 
 def _no_nan(name: str) -> float:
     """JSON's NaN and Infinity, which Python would read, are not numbers here."""
     raise ValueError(f"{name} is not a number")
-
-EventSink = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class OperatorCommand(Protocol):

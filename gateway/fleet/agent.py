@@ -99,8 +99,10 @@ class FleetAgent:
         return data if isinstance(data, dict) else {"version": None, "digest": None,
                                                     "failed": {}}
 
-    def _save_state(self) -> None:
-        replace_whole(self.state_path, json.dumps(self.state, ensure_ascii=False))
+    async def _save_state(self) -> None:
+        """Kept whole across a power cut (two fsyncs): written off the event loop."""
+        await asyncio.to_thread(replace_whole, self.state_path,
+                                json.dumps(self.state, ensure_ascii=False))
 
     def _audit(self, event: str, **fields: Any) -> None:
         record = {"ts": iso(self.clock.now()), "site": self.site.id, "event": event, **fields}
@@ -156,7 +158,7 @@ class FleetAgent:
                                         "alarms": tuple(pending["before"]["alarms"])})
                 reasons = await self._health_during_window(before, need_broker=True)
                 if reasons:
-                    _swap_back(swaps)
+                    await asyncio.to_thread(_swap_back, swaps)
                     said = [f"health check failed after restart: {r}" for r in reasons]
                     pending.update(rolled_back=True, reasons=said)
                     old = self.state.get("previous") or {}
@@ -166,7 +168,7 @@ class FleetAgent:
                     # not install the file again before this process exits
                     self.state.setdefault("failed", {})[bundle.digest] = {
                         "version": bundle.version, "state": "rolled-back", "reasons": said}
-                    self._save_state()
+                    await self._save_state()
                     log.error("fleet: bundle %s rolled back (%s); restarting on the previous "
                               "site file", bundle.version, "; ".join(reasons))
                     self._request_restart()
@@ -203,7 +205,7 @@ class FleetAgent:
             if bundle.digest == self.state.get("digest"):
                 if self.state.get("version") != bundle.version:
                     self.state["version"] = bundle.version
-                    self._save_state()
+                    await self._save_state()
                 await self._set_state("applied", bundle)
                 return
             failed = self.state.get("failed", {})
@@ -226,7 +228,7 @@ class FleetAgent:
         if bundle is not None:
             self.state["desired_version"] = bundle.version
             self.state["desired_digest"] = bundle.digest
-        self._save_state()
+        await self._save_state()
         await self._report(state, bundle, reasons)
 
     async def _refuse(self, state: str, bundle: Bundle, reasons: list[str]) -> None:
@@ -305,7 +307,7 @@ class FleetAgent:
         before = self.facts()
         old_state = {k: self.state.get(k) for k in ("version", "digest", "rules_name")}
         try:
-            _swap_in(swaps)
+            await asyncio.to_thread(_swap_in, swaps)
         except OSError as exc:
             _discard(swaps)
             await self._refuse("refused", bundle, [f"{exc.filename}: could not replace: "
@@ -316,7 +318,7 @@ class FleetAgent:
             return
         problems = await self._reload()
         if problems:  # the daemon's reload refused it after all: put the old files back
-            _swap_back(swaps)
+            await asyncio.to_thread(_swap_back, swaps)
             await self._reload()
             await self._refuse("refused", bundle, problems)
             return
@@ -382,7 +384,7 @@ class FleetAgent:
         await self._set_state("applied", bundle)
 
     async def _rollback(self, bundle: Bundle, swaps: list[_Swap], reasons: list[str]) -> None:
-        _swap_back(swaps)
+        await asyncio.to_thread(_swap_back, swaps)
         problems = await self._reload()
         old = self.state.get("previous") or {}
         self.state.update(version=old.get("version"), digest=old.get("digest"),
