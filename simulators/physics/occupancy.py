@@ -316,14 +316,26 @@ class RoomOccupancy:
         self.electric_w = self._standby_w + self.constant_w
         self.heat_gain_w = self.electric_w
 
+    def _day_draws(self, day_ordinal: int) -> tuple[float, list[float]]:
+        """The day's schedule shift, s, and its occupants' sorted draws. Seeded by room and
+        date, so a day does not depend on the step size (nor on being asked ahead)."""
+        day_rng = random.Random(f"{self._seed_key}/day/{day_ordinal}")
+        shift_s = day_rng.uniform(-1.0, 1.0) * self.profile.daily_shift_min * 60.0
+        return shift_s, sorted(day_rng.random() for _ in range(self._persons))
+
+    def comes_in(self, day_ordinal: int, day: DayKind) -> bool:
+        """Whether anyone will be in the room at some time of that day: what a booking
+        made the day before would say (devkit/days_off_bound.py)."""
+        breakpoints = self.profile.workday if day is DayKind.WORKDAY else self.profile.off_day
+        peak = max((f for _, f in breakpoints), default=0.0)
+        _, draws = self._day_draws(day_ordinal)
+        return bool(draws) and draws[0] < peak
+
     def update(self, seconds_since_local_midnight: float, day_ordinal: int, day: DayKind) -> None:
         """Recompute for a time of day; ``day_ordinal`` is ``date.toordinal()``."""
         if day_ordinal != self._day_ordinal:
             self._day_ordinal = day_ordinal
-            # Seeded by room and date, so a day does not depend on the step size.
-            day_rng = random.Random(f"{self._seed_key}/day/{day_ordinal}")
-            self._shift_s = day_rng.uniform(-1.0, 1.0) * self.profile.daily_shift_min * 60.0
-            self._draws = sorted(day_rng.random() for _ in range(self._persons))
+            self._shift_s, self._draws = self._day_draws(day_ordinal)
         schedule = self._workday if day is DayKind.WORKDAY else self._off_day
         share = schedule.at(seconds_since_local_midnight - self._shift_s)
         present = bisect_left(self._draws, share) if share > 0.0 else 0

@@ -98,3 +98,21 @@ def test_fractional_occupants_are_whole_people_weighted() -> None:
     occ = RoomOccupancy(profile_for("office"), 30.0, 2.5, "k")
     occ.update(10 * H, ORDINAL, DayKind.WORKDAY)
     assert occ.people_present / (2.5 / 2) == pytest.approx(round(occ.people_present / 1.25))
+
+
+def test_comes_in_says_ahead_whether_anyone_will_be_in_that_day() -> None:
+    """The day-off study (devkit/days_off_bound.py) books a room from ``comes_in``: it
+    must agree with the people the steps then bring, day by day, and not disturb them."""
+    occ = RoomOccupancy(profile_for("office"), 30.0, 3, "seed/r")
+    agreed = {True: 0, False: 0}
+    for day in range(ORDINAL, ORDINAL + 200):
+        said = occ.comes_in(day, DayKind.OFF_DAY)
+        seen = False
+        for minute in range(0, 24 * 60, 5):
+            occ.update(minute * 60.0, day, DayKind.OFF_DAY)
+            seen = seen or occ.people_present > 0
+        assert said == seen, day
+        agreed[said] += 1
+    assert agreed[True] > 20 and agreed[False] > 100  # one in ten of three people
+    assert RoomOccupancy(profile_for("server"), 10.0, 0, "seed/s").comes_in(
+        ORDINAL, DayKind.WORKDAY) is False
