@@ -100,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     rooms = build_building(load_simulation(site)).rooms
     booked = bookings(rules.calendar, {rid: r.occupancy for rid, r in rooms.items()},
                       unit_of_room, args.first, args.last)
+    own = [c for c in rules.calendar.closures if c.start <= args.last and c.end >= args.first]
+    if own:
+        sys.exit(f"{args.rules}: its closure {own[0].start}..{own[0].end} falls in "
+                 f"{args.first}..{args.last}, and the study books with closures: pick "
+                 "days outside it")
     doc = yaml.safe_load(Path(args.rules).read_text(encoding="utf-8"))
     for name in args.set_back:
         if name not in doc.get("optimal_start", {}):

@@ -49,3 +49,12 @@ def test_an_unknown_rule_name_is_refused_with_the_file() -> None:
         days_off_bound.main([
             "--site", str(DEMO_SITE), "--rules", str(RULES), "--from", "2027-01-09",
             "--to", "2027-01-10", "--schedule", "offices-heat", "--out", "/dev/null"])
+
+
+def test_a_range_with_the_rule_files_own_closure_is_refused() -> None:
+    """The study books with closures: the demo's August inspection closure would be read as
+    a booking of every room."""
+    with pytest.raises(SystemExit, match=r"its closure 2026-08-10\.\.2026-08-11 falls in"):
+        days_off_bound.main([
+            "--site", str(DEMO_SITE), "--rules", str(RULES), "--from", "2026-08-01",
+            "--to", "2026-08-31", "--out", "/dev/null"])
