@@ -96,10 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     site = load_site(args.site)
     rules = load_rules(args.rules, site)
-    unit_of_room = {u.zone: uid for uid, u in rules.units.items() if u.zone is not None}
-    rooms = build_building(load_simulation(site)).rooms
-    booked = bookings(rules.calendar, {rid: r.occupancy for rid, r in rooms.items()},
-                      unit_of_room, args.first, args.last)
     own = [c for c in rules.calendar.closures if c.start <= args.last and c.end >= args.first]
     if own:
         sys.exit(f"{args.rules}: its closure {own[0].start}..{own[0].end} falls in "
@@ -112,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.schedule:
         if name not in doc.get("schedules", {}):
             sys.exit(f"{args.rules}: no schedule '{name}'")
+    unit_of_room = {u.zone: uid for uid, u in rules.units.items() if u.zone is not None}
+    rooms = build_building(load_simulation(site)).rooms
+    booked = bookings(rules.calendar, {rid: r.occupancy for rid, r in rooms.items()},
+                      unit_of_room, args.first, args.last)
     variant = booked_variant(doc, booked, args.set_back, args.schedule, args.on_at)
     Path(args.out).write_text(yaml.safe_dump(variant, allow_unicode=True, sort_keys=False),
                               encoding="utf-8")

@@ -104,12 +104,18 @@ def test_comes_in_says_ahead_whether_anyone_will_be_in_that_day() -> None:
     """The day-off study (devkit/days_off_bound.py) books a room from ``comes_in``: it
     must agree with the people the steps then bring, day by day, and not disturb them."""
     occ = RoomOccupancy(profile_for("office"), 30.0, 3, "seed/r")
+    twin = RoomOccupancy(profile_for("office"), 30.0, 3, "seed/r")  # never asked ahead
     agreed = {True: 0, False: 0}
     for day in range(ORDINAL, ORDINAL + 200):
         said = occ.comes_in(day, DayKind.OFF_DAY)
         seen = False
         for minute in range(0, 24 * 60, 5):
             occ.update(minute * 60.0, day, DayKind.OFF_DAY)
+            twin.update(minute * 60.0, day, DayKind.OFF_DAY)
+            if minute == 12 * 60:  # asked about tomorrow in the middle of today
+                occ.comes_in(day + 1, DayKind.OFF_DAY)
+            assert occ.people_present == twin.people_present
+            assert occ.heat_gain_w == twin.heat_gain_w
             seen = seen or occ.people_present > 0
         assert said == seen, day
         agreed[said] += 1
